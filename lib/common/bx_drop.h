@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The one list of reasons a packet is dropped. The X-macro makes the enum,
+ * the names exported through telemetry and the per-lcore counters
+ * (lib/stats). Modules return these values; they never log per packet.
+ * Header only, no EAL.
+ *
+ * Add a reason at the end of its group; names are stable (telemetry keys).
+ */
+#ifndef BX_DROP_H
+#define BX_DROP_H
+
+#define BX_DROP_REASONS(X)                                                    \
+	/* outer Ethernet / IPv4 / UDP (lib/wire) */                          \
+	X(ETH_SHORT, "eth_short")                                             \
+	X(NOT_IPV4, "not_ipv4")                                               \
+	X(IP_SHORT, "ip_short")                                               \
+	X(IP_BAD_VERSION, "ip_bad_version")                                   \
+	X(IP_BAD_IHL, "ip_bad_ihl")                                           \
+	X(IP_BAD_LEN, "ip_bad_len")                                           \
+	X(IP_BAD_CSUM, "ip_bad_csum")                                         \
+	X(IP_FRAGMENT, "ip_fragment")                                         \
+	X(NOT_UDP, "not_udp")                                                 \
+	X(UDP_SHORT, "udp_short")                                             \
+	X(UDP_BAD_LEN, "udp_bad_len")                                         \
+	X(UDP_BAD_CSUM, "udp_bad_csum")                                       \
+	/* mesh datagram header (lib/wire) */                                 \
+	X(HDR_SHORT, "hdr_short")                                             \
+	X(HDR_NOT_MESH, "hdr_not_mesh")                                       \
+	X(HDR_BAD_VERSION, "hdr_bad_version")                                 \
+	X(HDR_BAD_TYPE, "hdr_bad_type")                                       \
+	X(HDR_BAD_LANE, "hdr_bad_lane")                                       \
+	X(HDR_BAD_FLAGS, "hdr_bad_flags")                                     \
+	X(HDR_BAD_LEN, "hdr_bad_len")                                         \
+	/* replay window (lib/replay) */                                      \
+	X(REPLAY_DUPLICATE, "replay_duplicate")                               \
+	X(REPLAY_TOO_OLD, "replay_too_old")                                   \
+	X(REPLAY_LIMIT, "replay_limit")                                       \
+	/* crypto (lib/crypto) */                                             \
+	X(CRYPTO_AUTH, "crypto_auth")                                         \
+	X(CRYPTO_NO_KEY, "crypto_no_key")                                     \
+	X(CRYPTO_SEGMENTED, "crypto_segmented")                               \
+	X(CRYPTO_NO_ROOM, "crypto_no_room")                                   \
+	X(CRYPTO_ERROR, "crypto_error")                                       \
+	/* classifier (lib/classify) */                                       \
+	X(CLASSIFY_TRUNCATED, "classify_truncated")                           \
+	X(CLASSIFY_NOT_IP, "classify_not_ip")                                 \
+	X(POLICY_DENY, "policy_deny")                                         \
+	/* lane rings (lib/lanes) */                                          \
+	X(LANE_CRITICAL_EVICTED, "lane_critical_evicted")                     \
+	X(LANE_TELEMETRY_FULL, "lane_telemetry_full")                         \
+	X(LANE_BULK_FULL, "lane_bulk_full")                                   \
+	/* peers, sessions and paths (lib/peer, app) */                       \
+	X(NO_PEER, "no_peer")                                                 \
+	X(NO_SESSION, "no_session")                                           \
+	X(SRC_NOT_ALLOWED, "src_not_allowed")                                 \
+	X(NO_PATH, "no_path")
+
+enum bx_drop_reason {
+	BX_DROP_NONE = 0,
+#define BX_DROP_ENUM_(sym, name) BX_DROP_##sym,
+	BX_DROP_REASONS(BX_DROP_ENUM_)
+#undef BX_DROP_ENUM_
+	BX_DROP__COUNT,
+};
+
+/* Stable telemetry name of a reason ("none" for BX_DROP_NONE, "unknown" out of range). */
+static inline const char *
+bx_drop_name(enum bx_drop_reason r)
+{
+	static const char *const names[] = {
+		"none",
+#define BX_DROP_NAME_(sym, name) name,
+		BX_DROP_REASONS(BX_DROP_NAME_)
+#undef BX_DROP_NAME_
+	};
+	if ((unsigned)r >= BX_DROP__COUNT)
+		return "unknown";
+	return names[r];
+}
+
+#endif /* BX_DROP_H */
