@@ -54,7 +54,10 @@
 	X(NO_PEER, "no_peer")                                                 \
 	X(NO_SESSION, "no_session")                                           \
 	X(SRC_NOT_ALLOWED, "src_not_allowed")                                 \
-	X(NO_PATH, "no_path")
+	X(NO_PATH, "no_path")                                                 \
+	/* ports (app) */                                                     \
+	X(TX_PORT_FULL, "tx_port_full")                                       \
+	X(EXCEPTION_FULL, "exception_full")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,

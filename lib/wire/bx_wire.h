@@ -51,6 +51,8 @@
 /* Bytes a data datagram adds around the inner packet. */
 #define BX_WIRE_OVERHEAD (BX_WIRE_OUTER_LEN + BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN)
 #define BX_WIRE_DEFAULT_TTL 64u
+/* Largest UDP payload one IPv4 packet can carry (65535 - 20 - 8). */
+#define BX_WIRE_UDP_PAYLOAD_MAX (UINT16_MAX - BX_WIRE_IPV4_LEN - BX_WIRE_UDP_LEN)
 
 enum bx_wire_type {
 	BX_WIRE_DATA = 1,           /* encrypted inner packet */
@@ -144,6 +146,7 @@ struct bx_wire_udp_view {
  * headers (BX_WIRE_OUTER_LEN bytes) at @buf for a UDP payload of
  * @payload_len bytes that already follows them in memory. With
  * @udp_csum the UDP checksum is computed over the payload, otherwise 0.
+ * @payload_len must not exceed BX_WIRE_UDP_PAYLOAD_MAX (a caller bug).
  */
 void bx_wire_outer_build(void *buf, const struct bx_wire_outer *o,
 			 uint16_t payload_len, bool udp_csum);
@@ -163,7 +166,8 @@ enum bx_drop_reason bx_wire_outer_parse(const void *frame, size_t len,
 struct rte_mbuf;
 
 /*
- * Prepends the outer headers to @m, whose data starts with the UDP payload.
+ * Prepends the outer headers to @m, whose data starts with the UDP payload
+ * (any number of segments; the headers go into the first one's headroom).
  * With @offload the IPv4 and UDP checksums are left to the NIC
  * (RTE_MBUF_F_TX_IPV4 | IP_CKSUM | UDP_CKSUM, l2/l3/l4 lengths set, UDP
  * pseudo-header checksum filled); otherwise both are computed here.
