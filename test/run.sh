@@ -106,10 +106,13 @@ if [ "$want_fuzz" = 1 ]; then
 	fi
 fi
 
-# Count from meson's own results (one JSON object per test).
+# Count from meson's own results: each cmocka case of a TAP suite (its
+# "ok"/"not ok" lines in meson's log), and every other test as one. A suite
+# that crashed or timed out also counts one failure of its own.
 read -r passed failed skipped < <("$py" - "${logs[@]+"${logs[@]}"}" <<'PY'
-import json, sys
+import json, re, sys
 p = f = s = 0
+tap = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(SKIP|skip))?")
 for path in sys.argv[1:]:
     try:
         lines = open(path).read().splitlines()
@@ -119,12 +122,26 @@ for path in sys.argv[1:]:
     for line in lines:
         if not line.strip():
             continue
-        r = json.loads(line).get("result")
-        if r in ("OK", "EXPECTEDFAIL"):
-            p += 1
-        elif r == "SKIP":
-            s += 1
-        else:
+        t = json.loads(line)
+        r = t.get("result")
+        cases = [tap.match(l) for l in (t.get("stdout") or "").splitlines()]
+        cases = [m for m in cases if m]
+        for m in cases:
+            if m.group(2):
+                s += 1
+            elif m.group(1) == "ok":
+                p += 1
+            else:
+                f += 1
+        bad = r not in ("OK", "EXPECTEDFAIL", "SKIP")
+        if not cases:
+            if r == "SKIP":
+                s += 1
+            elif bad:
+                f += 1
+            else:
+                p += 1
+        elif bad and not any(m.group(1) == "not ok" for m in cases):
             f += 1
 print(p, f, s)
 PY
