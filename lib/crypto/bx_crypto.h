@@ -54,6 +54,8 @@ struct bx_crypto *bx_crypto_create(enum bx_crypto_backend be, bool fips);
 void bx_crypto_free(struct bx_crypto *c);
 /* "ipsec-mb/avx512", "ipsec-mb/avx2", ..., "libsodium". */
 const char *bx_crypto_backend_name(const struct bx_crypto *c);
+/* The back end AUTO resolved to (IPSECMB or SODIUM): keys are tied to it. */
+enum bx_crypto_backend bx_crypto_backend_of(const struct bx_crypto *c);
 bool bx_crypto_is_fips(const struct bx_crypto *c);
 /* False for ChaCha20-Poly1305 in FIPS mode. */
 bool bx_crypto_cipher_allowed(const struct bx_crypto *c, enum bx_crypto_cipher cipher);
@@ -64,8 +66,13 @@ size_t bx_crypto_key_size(void);
 
 /*
  * Expands @raw (32 bytes) into @k for @cipher using engine @c. Returns 0,
- * -EPERM if FIPS mode forbids @cipher, -EINVAL. @raw is not kept; the
- * caller wipes it.
+ * -EPERM if FIPS mode forbids @cipher, -ENOTSUP if the back end cannot do
+ * @cipher on this CPU (libsodium AES-256-GCM needs AES-NI), -EINVAL (also
+ * for @k not aligned to BX_CRYPTO_KEY_ALIGN). @raw is not kept beyond what
+ * the cipher needs; the caller wipes its copy. The expansion is specific to
+ * the back end of @c: use @k only with engines of that back end (all
+ * engines of one process resolve AUTO the same way). @k is untouched on
+ * failure.
  */
 int bx_crypto_key_init(struct bx_crypto *c, struct bx_crypto_key *k,
 		       enum bx_crypto_cipher cipher, const uint8_t raw[BX_CRYPTO_KEY_LEN]);
@@ -75,14 +82,23 @@ enum bx_crypto_cipher bx_crypto_key_cipher(const struct bx_crypto_key *k);
 
 /*
  * One buffer: encrypts @len bytes at @buf in place and writes the tag to
- * @tag. @nonce is the 12-byte nonce. Returns 0 or -EINVAL.
+ * @tag. @nonce is the 12-byte nonce. Returns 0 or -EINVAL (a NULL pointer
+ * other than an empty @aad or @buf; a NULL or wiped key, one made for the
+ * other back end, or one FIPS mode forbids).
+ *
+ * These take ipsec-mb's direct (synchronous, one buffer) API on the
+ * ipsec-mb back end -- IMB_AES256_GCM_ENC/DEC and
+ * IMB_CHACHA20_POLY1305_INIT/UPDATE/FINALIZE -- and the libsodium detached
+ * AEAD calls on the libsodium back end. They serve the control path, the
+ * golden-vector tests and the benchmark's "direct" figures; the data path
+ * uses the bursts below.
  */
 int bx_crypto_seal(struct bx_crypto *c, const struct bx_crypto_key *k,
 		   const uint8_t nonce[BX_CRYPTO_NONCE_LEN],
 		   const void *aad, size_t aad_len, void *buf, size_t len,
 		   uint8_t tag[BX_CRYPTO_TAG_LEN]);
 /* Verifies @tag (constant time) and decrypts in place; 0 or -EBADMSG
- * (then @buf holds no plaintext), -EINVAL. */
+ * (then @buf holds no plaintext: its @len bytes are zeroed), -EINVAL. */
 int bx_crypto_open(struct bx_crypto *c, const struct bx_crypto_key *k,
 		   const uint8_t nonce[BX_CRYPTO_NONCE_LEN],
 		   const void *aad, size_t aad_len, void *buf, size_t len,
@@ -94,11 +110,22 @@ int bx_crypto_open(struct bx_crypto *c, const struct bx_crypto_key *k,
  *
  * seal: encrypts the payload in place and appends the 16-byte tag.
  * open: payload ends with the tag; verifies, decrypts in place and trims it.
+ * The nonce is built from the header's counter; the header must be written
+ * before seal.
+ *
+ * On the ipsec-mb back end a burst is one submission of a burst of jobs
+ * (IMB_SUBMIT_BURST_NOCHECK, the checked IMB_SUBMIT_BURST in debug builds),
+ * flushed before returning so nothing stays queued in the engine; on
+ * libsodium it is one detached AEAD call per packet. No allocation, no
+ * locks. A packet that fails open has its payload zeroed, never released
+ * as plaintext.
  *
  * Returns how many succeeded; those stay first, in order. Failed mbufs are
  * moved past them (not freed) and, if @why is not NULL, why[i] for
  * i >= return value holds the reason of pkts[i] (CRYPTO_AUTH,
- * CRYPTO_SEGMENTED, CRYPTO_NO_ROOM, CRYPTO_NO_KEY, HDR_BAD_LEN). n may be
+ * CRYPTO_SEGMENTED, CRYPTO_NO_ROOM, CRYPTO_NO_KEY, HDR_BAD_LEN, and
+ * CRYPTO_ERROR should the engine itself fail a job); why[i] for good
+ * packets is not written. A NULL or wiped key is CRYPTO_NO_KEY. n may be
  * at most BX_CRYPTO_BURST_MAX.
  */
 uint16_t bx_crypto_seal_burst(struct bx_crypto *c,
