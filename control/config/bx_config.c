@@ -1,0 +1,1509 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bauxite-app configuration: JSON -> struct bx_config, every field checked,
+ * every error naming the file, the field path and what was expected.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "bx_classify.h"
+#include "bx_common.h"
+#include "bx_config.h"
+#include "bx_crypto.h"
+
+#define COMMENT_KEY "$comment"
+#define PATH_LEN 128     /* field paths: "peers[1023].allowed_prefixes[15]" */
+#define MSG_LEN 2048     /* one error message before it is copied to err */
+#define SHOWN_MAX 64     /* bytes of an offending string quoted in a message */
+#define GOT_LEN (SHOWN_MAX * 4 + 8) /* quoted, escaped, "..." */
+#define ADDR_LEN 24      /* "255.255.255.255/32", with room for any uint8_t length */
+#define IPV4_PORT_MAX_DIGITS 5
+#define PREFIX_MAX_DIGITS 2
+/* The key file may end with one newline; anything longer is refused. */
+#define PSK_FILE_MAX (BX_CONFIG_PSK_B64_LEN + 1)
+
+#define ID_HINT "1..63 characters of [A-Za-z0-9._-]"
+#define IFNAME_HINT "an interface name of 1..15 characters without '/', ':' or blanks"
+#define DEVARGS_HINT                                                          \
+	"DPDK devargs \"name[,key=value...]\" or a PCI address \"0000:01:00.0\""
+#define PREFIX_HINT "\"IPv4/prefix\""
+#define NET_HINT "\"IPv4/prefix\" with no host bits set"
+#define IPV4_HINT "an IPv4 address"
+#define ENDPOINT_HINT "\"IPv4:port\"" /* port 1..65535 */
+#define PSK_HINT                                                              \
+	"a 32-byte key in standard base64, 44 characters: "                   \
+	"head -c 32 /dev/urandom | base64"
+
+/* Where errors go and how the file is called in them. */
+struct ctx {
+	const char *name;
+	const char *base_dir;
+	char *err;
+	size_t errlen;
+};
+
+static int fail(struct ctx *c, int rc, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Writes "NAME: PATH: message" (or "NAME: message" at the top) and
+ * returns @rc, so callers can `return fail(...)`. */
+static int
+fail(struct ctx *c, int rc, const char *path, const char *fmt, ...)
+{
+	char msg[MSG_LEN];
+	va_list ap;
+
+	if (c->err == NULL || c->errlen == 0)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (path[0] != '\0')
+		snprintf(c->err, c->errlen, "%s: %s: %s", c->name, path, msg);
+	else
+		snprintf(c->err, c->errlen, "%s: %s", c->name, msg);
+	return rc;
+}
+
+static void bprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* snprintf for field paths, addresses and hints, whose buffers are sized
+ * for the longest value they can take: truncation is not expected, and
+ * would only shorten a message. */
+static void
+bprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- showing what was found ------------------------------------------ */
+
+/* Quotes @s for a message: printable ASCII as is, the rest escaped, at most
+ * SHOWN_MAX bytes of it, so a hostile value cannot flood or garble a log.
+ * @size must be at least GOT_LEN. */
+static void
+quote(char *buf, size_t size, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	BX_ASSERT(size >= GOT_LEN);
+	buf[o++] = '"';
+	for (i = 0; i < n && i < SHOWN_MAX; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)ch;
+		} else if (ch < 0x20 || ch > 0x7e) {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[ch >> 4];
+			buf[o++] = hex[ch & 0xf];
+		} else {
+			buf[o++] = (char)ch;
+		}
+	}
+	if (n > SHOWN_MAX) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o++] = '"';
+	buf[o] = '\0';
+}
+
+/* What @v is, for "got ..." in messages. */
+static const char *
+describe(const json_t *v, char *buf, size_t size)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		quote(buf, size, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		bprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		bprintf(buf, size, "%g", json_real_value(v));
+		break;
+	case JSON_TRUE:
+		bprintf(buf, size, "true");
+		break;
+	case JSON_FALSE:
+		bprintf(buf, size, "false");
+		break;
+	case JSON_NULL:
+		bprintf(buf, size, "null");
+		break;
+	case JSON_OBJECT:
+		bprintf(buf, size, "an object");
+		break;
+	case JSON_ARRAY:
+		bprintf(buf, size, "an array");
+		break;
+	}
+	return buf;
+}
+
+static int
+bad_value(struct ctx *c, const char *path, const json_t *v, const char *hint)
+{
+	char got[GOT_LEN];
+
+	return fail(c, -EINVAL, path, "expected %s, got %s", hint,
+		    describe(v, got, sizeof(got)));
+}
+
+static int
+missing(struct ctx *c, const char *path, const char *hint)
+{
+	return fail(c, -EINVAL, path, "missing (expected %s)", hint);
+}
+
+static const char *
+fmt_addr(uint32_t addr, char *buf)
+{
+	struct in_addr a = {.s_addr = addr};
+
+	inet_ntop(AF_INET, &a, buf, ADDR_LEN);
+	return buf;
+}
+
+static const char *
+fmt_prefix(const struct bx_config_prefix *p, char *buf)
+{
+	char a[ADDR_LEN];
+
+	bprintf(buf, ADDR_LEN, "%s/%u", fmt_addr(p->addr, a), p->len);
+	return buf;
+}
+
+/* ---- objects and typed values ---------------------------------------- */
+
+/* Looks up @key of @obj and writes its path below @parent to @path. */
+static const json_t *
+field(const json_t *obj, const char *parent, const char *key, char *path)
+{
+	if (parent[0] != '\0')
+		bprintf(path, PATH_LEN, "%s.%s", parent, key);
+	else
+		bprintf(path, PATH_LEN, "%s", key);
+	return json_object_get(obj, key);
+}
+
+/*
+ * Refuses any key of @obj not in @known (nor "$comment"), naming it and
+ * listing the known ones. Done before reading the fields, so a misspelt
+ * required key is reported as the typo it is rather than as missing.
+ */
+static int
+check_keys(struct ctx *c, const json_t *obj, const char *parent,
+	   const char *const known[], size_t n)
+{
+	char got[GOT_LEN], list[MSG_LEN / 2];
+	const char *key;
+	json_t *val;
+	size_t i, o;
+
+	/* Iterating does not modify the object; jansson's iterator is not const. */
+	json_object_foreach((json_t *)obj, key, val) {
+		bool ok = strcmp(key, COMMENT_KEY) == 0;
+
+		for (i = 0; !ok && i < n; i++)
+			ok = strcmp(key, known[i]) == 0;
+		if (ok)
+			continue;
+		list[0] = '\0';
+		for (i = 0; i < n; i++) {
+			o = strlen(list);
+			bprintf(list + o, sizeof(list) - o, "%s, ", known[i]);
+		}
+		o = strlen(list);
+		bprintf(list + o, sizeof(list) - o, "%s", COMMENT_KEY);
+		/* Quoted: the key may hold anything. */
+		quote(got, sizeof(got), key, strlen(key));
+		return fail(c, -EINVAL, parent,
+			    "unknown key %s (expected one of: %s)", got, list);
+	}
+	return 0;
+}
+
+static int
+want_object(struct ctx *c, const char *path, const json_t *v)
+{
+	if (json_is_object(v))
+		return 0;
+	return bad_value(c, path, v, "an object");
+}
+
+/* A string of 1..@max bytes without NUL; @hint says what it should be. */
+static int
+want_string(struct ctx *c, const char *path, const json_t *v, size_t max,
+	    const char *hint, const char **out)
+{
+	const char *s;
+	size_t n;
+
+	if (!json_is_string(v))
+		return bad_value(c, path, v, hint);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > max || strlen(s) != n)
+		return bad_value(c, path, v, hint);
+	*out = s;
+	return 0;
+}
+
+static int
+want_int(struct ctx *c, const char *path, const json_t *v, json_int_t min,
+	 json_int_t max, const char *hint, uint32_t *out)
+{
+	char h[96];
+	json_int_t x;
+
+	if (hint == NULL) {
+		bprintf(h, sizeof(h), "an integer %" JSON_INTEGER_FORMAT
+			 "..%" JSON_INTEGER_FORMAT, min, max);
+		hint = h;
+	}
+	if (!json_is_integer(v))
+		return bad_value(c, path, v, hint);
+	x = json_integer_value(v);
+	if (x < min || x > max)
+		return bad_value(c, path, v, hint);
+	*out = (uint32_t)x;
+	return 0;
+}
+
+static int
+want_bool(struct ctx *c, const char *path, const json_t *v, bool *out)
+{
+	if (!json_is_boolean(v))
+		return bad_value(c, path, v, "true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+/* Copies a checked string into a fixed array of @size > strlen(@s). */
+static void
+copy_str(char *dst, size_t size, const char *s)
+{
+	size_t n = strlen(s);
+
+	BX_ASSERT(n < size);
+	memcpy(dst, s, n + 1);
+}
+
+/* ---- value shapes ------------------------------------------------------ */
+
+static bool
+is_id_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
+static int
+want_id(struct ctx *c, const char *path, const json_t *v, char *out)
+{
+	const char *s;
+	size_t i;
+
+	if (want_string(c, path, v, BX_CONFIG_ID_MAX, ID_HINT, &s) < 0)
+		return -EINVAL;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!is_id_char(s[i]))
+			return bad_value(c, path, v, ID_HINT);
+	}
+	copy_str(out, BX_CONFIG_ID_MAX + 1, s);
+	return 0;
+}
+
+/* What the kernel accepts as an interface name (dev_valid_name). */
+static int
+want_ifname(struct ctx *c, const char *path, const json_t *v, char *out)
+{
+	const char *s;
+	size_t i;
+
+	if (want_string(c, path, v, BX_CONFIG_IFNAME_MAX, IFNAME_HINT, &s) < 0)
+		return -EINVAL;
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return bad_value(c, path, v, IFNAME_HINT);
+	for (i = 0; s[i] != '\0'; i++) {
+		unsigned char ch = (unsigned char)s[i];
+
+		if (ch == '/' || ch == ':' || ch <= 0x20 || ch >= 0x7f)
+			return bad_value(c, path, v, IFNAME_HINT);
+	}
+	copy_str(out, BX_CONFIG_IFNAME_MAX + 1, s);
+	return 0;
+}
+
+static bool
+hex_run(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+		      (ch >= 'A' && ch <= 'F')))
+			return false;
+	}
+	return true;
+}
+
+/* "[DDDD:]BB:DD.F", the forms DPDK's PCI bus parses. */
+static bool
+is_pci_addr(const char *s, size_t n)
+{
+	if (n == 12) {
+		if (s[4] != ':' || !hex_run(s, 4))
+			return false;
+		s += 5;
+		n -= 5;
+	}
+	return n == 7 && hex_run(s, 2) && s[2] == ':' && hex_run(s + 3, 2) &&
+	       s[5] == '.' && s[6] >= '0' && s[6] <= '7';
+}
+
+static bool
+is_vdev_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	for (i = 1; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* One "key" or "key=value" of a devargs list: a word key, a value of
+ * printable non-blank characters other than ','. */
+static bool
+is_kvarg(const char *s, size_t n)
+{
+	const char *eq = memchr(s, '=', n);
+	size_t klen = eq != NULL ? (size_t)(eq - s) : n, i;
+
+	if (klen == 0 || (eq != NULL && klen + 1 == n))
+		return false;
+	for (i = 0; i < klen; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return false;
+	}
+	for (i = klen; i < n; i++) {
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* The shape of devargs only: whether the device exists is the EAL's call. */
+static int
+want_devargs(struct ctx *c, const char *path, const json_t *v, char *out)
+{
+	const char *s, *p, *comma;
+	size_t n;
+
+	if (want_string(c, path, v, BX_CONFIG_DEVARGS_MAX, DEVARGS_HINT, &s) < 0)
+		return -EINVAL;
+	comma = strchr(s, ',');
+	n = comma != NULL ? (size_t)(comma - s) : strlen(s);
+	if (!is_pci_addr(s, n) && !is_vdev_name(s, n))
+		return bad_value(c, path, v, DEVARGS_HINT);
+	for (p = comma; p != NULL; p = comma) {
+		p++;
+		comma = strchr(p, ',');
+		n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		if (!is_kvarg(p, n))
+			return bad_value(c, path, v, DEVARGS_HINT);
+	}
+	copy_str(out, BX_CONFIG_DEVARGS_MAX + 1, s);
+	return 0;
+}
+
+/* Two devargs name the same device: their names (before ',') match. */
+static bool
+same_device(const char *a, const char *b)
+{
+	size_t na = strcspn(a, ","), nb = strcspn(b, ",");
+
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+static bool
+parse_dec(const char *s, size_t n, size_t max_digits, unsigned *out)
+{
+	unsigned x = 0;
+	size_t i;
+
+	if (n == 0 || n > max_digits || (n > 1 && s[0] == '0'))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		x = x * 10 + (unsigned)(s[i] - '0');
+	}
+	*out = x;
+	return true;
+}
+
+/* Dotted quad only (inet_pton: no shorthand, no leading zeros). */
+static bool
+parse_ipv4(const char *s, size_t n, uint32_t *out)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return false;
+	*out = a.s_addr;
+	return true;
+}
+
+static uint32_t
+mask_of(unsigned len)
+{
+	return len == 0 ? 0 : htonl(UINT32_MAX << (32 - len));
+}
+
+static bool
+in_prefix(uint32_t addr, const struct bx_config_prefix *p)
+{
+	return ((addr ^ p->addr) & mask_of(p->len)) == 0;
+}
+
+/* A host address a node or an endpoint can have: not 0/8, loopback,
+ * multicast, reserved or broadcast. */
+static bool
+is_unicast(uint32_t addr)
+{
+	uint32_t first = ntohl(addr) >> 24;
+
+	return first != 0 && first != 127 && first < 224;
+}
+
+static int
+want_ipv4(struct ctx *c, const char *path, const json_t *v, uint32_t *out)
+{
+	const char *s;
+
+	if (want_string(c, path, v, INET_ADDRSTRLEN, IPV4_HINT, &s) < 0)
+		return -EINVAL;
+	if (!parse_ipv4(s, strlen(s), out))
+		return bad_value(c, path, v, IPV4_HINT);
+	if (!is_unicast(*out))
+		return bad_value(c, path, v, "a unicast IPv4 address");
+	return 0;
+}
+
+/*
+ * "a.b.c.d/len". A node's own address (@host) keeps its host bits, must be
+ * unicast, neither the network nor the broadcast address of a prefix that
+ * has them, and len >= 1; a network prefix must have no host bits.
+ */
+static int
+want_prefix(struct ctx *c, const char *path, const json_t *v, bool host,
+	    struct bx_config_prefix *out)
+{
+	const char *hint = host ? PREFIX_HINT : NET_HINT;
+	struct bx_config_prefix p;
+	const char *s, *slash;
+	char got[GOT_LEN];
+	uint32_t hostmask;
+	unsigned len;
+
+	if (want_string(c, path, v, ADDR_LEN, hint, &s) < 0)
+		return -EINVAL;
+	slash = strchr(s, '/');
+	if (slash == NULL || !parse_ipv4(s, (size_t)(slash - s), &p.addr) ||
+	    !parse_dec(slash + 1, strlen(slash + 1), PREFIX_MAX_DIGITS, &len) ||
+	    len > 32)
+		return bad_value(c, path, v, hint);
+	p.len = (uint8_t)len;
+	hostmask = ~mask_of(len);
+	describe(v, got, sizeof(got));
+	if (!host) {
+		if ((p.addr & hostmask) != 0) {
+			char net[ADDR_LEN];
+
+			p.addr &= mask_of(len);
+			return fail(c, -EINVAL, path,
+				    "%s has host bits set (expected a network prefix, e.g. \"%s\")",
+				    got, fmt_prefix(&p, net));
+		}
+	} else {
+		if (len == 0 || !is_unicast(p.addr))
+			return fail(c, -EINVAL, path,
+				    "expected a unicast IPv4 address with a prefix length 1..32, got %s",
+				    got);
+		if (len <= 30 && ((p.addr & hostmask) == 0 ||
+				  (p.addr & hostmask) == hostmask))
+			return fail(c, -EINVAL, path,
+				    "%s is the network or broadcast address of its prefix (expected a host address)",
+				    got);
+	}
+	*out = p;
+	return 0;
+}
+
+static int
+want_endpoint(struct ctx *c, const char *path, const json_t *v, uint32_t *ip,
+	      uint16_t *port)
+{
+	const char *s, *colon;
+	unsigned p;
+
+	if (want_string(c, path, v, INET_ADDRSTRLEN + 1 + IPV4_PORT_MAX_DIGITS,
+			ENDPOINT_HINT, &s) < 0)
+		return -EINVAL;
+	colon = strrchr(s, ':');
+	if (colon == NULL || !parse_ipv4(s, (size_t)(colon - s), ip) ||
+	    !parse_dec(colon + 1, strlen(colon + 1), IPV4_PORT_MAX_DIGITS, &p) ||
+	    p == 0 || p > UINT16_MAX)
+		return bad_value(c, path, v, ENDPOINT_HINT);
+	if (!is_unicast(*ip))
+		return bad_value(c, path, v, ENDPOINT_HINT " with a unicast address");
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* ---- sections ---------------------------------------------------------- */
+
+static int
+parse_underlay(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"port", "address", "gateway", "exception_iface",
+	};
+	struct bx_config_underlay *u = &cfg->underlay;
+	char path[PATH_LEN];
+	const json_t *obj, *v;
+
+	obj = field(root, "", "underlay", path);
+	if (obj == NULL)
+		return missing(c, path, "an object with port and address");
+	if (want_object(c, path, obj) < 0 ||
+	    check_keys(c, obj, "underlay", known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+
+	v = field(obj, "underlay", "port", path);
+	if (v == NULL)
+		return missing(c, path, DEVARGS_HINT);
+	if (want_devargs(c, path, v, u->port) < 0)
+		return -EINVAL;
+
+	v = field(obj, "underlay", "address", path);
+	if (v == NULL)
+		return missing(c, path, PREFIX_HINT);
+	if (want_prefix(c, path, v, true, &u->address) < 0)
+		return -EINVAL;
+
+	v = field(obj, "underlay", "gateway", path);
+	if (v != NULL) {
+		char a[ADDR_LEN], p[ADDR_LEN];
+
+		if (want_ipv4(c, path, v, &u->gateway) < 0)
+			return -EINVAL;
+		if (!in_prefix(u->gateway, &u->address) ||
+		    u->gateway == u->address.addr)
+			return fail(c, -EINVAL, path,
+				    "expected an IPv4 address inside underlay.address %s other than the node's own, got \"%s\"",
+				    fmt_prefix(&u->address, p),
+				    fmt_addr(u->gateway, a));
+		u->has_gateway = true;
+	}
+
+	v = field(obj, "underlay", "exception_iface", path);
+	if (v == NULL)
+		copy_str(u->exception_iface, sizeof(u->exception_iface),
+			 BX_CONFIG_DEFAULT_EXCEPTION_IFACE);
+	else if (want_ifname(c, path, v, u->exception_iface) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"type", "iface", "port", "mtu", "address",
+	};
+	static const char type_hint[] = "\"tap\" or \"dpdk\"";
+	struct bx_config_inner *in = &cfg->inner;
+	char path[PATH_LEN];
+	const json_t *obj, *v;
+	uint32_t mtu;
+
+	obj = field(root, "", "inner", path);
+	if (obj == NULL)
+		return missing(c, path, "an object with address");
+	if (want_object(c, path, obj) < 0 ||
+	    check_keys(c, obj, "inner", known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+
+	v = field(obj, "inner", "type", path);
+	in->type = BX_CONFIG_INNER_TAP;
+	if (v != NULL) {
+		const char *s;
+
+		if (want_string(c, path, v, 8, type_hint, &s) < 0)
+			return -EINVAL;
+		if (strcmp(s, "dpdk") == 0)
+			in->type = BX_CONFIG_INNER_DPDK;
+		else if (strcmp(s, "tap") != 0)
+			return bad_value(c, path, v, type_hint);
+	}
+
+	v = field(obj, "inner", "iface", path);
+	if (in->type == BX_CONFIG_INNER_TAP) {
+		if (v == NULL)
+			copy_str(in->iface, sizeof(in->iface),
+				 BX_CONFIG_DEFAULT_INNER_IFACE);
+		else if (want_ifname(c, path, v, in->iface) < 0)
+			return -EINVAL;
+		if (strcmp(in->iface, cfg->underlay.exception_iface) == 0)
+			return fail(c, -EINVAL, path,
+				    "\"%s\" is also underlay.exception_iface (expected another interface name)",
+				    in->iface);
+	} else if (v != NULL) {
+		return fail(c, -EINVAL, path,
+			    "only valid with inner.type \"tap\" (inner.type is \"dpdk\")");
+	}
+
+	v = field(obj, "inner", "port", path);
+	if (in->type == BX_CONFIG_INNER_DPDK) {
+		if (v == NULL)
+			return missing(c, path, DEVARGS_HINT " with inner.type \"dpdk\"");
+		if (want_devargs(c, path, v, in->port) < 0)
+			return -EINVAL;
+		if (same_device(in->port, cfg->underlay.port))
+			return fail(c, -EINVAL, path,
+				    "same device as underlay.port (expected a second port)");
+	} else if (v != NULL) {
+		return fail(c, -EINVAL, path,
+			    "only valid with inner.type \"dpdk\" (inner.type is \"tap\")");
+	}
+
+	v = field(obj, "inner", "mtu", path);
+	mtu = BX_CONFIG_DEFAULT_MTU;
+	if (v != NULL &&
+	    want_int(c, path, v, BX_CONFIG_MTU_MIN, BX_CONFIG_MTU_MAX, NULL, &mtu) < 0)
+		return -EINVAL;
+	in->mtu = (uint16_t)mtu;
+
+	v = field(obj, "inner", "address", path);
+	if (v == NULL)
+		return missing(c, path, PREFIX_HINT);
+	return want_prefix(c, path, v, true, &in->address);
+}
+
+/* Which list an lcore id is in. */
+enum lcore_owner {
+	LCORE_FREE = 0,
+	LCORE_RX,
+	LCORE_WORKER,
+};
+
+/* One list of lcore ids; @role marks the ids it takes in @owner so the
+ * workers list, read second, can name lcores.rx on overlap. */
+static int
+parse_lcore_list(struct ctx *c, const json_t *obj, const char *key,
+		 uint8_t owner[], enum lcore_owner role, uint16_t ids[], unsigned *n)
+{
+	char hint[64], path[PATH_LEN], elem[PATH_LEN];
+	const json_t *arr, *v;
+	uint32_t id;
+	size_t i;
+
+	bprintf(hint, sizeof(hint), "an array of lcore ids 0..%u",
+		 BX_CONFIG_MAX_LCORES - 1);
+	arr = field(obj, "lcores", key, path);
+	*n = 0;
+	if (arr == NULL) {
+		if (role == LCORE_RX)
+			return 0; /* rx: none, the workers run to completion */
+		return missing(c, path, hint);
+	}
+	if (!json_is_array(arr) || json_array_size(arr) > BX_CONFIG_MAX_LCORES ||
+	    (role == LCORE_WORKER && json_array_size(arr) == 0))
+		return bad_value(c, path, arr, hint);
+	json_array_foreach(arr, i, v) {
+		bprintf(elem, sizeof(elem), "%s[%zu]", path, i);
+		if (want_int(c, elem, v, 0, BX_CONFIG_MAX_LCORES - 1, NULL, &id) < 0)
+			return -EINVAL;
+		if (owner[id] == role)
+			return fail(c, -EINVAL, elem, "lcore %u is listed twice", id);
+		if (owner[id] != LCORE_FREE)
+			return fail(c, -EINVAL, elem,
+				    "lcore %u is already in lcores.rx (expected disjoint lists)",
+				    id);
+		owner[id] = (uint8_t)role;
+		ids[(*n)++] = (uint16_t)id;
+	}
+	return 0;
+}
+
+static int
+parse_lcores(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {"rx", "workers"};
+	uint8_t owner[BX_CONFIG_MAX_LCORES] = {LCORE_FREE};
+	struct bx_config_lcores *l = &cfg->lcores;
+	char path[PATH_LEN];
+	const json_t *obj;
+
+	obj = field(root, "", "lcores", path);
+	if (obj == NULL)
+		return 0;
+	if (want_object(c, path, obj) < 0 ||
+	    check_keys(c, obj, "lcores", known, BX_ARRAY_SIZE(known)) < 0 ||
+	    parse_lcore_list(c, obj, "rx", owner, LCORE_RX, l->rx, &l->n_rx) < 0 ||
+	    parse_lcore_list(c, obj, "workers", owner, LCORE_WORKER, l->workers,
+			     &l->n_workers) < 0)
+		return -EINVAL;
+	l->set = true;
+	return 0;
+}
+
+/*
+ * The rules go to lib/classify as they are, except that "$comment" keys of
+ * the rule objects are dropped from a copy first: comments are allowed in
+ * every object of this file, and classify refuses keys it does not know.
+ */
+static int
+parse_rules(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	char path[PATH_LEN], msg[MSG_LEN / 2];
+	json_t *copy = NULL, *rule;
+	const json_t *arr;
+	size_t i;
+	int rc = 0;
+
+	arr = field(root, "", "rules", path);
+	if (arr == NULL)
+		return 0;
+	if (json_is_array(arr)) {
+		copy = json_deep_copy(arr);
+		if (copy == NULL)
+			return fail(c, -ENOMEM, path, "out of memory");
+		json_array_foreach(copy, i, rule) {
+			if (json_is_object(rule))
+				json_object_del(rule, COMMENT_KEY);
+		}
+	}
+	msg[0] = '\0';
+	cfg->rules = bx_classify_rules_from_json(copy != NULL ? copy : arr, msg,
+						 sizeof(msg));
+	if (cfg->rules == NULL) {
+		/* classify names the field from "rules" on: add the file only. */
+		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
+		fail(c, rc, "", "%s", msg);
+	}
+	json_decref(copy);
+	return rc;
+}
+
+/*
+ * Reads one key file: open, then fstat and read the same descriptor (no
+ * window between the checks and the read), mode and shape checked before
+ * the content is decoded into @key. The base64 copy is wiped on every path.
+ */
+static int
+read_psk(struct ctx *c, const char *path, const char *file, uint8_t *key)
+{
+	char b64[PSK_FILE_MAX + 1];
+	size_t n = 0, bin_len = 0;
+	struct stat st;
+	ssize_t r;
+	int fd, rc = 0;
+
+	/* O_NONBLOCK: a FIFO must not hang start-up before fstat refuses it. */
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		return fail(c, rc, path, "%s: %s", file, strerror(-rc));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		fail(c, rc, path, "%s: %s", file, strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fail(c, -EINVAL, path,
+			  "%s is not a regular file; expected a key file holding %s",
+			  file, PSK_HINT);
+		goto out;
+	}
+	if ((st.st_mode & 077) != 0) {
+		rc = fail(c, -EPERM, path,
+			  "%s has mode %04o, must not be readable or writable by group or others (chmod 600)",
+			  file, (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	while (n < sizeof(b64)) {
+		r = read(fd, b64 + n, sizeof(b64) - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			fail(c, rc, path, "%s: %s", file, strerror(-rc));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > 0 && b64[n - 1] == '\n')
+		n--;
+	if (n != BX_CONFIG_PSK_B64_LEN) {
+		rc = fail(c, -EINVAL, path, "%s: %s%zu characters; expected %s",
+			  file, n >= PSK_FILE_MAX ? "at least " : "", n, PSK_HINT);
+		goto out;
+	}
+	/* b64_end NULL: the whole text must decode, padding included. */
+	if (sodium_base642bin(key, BX_CONFIG_PSK_LEN, b64, n, NULL, &bin_len,
+			      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    bin_len != BX_CONFIG_PSK_LEN) {
+		sodium_memzero(key, BX_CONFIG_PSK_LEN);
+		rc = fail(c, -EINVAL, path, "%s: not valid base64; expected %s",
+			  file, PSK_HINT);
+		goto out;
+	}
+out:
+	sodium_memzero(b64, sizeof(b64));
+	close(fd);
+	return rc;
+}
+
+static int
+parse_psk_file(struct ctx *c, const json_t *obj, const char *parent,
+	       struct bx_config_peer *p, uint8_t *key)
+{
+	static const char hint[] =
+		"a path to a key file, relative to the config file's directory unless absolute";
+	char path[PATH_LEN];
+	const json_t *v;
+	const char *s;
+	int n;
+
+	v = field(obj, parent, "psk_file", path);
+	if (v == NULL)
+		return missing(c, path, hint);
+	if (want_string(c, path, v, BX_CONFIG_PATH_MAX, hint, &s) < 0)
+		return -EINVAL;
+	if (s[0] == '/' || c->base_dir == NULL)
+		n = snprintf(p->psk_file, sizeof(p->psk_file), "%s", s);
+	else
+		n = snprintf(p->psk_file, sizeof(p->psk_file), "%s/%s",
+			     c->base_dir, s);
+	if (n < 0 || (size_t)n >= sizeof(p->psk_file))
+		return fail(c, -ENAMETOOLONG, path,
+			    "resolved path longer than %u characters",
+			    BX_CONFIG_PATH_MAX);
+	return read_psk(c, path, p->psk_file, key);
+}
+
+static int
+parse_allowed(struct ctx *c, const json_t *obj, const char *parent,
+	      struct bx_config_peer *p)
+{
+	char path[PATH_LEN], elem[PATH_LEN], hint[96], a[ADDR_LEN];
+	const json_t *arr, *v;
+	bool covered = false;
+	size_t i;
+
+	arr = field(obj, parent, "allowed_prefixes", path);
+	if (arr == NULL) {
+		p->allowed[0].addr = p->virtual_ip;
+		p->allowed[0].len = 32;
+		p->n_allowed = 1;
+		return 0;
+	}
+	bprintf(hint, sizeof(hint), "an array of 1..%u " NET_HINT,
+		 BX_CONFIG_MAX_PREFIXES);
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return bad_value(c, path, arr, hint);
+	if (json_array_size(arr) > BX_CONFIG_MAX_PREFIXES)
+		return fail(c, -EINVAL, path, "%zu prefixes, at most %u",
+			    json_array_size(arr), BX_CONFIG_MAX_PREFIXES);
+	json_array_foreach(arr, i, v) {
+		bprintf(elem, sizeof(elem), "%s[%zu]", path, i);
+		if (want_prefix(c, elem, v, false, &p->allowed[i]) < 0)
+			return -EINVAL;
+		covered = covered || in_prefix(p->virtual_ip, &p->allowed[i]);
+	}
+	p->n_allowed = (unsigned)json_array_size(arr);
+	/* Without it the peer's own packets would be refused as spoofed. */
+	if (!covered)
+		return fail(c, -EINVAL, path,
+			    "no prefix covers virtual_ip %s (expected one, e.g. \"%s/32\")",
+			    fmt_addr(p->virtual_ip, a), a);
+	return 0;
+}
+
+static int
+parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg,
+	   uint8_t *key)
+{
+	static const char *const known[] = {
+		"id", "virtual_ip", "allowed_prefixes", "endpoint", "psk_file",
+	};
+	struct bx_config_peer *p = &cfg->peers[idx];
+	char parent[PATH_LEN], path[PATH_LEN], a[ADDR_LEN], b[ADDR_LEN];
+	const json_t *v;
+	size_t j;
+
+	bprintf(parent, sizeof(parent), "peers[%zu]", idx);
+	if (want_object(c, parent, obj) < 0 ||
+	    check_keys(c, obj, parent, known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+
+	v = field(obj, parent, "id", path);
+	if (v == NULL)
+		return missing(c, path, ID_HINT);
+	if (want_id(c, path, v, p->id) < 0)
+		return -EINVAL;
+	if (strcmp(p->id, cfg->node_id) == 0)
+		return fail(c, -EINVAL, path,
+			    "\"%s\" is this node's own node_id (expected another node)",
+			    p->id);
+	for (j = 0; j < idx; j++) {
+		if (strcmp(p->id, cfg->peers[j].id) == 0)
+			return fail(c, -EINVAL, path,
+				    "\"%s\" is already the id of peers[%zu] (expected unique ids)",
+				    p->id, j);
+	}
+
+	v = field(obj, parent, "virtual_ip", path);
+	if (v == NULL)
+		return missing(c, path, IPV4_HINT);
+	if (want_ipv4(c, path, v, &p->virtual_ip) < 0)
+		return -EINVAL;
+	if (!in_prefix(p->virtual_ip, &cfg->inner.address) ||
+	    p->virtual_ip == cfg->inner.address.addr)
+		return fail(c, -EINVAL, path,
+			    "expected an address inside inner.address %s other than the node's own, got \"%s\"",
+			    fmt_prefix(&cfg->inner.address, b),
+			    fmt_addr(p->virtual_ip, a));
+	for (j = 0; j < idx; j++) {
+		if (p->virtual_ip == cfg->peers[j].virtual_ip)
+			return fail(c, -EINVAL, path,
+				    "%s is already the virtual_ip of peers[%zu] (expected unique addresses)",
+				    fmt_addr(p->virtual_ip, a), j);
+	}
+
+	if (parse_allowed(c, obj, parent, p) < 0)
+		return -EINVAL;
+
+	v = field(obj, parent, "endpoint", path);
+	if (v == NULL)
+		return missing(c, path, ENDPOINT_HINT);
+	if (want_endpoint(c, path, v, &p->endpoint_ip, &p->endpoint_port) < 0)
+		return -EINVAL;
+	if (p->endpoint_ip == cfg->underlay.address.addr)
+		return fail(c, -EINVAL, path,
+			    "%s is this node's own underlay.address (expected the peer's)",
+			    fmt_addr(p->endpoint_ip, a));
+	if (!cfg->underlay.has_gateway &&
+	    !in_prefix(p->endpoint_ip, &cfg->underlay.address))
+		return fail(c, -EINVAL, path,
+			    "%s is outside underlay.address %s and underlay.gateway is not set (expected a reachable endpoint)",
+			    fmt_addr(p->endpoint_ip, a),
+			    fmt_prefix(&cfg->underlay.address, b));
+
+	p->psk = key;
+	return parse_psk_file(c, obj, parent, p, key);
+}
+
+/* An allowed prefix and where it was written, to find one given twice. */
+struct prefix_ref {
+	uint32_t addr; /* host order, so the sort is numeric */
+	uint8_t len;
+	uint16_t peer;
+	uint8_t idx;
+};
+
+static int
+cmp_prefix_ref(const void *pa, const void *pb)
+{
+	const struct prefix_ref *a = pa, *b = pb;
+
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	if (a->len != b->len)
+		return a->len < b->len ? -1 : 1;
+	if (a->peer != b->peer)
+		return a->peer < b->peer ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/*
+ * The same prefix twice -- in one peer or in two -- leaves routing to chance:
+ * refuse it. Nested prefixes are fine (longest match decides). Sorting keeps
+ * this O(n log n) at BX_CONFIG_MAX_PEERS * BX_CONFIG_MAX_PREFIXES entries.
+ */
+static int
+check_prefix_dups(struct ctx *c, const struct bx_config *cfg)
+{
+	struct prefix_ref *refs;
+	char path[PATH_LEN], net[ADDR_LEN];
+	size_t n = 0, i;
+	unsigned p, k;
+	int rc = 0;
+
+	for (p = 0; p < cfg->n_peers; p++)
+		n += cfg->peers[p].n_allowed;
+	if (n < 2)
+		return 0;
+	refs = calloc(n, sizeof(*refs));
+	if (refs == NULL)
+		return fail(c, -ENOMEM, "peers", "out of memory");
+	n = 0;
+	for (p = 0; p < cfg->n_peers; p++) {
+		for (k = 0; k < cfg->peers[p].n_allowed; k++) {
+			refs[n].addr = ntohl(cfg->peers[p].allowed[k].addr);
+			refs[n].len = cfg->peers[p].allowed[k].len;
+			refs[n].peer = (uint16_t)p;
+			refs[n].idx = (uint8_t)k;
+			n++;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), cmp_prefix_ref);
+	for (i = 1; i < n; i++) {
+		const struct prefix_ref *a = &refs[i - 1], *b = &refs[i];
+
+		if (a->addr != b->addr || a->len != b->len)
+			continue;
+		bprintf(path, sizeof(path), "peers[%u].allowed_prefixes[%u]",
+			 b->peer, b->idx);
+		/* An absent list is virtual_ip/32: say so rather than [0]. */
+		rc = fail(c, -EINVAL, path,
+			  "%s is already allowed for peers[%u] (\"%s\"); expected each prefix once",
+			  fmt_prefix(&cfg->peers[b->peer].allowed[b->idx], net),
+			  a->peer, cfg->peers[a->peer].id);
+		break;
+	}
+	free(refs);
+	return rc;
+}
+
+static int
+parse_peers(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	char path[PATH_LEN], hint[64];
+	const json_t *arr, *v;
+	size_t i, n;
+	int rc;
+
+	arr = field(root, "", "peers", path);
+	if (arr == NULL)
+		return 0;
+	bprintf(hint, sizeof(hint), "an array of at most %u peer objects",
+		 BX_CONFIG_MAX_PEERS);
+	if (!json_is_array(arr))
+		return bad_value(c, path, arr, hint);
+	n = json_array_size(arr);
+	if (n > BX_CONFIG_MAX_PEERS)
+		return fail(c, -EINVAL, path, "%zu peers, at most %u", n,
+			    BX_CONFIG_MAX_PEERS);
+	if (n == 0)
+		return 0;
+	cfg->peers = calloc(n, sizeof(*cfg->peers));
+	cfg->psk_mem = sodium_malloc(n * BX_CONFIG_PSK_LEN);
+	if (cfg->peers == NULL || cfg->psk_mem == NULL)
+		return fail(c, -ENOMEM, path, "out of memory");
+	/* Counted as they fill, so bx_config_free wipes what was read. */
+	json_array_foreach(arr, i, v) {
+		cfg->n_peers = (unsigned)i + 1;
+		rc = parse_peer(c, v, i, cfg, cfg->psk_mem + i * BX_CONFIG_PSK_LEN);
+		if (rc < 0)
+			return rc;
+	}
+	return check_prefix_dups(c, cfg);
+}
+
+static int
+parse_cipher(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char hint[] = "\"chacha20-poly1305\" or \"aes-256-gcm\"";
+	char cpath[PATH_LEN], fpath[PATH_LEN];
+	const json_t *cv, *fv;
+	const char *s;
+
+	cfg->cipher = BX_CONFIG_DEFAULT_CIPHER;
+	cv = field(root, "", "cipher", cpath);
+	if (cv != NULL) {
+		if (want_string(c, cpath, cv, 32, hint, &s) < 0)
+			return -EINVAL;
+		if (bx_crypto_cipher_parse(s, &cfg->cipher) < 0)
+			return bad_value(c, cpath, cv, hint);
+	}
+	fv = field(root, "", "fips", fpath);
+	if (fv != NULL && want_bool(c, fpath, fv, &cfg->fips) < 0)
+		return -EINVAL;
+	if (!cfg->fips || cfg->cipher == BX_CRYPTO_AES256_GCM)
+		return 0;
+	/* Only an explicit choice conflicts; the default yields to FIPS. */
+	if (cv != NULL)
+		return fail(c, -EINVAL, cpath,
+			    "%s is not allowed in FIPS mode (fips: true); expected \"%s\" or fips: false",
+			    bx_crypto_cipher_name(cfg->cipher),
+			    bx_crypto_cipher_name(BX_CRYPTO_AES256_GCM));
+	cfg->cipher = BX_CRYPTO_AES256_GCM;
+	return 0;
+}
+
+static int
+parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
+		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
+		"stats_interval_s", "rules", "peers",
+	};
+	static const char role_hint[] = "\"edge\" or \"relay\"";
+	static const char dir_hint[] = "an absolute path";
+	char path[PATH_LEN], hint[96];
+	const json_t *v;
+	const char *s;
+	uint32_t x;
+
+	if (!json_is_object(root))
+		return fail(c, -EINVAL, "", "expected a JSON object at the top level");
+	if (check_keys(c, root, "", known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+
+	v = field(root, "", "node_id", path);
+	if (v == NULL)
+		return missing(c, path, ID_HINT);
+	if (want_id(c, path, v, cfg->node_id) < 0)
+		return -EINVAL;
+
+	v = field(root, "", "role", path);
+	cfg->role = BX_CONFIG_ROLE_EDGE;
+	if (v != NULL) {
+		if (want_string(c, path, v, 8, role_hint, &s) < 0)
+			return -EINVAL;
+		if (strcmp(s, "relay") == 0)
+			cfg->role = BX_CONFIG_ROLE_RELAY;
+		else if (strcmp(s, "edge") != 0)
+			return bad_value(c, path, v, role_hint);
+	}
+
+	v = field(root, "", "state_dir", path);
+	if (v == NULL) {
+		copy_str(cfg->state_dir, sizeof(cfg->state_dir),
+			 BX_CONFIG_DEFAULT_STATE_DIR);
+	} else {
+		if (want_string(c, path, v, BX_CONFIG_PATH_MAX, dir_hint, &s) < 0)
+			return -EINVAL;
+		if (s[0] != '/')
+			return bad_value(c, path, v, dir_hint);
+		copy_str(cfg->state_dir, sizeof(cfg->state_dir), s);
+	}
+
+	if (parse_underlay(c, root, cfg) < 0 || parse_inner(c, root, cfg) < 0)
+		return -EINVAL;
+
+	v = field(root, "", "mesh_port", path);
+	x = BX_CONFIG_DEFAULT_MESH_PORT;
+	if (v != NULL && want_int(c, path, v, 1, UINT16_MAX, NULL, &x) < 0)
+		return -EINVAL;
+	cfg->mesh_port = (uint16_t)x;
+
+	if (parse_cipher(c, root, cfg) < 0 || parse_lcores(c, root, cfg) < 0)
+		return -EINVAL;
+
+	v = field(root, "", "idle_sleep_us", path);
+	cfg->idle_sleep_us = 0;
+	if (v != NULL && want_int(c, path, v, 0, BX_CONFIG_IDLE_SLEEP_MAX_US, NULL,
+				  &cfg->idle_sleep_us) < 0)
+		return -EINVAL;
+
+	v = field(root, "", "replay_window", path);
+	cfg->replay_window = BX_CONFIG_DEFAULT_REPLAY;
+	if (v != NULL) {
+		bprintf(hint, sizeof(hint), "a power of two between %u and %u",
+			 BX_CONFIG_REPLAY_MIN, BX_CONFIG_REPLAY_MAX);
+		if (want_int(c, path, v, BX_CONFIG_REPLAY_MIN, BX_CONFIG_REPLAY_MAX,
+			     hint, &x) < 0)
+			return -EINVAL;
+		/* Explicit: lib/replay would silently round up. */
+		if ((x & (x - 1)) != 0)
+			return bad_value(c, path, v, hint);
+		cfg->replay_window = x;
+	}
+
+	v = field(root, "", "stats_interval_s", path);
+	cfg->stats_interval_s = 0;
+	if (v != NULL && want_int(c, path, v, 0, BX_CONFIG_STATS_INTERVAL_MAX_S,
+				  NULL, &cfg->stats_interval_s) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* ---- public ------------------------------------------------------------ */
+
+int
+bx_config_from_json(const json_t *root, const char *name, const char *base_dir,
+		    struct bx_config **out, char *err, size_t errlen)
+{
+	struct ctx c = {
+		.name = name != NULL ? name : "config",
+		.base_dir = base_dir,
+		.err = err,
+		.errlen = errlen,
+	};
+	struct bx_config *cfg = NULL;
+	int rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (root == NULL || out == NULL) {
+		rc = fail(&c, -EINVAL, "", "no document to read");
+		goto out;
+	}
+	if (sodium_init() < 0) {
+		rc = fail(&c, -EIO, "", "libsodium failed to initialise");
+		goto out;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		rc = fail(&c, -ENOMEM, "", "out of memory");
+		goto out;
+	}
+	rc = parse_top(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_rules(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_peers(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	*out = cfg;
+	cfg = NULL;
+out:
+	bx_config_free(cfg);
+	return rc;
+}
+
+/* The directory of @path ("." for a bare file name), for relative psk_file. */
+static char *
+dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+bx_config_load(const char *path, struct bx_config **out, char *err,
+	       size_t errlen)
+{
+	struct ctx c = {
+		.name = path != NULL ? path : "config",
+		.err = err,
+		.errlen = errlen,
+	};
+	json_t *root = NULL;
+	char *dir = NULL;
+	json_error_t je;
+	struct stat st;
+	int fd = -1, rc;
+
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (path == NULL || out == NULL) {
+		rc = fail(&c, -EINVAL, "", "no file to read");
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		fail(&c, rc, "", "%s", strerror(-rc));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		fail(&c, rc, "", "%s", strerror(-rc));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = fail(&c, -EINVAL, "", "not a regular file (expected a JSON config file)");
+		goto out;
+	}
+	root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &je);
+	if (root == NULL) {
+		rc = -EINVAL;
+		if (je.line > 0 && c.err != NULL && c.errlen > 0)
+			snprintf(c.err, c.errlen, "%s:%d:%d: %s", path, je.line,
+				 je.column, je.text);
+		else
+			fail(&c, rc, "", "%s", je.text);
+		goto out;
+	}
+	dir = dir_of(path);
+	if (dir == NULL) {
+		rc = fail(&c, -ENOMEM, "", "out of memory");
+		goto out;
+	}
+	rc = bx_config_from_json(root, path, dir, out, err, errlen);
+out:
+	free(dir);
+	json_decref(root);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+void
+bx_config_free(struct bx_config *c)
+{
+	if (c == NULL)
+		return;
+	if (c->psk_mem != NULL) {
+		/* sodium_free wipes too; the explicit wipe states the intent. */
+		sodium_memzero(c->psk_mem, (size_t)c->n_peers * BX_CONFIG_PSK_LEN);
+		sodium_free(c->psk_mem);
+	}
+	bx_classify_rules_free(c->rules);
+	free(c->peers);
+	free(c);
+}
+
+const char *
+bx_config_role_name(enum bx_config_role r)
+{
+	return r == BX_CONFIG_ROLE_RELAY ? "relay" : "edge";
+}
+
+const char *
+bx_config_inner_type_name(enum bx_config_inner_type t)
+{
+	return t == BX_CONFIG_INNER_DPDK ? "dpdk" : "tap";
+}
+
+#define DUMP_FMT "%-36s %s\n"
+
+static void
+dump_uint(FILE *f, const char *key, unsigned long v, const char *note)
+{
+	fprintf(f, "%-36s %lu%s\n", key, v, note);
+}
+
+static void
+dump_lcores(FILE *f, const char *key, const uint16_t *ids, unsigned n)
+{
+	unsigned i;
+
+	fprintf(f, "%-36s [", key);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s%u", i > 0 ? ", " : "", ids[i]);
+	fprintf(f, "]\n");
+}
+
+void
+bx_config_dump(const struct bx_config *c, FILE *f)
+{
+	char key[PATH_LEN], a[ADDR_LEN];
+	unsigned i, k;
+
+	if (c == NULL || f == NULL)
+		return;
+	fprintf(f, DUMP_FMT, "node_id", c->node_id);
+	fprintf(f, DUMP_FMT, "role", bx_config_role_name(c->role));
+	fprintf(f, DUMP_FMT, "state_dir", c->state_dir);
+	fprintf(f, DUMP_FMT, "underlay.port", c->underlay.port);
+	fprintf(f, DUMP_FMT, "underlay.address", fmt_prefix(&c->underlay.address, a));
+	fprintf(f, DUMP_FMT, "underlay.gateway",
+		c->underlay.has_gateway ? fmt_addr(c->underlay.gateway, a) :
+					  "(none: on-link endpoints only)");
+	fprintf(f, DUMP_FMT, "underlay.exception_iface", c->underlay.exception_iface);
+	fprintf(f, DUMP_FMT, "inner.type", bx_config_inner_type_name(c->inner.type));
+	if (c->inner.type == BX_CONFIG_INNER_TAP)
+		fprintf(f, DUMP_FMT, "inner.iface", c->inner.iface);
+	else
+		fprintf(f, DUMP_FMT, "inner.port", c->inner.port);
+	dump_uint(f, "inner.mtu", c->inner.mtu, "");
+	fprintf(f, DUMP_FMT, "inner.address", fmt_prefix(&c->inner.address, a));
+	dump_uint(f, "mesh_port", c->mesh_port, "");
+	fprintf(f, DUMP_FMT, "cipher", bx_crypto_cipher_name(c->cipher));
+	fprintf(f, DUMP_FMT, "fips", c->fips ? "true" : "false");
+	if (c->lcores.set) {
+		dump_lcores(f, "lcores.rx", c->lcores.rx, c->lcores.n_rx);
+		dump_lcores(f, "lcores.workers", c->lcores.workers,
+			    c->lcores.n_workers);
+	} else {
+		fprintf(f, DUMP_FMT, "lcores", "(from the EAL lcore list)");
+	}
+	dump_uint(f, "idle_sleep_us", c->idle_sleep_us,
+		  c->idle_sleep_us == 0 ? " (busy poll)" : "");
+	dump_uint(f, "replay_window", c->replay_window, "");
+	dump_uint(f, "stats_interval_s", c->stats_interval_s,
+		  c->stats_interval_s == 0 ? " (off)" : "");
+	if (c->rules != NULL)
+		dump_uint(f, "rules", bx_classify_rules_count(c->rules),
+			  " rule(s), then the default policy");
+	else
+		fprintf(f, DUMP_FMT, "rules", "(none: default policy only)");
+	dump_uint(f, "peers", c->n_peers, "");
+	for (i = 0; i < c->n_peers; i++) {
+		const struct bx_config_peer *p = &c->peers[i];
+
+		bprintf(key, sizeof(key), "peers[%u].id", i);
+		fprintf(f, DUMP_FMT, key, p->id);
+		bprintf(key, sizeof(key), "peers[%u].virtual_ip", i);
+		fprintf(f, DUMP_FMT, key, fmt_addr(p->virtual_ip, a));
+		for (k = 0; k < p->n_allowed; k++) {
+			bprintf(key, sizeof(key), "peers[%u].allowed_prefixes[%u]",
+				 i, k);
+			fprintf(f, DUMP_FMT, key, fmt_prefix(&p->allowed[k], a));
+		}
+		bprintf(key, sizeof(key), "peers[%u].endpoint", i);
+		fprintf(f, "%-36s %s:%u\n", key, fmt_addr(p->endpoint_ip, a),
+			p->endpoint_port);
+		bprintf(key, sizeof(key), "peers[%u].psk_file", i);
+		fprintf(f, DUMP_FMT, key, p->psk_file);
+		bprintf(key, sizeof(key), "peers[%u].psk", i);
+		fprintf(f, DUMP_FMT, key, "<redacted>");
+	}
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Configuration of bauxite-app: one JSON file, parsed with jansson into a
+ * plain struct and validated completely before the application touches a
+ * port. Runs on the control lcore at start-up; needs no EAL.
+ *
+ * The format (config/README.md is the operator's reference, and
+ * config/bauxite-app.schema.json the JSON Schema of the same format):
+ *
+ *   {
+ *     "node_id": "edge-a",              required; 1..63 of [A-Za-z0-9._-]
+ *     "role": "edge",                   "edge" | "relay"              [edge]
+ *     "state_dir": "/var/lib/bauxite",  absolute path     [/var/lib/bauxite]
+ *     "underlay": {                     required
+ *       "port": "net_af_packet0,iface=vA",
+ *                                       required; DPDK devargs of a vdev
+ *                                       "name[,key[=value]...]" or a PCI
+ *                                       address "[0000:]01:00.0[,args]"
+ *       "address": "10.99.0.1/24",      required; the node's IPv4/prefix
+ *                                       (host bits are the node's own)
+ *       "gateway": "10.99.0.254",       optional; inside the prefix, next
+ *                                       hop for endpoints outside it
+ *       "exception_iface": "bx-ul0"     kernel TAP, 1..15 chars     [bx-ul0]
+ *     },
+ *     "inner": {                        required
+ *       "type": "tap",                  "tap" | "dpdk" (gateway box)    [tap]
+ *       "iface": "bauxite0",            tap only, 1..15 chars     [bauxite0]
+ *       "port": "0000:02:00.0",         dpdk only and required there
+ *       "mtu": 1350,                    576..9000                      [1350]
+ *       "address": "100.64.0.1/24"      required; virtual IP/prefix
+ *     },
+ *     "mesh_port": 7600,                UDP port 1..65535              [7600]
+ *     "cipher": "chacha20-poly1305",    | "aes-256-gcm" [chacha20-poly1305]
+ *     "fips": false,                    true: AES-256-GCM only        [false]
+ *     "lcores": {"rx": [1], "workers": [2, 3]},
+ *                                       optional; see struct bx_config_lcores
+ *     "idle_sleep_us": 0,               0..100000, 0 = busy poll          [0]
+ *     "replay_window": 2048,            power of two 64..1048576       [2048]
+ *     "stats_interval_s": 0,            0..86400, 0 = off                 [0]
+ *     "rules": [...],                   optional; bx_classify_rules_from_json
+ *     "peers": [                        optional; <= BX_CONFIG_MAX_PEERS
+ *       {"id": "edge-b",                required; as node_id, unique
+ *        "virtual_ip": "100.64.0.2",    required; unique, inside inner.address
+ *        "allowed_prefixes": ["100.64.0.2/32"],
+ *                                       1..16 network prefixes, must cover
+ *                                       virtual_ip          [virtual_ip/32]
+ *        "endpoint": "10.99.0.2:7600",  required "IPv4:port"
+ *        "psk_file": "keys/a-b.psk"}    required; relative to the config
+ *     ]                                 file's directory unless absolute
+ *   }
+ *
+ * A key named "$comment" is allowed in every object (rule objects
+ * included) and ignored, whatever its value: JSON has no comments. Any
+ * other unknown key is refused by name, so a typo never passes silently.
+ *
+ * Every error names the file, the field path and what was expected, as
+ *   edge-a.json: peers[1].endpoint: expected "IPv4:port", got "10.0.0.2"
+ *   edge-a.json: underlay.address: missing (expected "IPv4/prefix")
+ *   edge-a.json:3:12: ':' expected near '"edge"'     (JSON syntax, via load)
+ * so the application can log it as it is and exit.
+ *
+ * Key files: "psk_file" holds a 32-byte pre-shared key in standard base64
+ * (44 characters on one line, optional trailing newline), made with
+ *   head -c 32 /dev/urandom | base64 > keys/x.psk; chmod 600 keys/x.psk
+ * It must be a regular file with no group or other permission bits. Keys
+ * live in locked memory (sodium_malloc), are wiped when the config is
+ * freed and are never printed.
+ */
+#ifndef BX_CONFIG_H
+#define BX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <rte_config.h>
+
+#include "bx_classify.h"
+#include "bx_crypto.h"
+#include "bx_replay.h"
+
+/* String limits, in characters (the arrays below have one more byte). */
+#define BX_CONFIG_ID_MAX 63u       /* node_id, peers[].id */
+#define BX_CONFIG_IFNAME_MAX 15u   /* IFNAMSIZ - 1 */
+#define BX_CONFIG_DEVARGS_MAX 255u /* underlay.port, inner.port */
+#define BX_CONFIG_PATH_MAX 1023u   /* state_dir, resolved psk_file */
+
+#define BX_CONFIG_MAX_PEERS 1024u   /* static peers until the hub takes over */
+#define BX_CONFIG_MAX_PREFIXES 16u  /* allowed_prefixes per peer */
+#define BX_CONFIG_MAX_LCORES RTE_MAX_LCORE
+
+#define BX_CONFIG_PSK_LEN 32u     /* bytes of a pre-shared key */
+#define BX_CONFIG_PSK_B64_LEN 44u /* its standard base64, padding included */
+
+#define BX_CONFIG_MTU_MIN 576u  /* the IPv4 minimum every host must take */
+#define BX_CONFIG_MTU_MAX 9000u /* jumbo frames */
+#define BX_CONFIG_IDLE_SLEEP_MAX_US 100000u /* beyond 100 ms the path stalls */
+#define BX_CONFIG_STATS_INTERVAL_MAX_S 86400u
+#define BX_CONFIG_REPLAY_MIN BX_REPLAY_MIN_BITS
+#define BX_CONFIG_REPLAY_MAX BX_REPLAY_MAX_BITS
+
+#define BX_CONFIG_DEFAULT_STATE_DIR "/var/lib/bauxite"
+#define BX_CONFIG_DEFAULT_EXCEPTION_IFACE "bx-ul0"
+#define BX_CONFIG_DEFAULT_INNER_IFACE "bauxite0"
+#define BX_CONFIG_DEFAULT_MTU 1350u
+#define BX_CONFIG_DEFAULT_MESH_PORT 7600u
+#define BX_CONFIG_DEFAULT_CIPHER BX_CRYPTO_CHACHA20_POLY1305
+#define BX_CONFIG_DEFAULT_REPLAY BX_REPLAY_DEFAULT_BITS
+
+enum bx_config_role {
+	BX_CONFIG_ROLE_EDGE = 0, /* an edge or gateway box */
+	BX_CONFIG_ROLE_RELAY,    /* a hub relay */
+};
+
+enum bx_config_inner_type {
+	BX_CONFIG_INNER_TAP = 0, /* net_tap interface "iface" */
+	BX_CONFIG_INNER_DPDK,    /* a second DPDK port (gateway mode) */
+};
+
+/* An IPv4 address or prefix: address in network byte order. */
+struct bx_config_prefix {
+	uint32_t addr;
+	uint8_t len; /* 0..32 */
+};
+
+struct bx_config_underlay {
+	char port[BX_CONFIG_DEVARGS_MAX + 1];
+	struct bx_config_prefix address; /* the node's address and its prefix */
+	bool has_gateway;
+	uint32_t gateway;                /* network order, if has_gateway */
+	char exception_iface[BX_CONFIG_IFNAME_MAX + 1];
+};
+
+struct bx_config_inner {
+	enum bx_config_inner_type type;
+	char iface[BX_CONFIG_IFNAME_MAX + 1];   /* tap only, else "" */
+	char port[BX_CONFIG_DEVARGS_MAX + 1];   /* dpdk only, else "" */
+	uint16_t mtu;
+	struct bx_config_prefix address;        /* the node's virtual IP/prefix */
+};
+
+/*
+ * Lcore roles. When "lcores" is absent (set false) the application derives
+ * them from the EAL lcore list: the main lcore is the control lcore; with
+ * one worker it runs to completion; with two or more the first does RX and
+ * classification and the rest crypto and TX. When present, "workers" (at
+ * least one) do crypto and TX and "rx" (possibly empty: the workers then
+ * run to completion) do RX and classification; the two lists are disjoint
+ * and free of duplicates. Whether the ids are enabled lcores other than
+ * the main one is the application's check, against the EAL.
+ */
+struct bx_config_lcores {
+	bool set;
+	unsigned n_rx;
+	unsigned n_workers;
+	uint16_t rx[BX_CONFIG_MAX_LCORES];
+	uint16_t workers[BX_CONFIG_MAX_LCORES];
+};
+
+struct bx_config_peer {
+	char id[BX_CONFIG_ID_MAX + 1];
+	uint32_t virtual_ip;     /* network order */
+	unsigned n_allowed;      /* 1..BX_CONFIG_MAX_PREFIXES */
+	struct bx_config_prefix allowed[BX_CONFIG_MAX_PREFIXES];
+	uint32_t endpoint_ip;    /* network order */
+	uint16_t endpoint_port;  /* host order */
+	char psk_file[BX_CONFIG_PATH_MAX + 1]; /* as resolved and read */
+	/*
+	 * BX_CONFIG_PSK_LEN bytes in locked memory owned by the config: never
+	 * print it, compare it with sodium_memcmp, copy it only into memory
+	 * that is wiped in turn.
+	 */
+	const uint8_t *psk;
+};
+
+struct bx_config {
+	char node_id[BX_CONFIG_ID_MAX + 1];
+	enum bx_config_role role;
+	char state_dir[BX_CONFIG_PATH_MAX + 1];
+	struct bx_config_underlay underlay;
+	struct bx_config_inner inner;
+	uint16_t mesh_port;               /* host order */
+	enum bx_crypto_cipher cipher;     /* AES-256-GCM whenever fips */
+	bool fips;
+	struct bx_config_lcores lcores;
+	uint32_t idle_sleep_us;           /* 0: busy poll */
+	uint32_t replay_window;           /* counters, a power of two */
+	uint32_t stats_interval_s;        /* 0: no periodic summary */
+	struct bx_classify_rules *rules;  /* NULL: no "rules", defaults only */
+	unsigned n_peers;
+	struct bx_config_peer *peers;
+	/* Private: the locked memory the peers' keys point into. */
+	uint8_t *psk_mem;
+};
+
+/*
+ * Reads, parses and validates the config file @path, so the application
+ * can refuse to start on any mistake before it opens a port. Relative
+ * psk_file paths are resolved against the directory of @path; errors name
+ * the file as @path was given. Duplicate keys in one object are refused.
+ * Returns 0 and sets *@out (free it with bx_config_free), or a negative
+ * errno with a one-line message in @err (@errlen bytes, always terminated
+ * when @errlen > 0; @err may be NULL) and *@out untouched:
+ *   -EINVAL   JSON syntax ("FILE:LINE:COLUMN: text"), a field or a key
+ *             file's content is wrong, the config file is not a regular
+ *             file
+ *   -EPERM    a key file is accessible by group or others
+ *   -ENOENT, -EACCES, ...  the config or a key file cannot be opened or read
+ *   -ENOMEM
+ */
+int bx_config_load(const char *path, struct bx_config **out, char *err,
+		   size_t errlen);
+
+/*
+ * The same from a parsed document, for callers that got the JSON elsewhere
+ * (the hub, tests). Errors print @name as the file; relative psk_file
+ * paths are resolved against @base_dir (NULL: the working directory).
+ * @root is not modified and not kept. Returns and fills as bx_config_load.
+ */
+int bx_config_from_json(const json_t *root, const char *name,
+			const char *base_dir, struct bx_config **out, char *err,
+			size_t errlen);
+
+/* Wipes the keys and frees everything of @c; NULL is fine. */
+void bx_config_free(struct bx_config *c);
+
+/*
+ * Prints the effective config -- defaults applied, paths resolved -- to
+ * @f, one "field value" line each, for `bauxite-app --check-config`. Keys
+ * are printed as "<redacted>", never as bytes or base64.
+ */
+void bx_config_dump(const struct bx_config *c, FILE *f);
+
+/* Name of a role / inner type as written in the config ("edge", "tap"). */
+const char *bx_config_role_name(enum bx_config_role r);
+const char *bx_config_inner_type_name(enum bx_config_inner_type t);
+
+#endif /* BX_CONFIG_H */
