@@ -53,6 +53,7 @@ test_pkgs=(
 	kmod
 	procps
 	python3
+	python3-scapy
 	tcpdump
 )
 
