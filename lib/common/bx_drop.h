@@ -57,7 +57,11 @@
 	X(NO_PATH, "no_path")                                                 \
 	/* ports (app) */                                                     \
 	X(TX_PORT_FULL, "tx_port_full")                                       \
-	X(EXCEPTION_FULL, "exception_full")
+	X(EXCEPTION_FULL, "exception_full")                                   \
+	/* inner port (app) */                                                \
+	X(INNER_NOT_IPV4, "inner_not_ipv4")                                   \
+	/* well-formed mesh message this node does not handle (app) */        \
+	X(MSG_UNHANDLED, "msg_unhandled")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,

@@ -351,7 +351,7 @@ test_decode_bad_headers(void **state)
 		buf[0] = t->b0;
 		buf[1] = t->flags;
 		buf[2] = t->lane;
-		print_message("bad header: %s\n", t->name);
+		print_message("# bad header: %s\n", t->name);
 		assert_string_equal(bx_drop_name(decode_exact(buf, t->len, &out)),
 				    bx_drop_name(t->reason));
 	}
@@ -601,7 +601,7 @@ test_outer_parse_reasons(void **state)
 		if (t->fix_csum)
 			fix_ip_csum(f, FRAME_LEN);
 		len = t->len;
-		print_message("frame edit: %s\n", t->name);
+		print_message("# frame edit: %s\n", t->name);
 		assert_string_equal(bx_drop_name(parse_exact(f, len, true, &v)),
 				    bx_drop_name(t->reason));
 	}
@@ -628,7 +628,7 @@ test_outer_parse_no_verify(void **state)
 		want = t->reason;
 		if (want == BX_DROP_IP_BAD_CSUM || want == BX_DROP_UDP_BAD_CSUM)
 			want = BX_DROP_NONE;
-		print_message("frame edit, no verify: %s\n", t->name);
+		print_message("# frame edit, no verify: %s\n", t->name);
 		assert_string_equal(bx_drop_name(parse_exact(f, len, false, &v)),
 				    bx_drop_name(want));
 	}

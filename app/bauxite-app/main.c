@@ -1,0 +1,488 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bauxite-app: the Bauxite appliance.
+ *
+ *   bauxite-app <EAL args> -- --config FILE [--check-config]
+ *
+ * The main lcore is the control lcore: it reads and checks the config
+ * (before the EAL or any port is touched, so a bad config costs nothing),
+ * sets up ports, peers and sessions, launches the worker, resolves next
+ * hops, serves telemetry and signals, and shuts everything down cleanly.
+ * This version runs one worker lcore, run to completion.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "app.h"
+
+#define APP_NAME "bauxite-app"
+#define APP_ERR_LEN 512u
+#define APP_TICK_MS 100u /* control loop period */
+
+static volatile sig_atomic_t sig_stop;
+static char eal_rundir[PATH_MAX];
+static volatile sig_atomic_t sig_dump;
+
+struct app {
+	struct bx_config *cfg;
+	bool eal_up;
+	unsigned worker_lcore;
+	bool worker_launched;
+	bool running;
+	struct bx_stats *stats;
+	struct rte_rcu_qsbr *qsbr;
+	struct bx_peer_registry *reg;
+	struct bx_crypto *ctl_crypto;    /* key expansion on this lcore */
+	struct bx_crypto *worker_crypto; /* used by the worker only */
+	struct app_session *sessions;
+	struct app_ports ports;
+	bool ports_up;
+	uint64_t *nexthop;
+	uint64_t *tx_counter;
+	struct app_neigh *neigh;
+	struct app_worker worker;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: " APP_NAME " <EAL args> -- --config FILE "
+		   "[--check-config]\n"
+		   "  --config FILE    the node's JSON config (config/README.md)\n"
+		   "  --check-config   validate it, print the effective config, "
+		   "exit\n");
+}
+
+/* Application options: everything after "--". */
+static int
+parse_app_args(int argc, char **argv, const char **config, bool *check)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	optind = 1;
+	opterr = 1;
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			*config = optarg;
+			break;
+		case 'k':
+			*check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, APP_NAME ": unexpected argument '%s'\n",
+			argv[optind]);
+		return -EINVAL;
+	}
+	if (*config == NULL) {
+		fprintf(stderr, APP_NAME ": --config FILE is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		sig_dump = 1;
+	else
+		sig_stop = 1;
+}
+
+static int
+install_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
+	struct sigaction sa;
+	unsigned i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < BX_ARRAY_SIZE(sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -errno;
+	return 0;
+}
+
+/*
+ * The EAL leaves its runtime directory (/var/run/dpdk/<file-prefix>)
+ * behind, and telemetry unlinks its socket in there from an atexit
+ * handler. Registered before rte_eal_init, this handler runs after that
+ * one and removes the then empty directory; rmdir fails harmlessly while
+ * another process still uses it.
+ */
+static void
+remove_eal_rundir(void)
+{
+	if (eal_rundir[0] != '\0')
+		rmdir(eal_rundir);
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Every counter, and every drop reason that happened. */
+static void
+print_stats(const struct bx_stats *s, const char *why)
+{
+	struct bx_stats_lcore sum;
+	unsigned i;
+
+	bx_stats_sum(s, &sum);
+	printf(APP_NAME ": stats (%s)\n", why);
+	for (i = 0; i < BX_STAT__COUNT; i++)
+		printf("  %-22s %" PRIu64 "\n",
+		       bx_stats_counter_name((enum bx_stat_id)i), sum.counter[i]);
+	for (i = BX_DROP_NONE + 1; i < BX_DROP__COUNT; i++)
+		if (sum.drop[i] != 0)
+			printf("  drop %-17s %" PRIu64 "\n",
+			       bx_drop_name((enum bx_drop_reason)i), sum.drop[i]);
+	fflush(stdout);
+}
+
+/*
+ * The one worker lcore of run-to-completion mode, from "lcores" or the EAL
+ * lcore list. Pipeline mode (an RX lcore feeding crypto workers through
+ * the lane rings) is not in this version: more workers are refused.
+ */
+static int
+pick_worker(const struct bx_config *cfg, unsigned *lcore, char *err,
+	    size_t errlen)
+{
+	unsigned id, n = 0;
+
+	if (cfg->lcores.set) {
+		if (cfg->lcores.n_rx != 0 || cfg->lcores.n_workers != 1) {
+			snprintf(err, errlen, "lcores: this " APP_NAME " runs one "
+				 "worker to completion: expected \"rx\": [] and "
+				 "one \"workers\" lcore");
+			return -ENOTSUP;
+		}
+		id = cfg->lcores.workers[0];
+		if (!rte_lcore_is_enabled(id) || id == rte_get_main_lcore()) {
+			snprintf(err, errlen, "lcores.workers[0]: lcore %u is "
+				 "not an EAL worker lcore (-l)", id);
+			return -EINVAL;
+		}
+		*lcore = id;
+		return 0;
+	}
+	RTE_LCORE_FOREACH_WORKER(id) {
+		*lcore = id;
+		n++;
+	}
+	if (n != 1) {
+		snprintf(err, errlen, "EAL lcores: expected the main lcore and "
+			 "exactly one worker (e.g. -l 0-1), got %u worker(s)", n);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int
+add_peers(struct app *a, char *err, size_t errlen)
+{
+	const struct bx_config *cfg = a->cfg;
+	struct bx_peer_registry_conf rc;
+	unsigned i, j, rules = 0, longs = 0;
+	int ret;
+
+	for (i = 0; i < cfg->n_peers; i++) {
+		rules += cfg->peers[i].n_allowed + 1u;
+		longs += 1u;
+		for (j = 0; j < cfg->peers[i].n_allowed; j++)
+			longs += cfg->peers[i].allowed[j].len > BX_PEER_TBL8_DEPTH;
+	}
+	memset(&rc, 0, sizeof(rc));
+	rc.max_peers = cfg->n_peers ? cfg->n_peers : 1u;
+	rc.max_prefixes = rules ? rules : 1u;
+	rc.max_long_prefixes = longs ? longs : 1u;
+	rc.qsbr = a->qsbr;
+	rc.socket_id = (int)rte_socket_id();
+	a->reg = bx_peer_registry_create(&rc);
+	if (a->reg == NULL) {
+		snprintf(err, errlen, "peer registry: %s",
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	for (i = 0; i < cfg->n_peers; i++) {
+		const struct bx_config_peer *cp = &cfg->peers[i];
+		struct bx_peer_prefix pfx[BX_CONFIG_MAX_PREFIXES];
+		struct bx_peer_conf pc;
+
+		memset(&pc, 0, sizeof(pc));
+		pc.id = cp->id;
+		pc.vip = cp->virtual_ip;
+		pc.endpoint_ip = cp->endpoint_ip;
+		pc.endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
+		for (j = 0; j < cp->n_allowed; j++) {
+			pfx[j].addr = cp->allowed[j].addr;
+			pfx[j].len = cp->allowed[j].len;
+		}
+		pc.n_prefixes = cp->n_allowed;
+		pc.prefixes = pfx;
+		ret = bx_peer_add(a->reg, &pc, NULL);
+		if (ret != 0) {
+			snprintf(err, errlen, "peers[%u] (%s): cannot add: %s", i,
+				 cp->id, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Everything between rte_eal_init and launching the worker. */
+static int
+app_setup(struct app *a, char *err, size_t errlen)
+{
+	const struct bx_config *cfg = a->cfg;
+	size_t qsize;
+	uint32_t i, n_slots;
+	int rc;
+
+	rc = pick_worker(cfg, &a->worker_lcore, err, errlen);
+	if (rc != 0)
+		return rc;
+	a->stats = bx_stats_create(SOCKET_ID_ANY);
+	if (a->stats == NULL) {
+		snprintf(err, errlen, "stats: %s", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = bx_stats_telemetry_register(a->stats);
+	if (rc != 0)
+		fprintf(stderr, APP_NAME ": telemetry unavailable: %s\n",
+			strerror(-rc));
+	qsize = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	a->qsbr = rte_zmalloc("bx_qsbr", qsize, RTE_CACHE_LINE_SIZE);
+	if (a->qsbr == NULL || rte_rcu_qsbr_init(a->qsbr, RTE_MAX_LCORE) != 0) {
+		snprintf(err, errlen, "QSBR variable: no memory");
+		return -ENOMEM;
+	}
+	rc = add_peers(a, err, errlen);
+	if (rc != 0)
+		return rc;
+
+	a->ctl_crypto = bx_crypto_create(BX_CRYPTO_BACKEND_AUTO, cfg->fips);
+	if (a->ctl_crypto != NULL)
+		a->worker_crypto = bx_crypto_create(
+			bx_crypto_backend_of(a->ctl_crypto), cfg->fips);
+	if (a->worker_crypto == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "crypto engine: %s", strerror(errno));
+		return rc;
+	}
+	rc = app_psk_sessions_create(cfg, a->ctl_crypto, a->reg, &a->sessions,
+				     err, errlen);
+	if (rc != 0)
+		return rc;
+	/* Nothing reads the registry yet: this commit does not wait. */
+	bx_peer_commit(a->reg);
+
+	rc = app_ports_setup(cfg, &a->ports, err, errlen);
+	a->ports_up = true;
+	if (rc != 0)
+		return rc;
+
+	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
+	a->nexthop = rte_zmalloc("bx_nexthop", n_slots * sizeof(uint64_t),
+				 RTE_CACHE_LINE_SIZE);
+	a->tx_counter = rte_zmalloc_socket("bx_txctr",
+					   n_slots * sizeof(uint64_t),
+					   RTE_CACHE_LINE_SIZE,
+					   (int)rte_lcore_to_socket_id(a->worker_lcore));
+	if (a->nexthop == NULL || a->tx_counter == NULL) {
+		snprintf(err, errlen, "per-peer state: no memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_slots; i++)
+		a->tx_counter[i] = app_tx_counter_start();
+	a->neigh = app_neigh_create(cfg, a->reg, a->nexthop, n_slots);
+	if (a->neigh == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "next-hop resolution on %s: %s",
+			 cfg->underlay.exception_iface, strerror(errno));
+		return rc;
+	}
+
+	a->worker.cfg = cfg;
+	a->worker.ports = &a->ports;
+	a->worker.reg = a->reg;
+	a->worker.qsbr = a->qsbr;
+	a->worker.stats = a->stats;
+	a->worker.crypto = a->worker_crypto;
+	a->worker.nexthop = a->nexthop;
+	a->worker.tx_counter = a->tx_counter;
+	a->worker.n_slots = n_slots;
+	a->worker.running = &a->running;
+	return 0;
+}
+
+static void
+app_teardown(struct app *a)
+{
+	if (a->worker_launched) {
+		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);
+		rte_eal_mp_wait_lcore();
+		print_stats(a->stats, "exit");
+	}
+	if (a->ports_up)
+		app_ports_close(&a->ports);
+	app_neigh_free(a->neigh);
+	/* The registry points at the sessions: it goes first. */
+	bx_peer_registry_free(a->reg);
+	app_psk_sessions_free(a->sessions, a->cfg ? a->cfg->n_peers : 0);
+	bx_crypto_free(a->worker_crypto);
+	bx_crypto_free(a->ctl_crypto);
+	rte_free(a->tx_counter);
+	rte_free(a->nexthop);
+	rte_free(a->qsbr);
+	bx_stats_free(a->stats);
+	if (a->eal_up)
+		rte_eal_cleanup();
+	bx_config_free(a->cfg);
+}
+
+static int
+control_loop(struct app *a)
+{
+	uint64_t interval = (uint64_t)a->cfg->stats_interval_s * 1000u;
+	uint64_t next_stats = now_ms() + interval;
+	const struct timespec tick = { 0, APP_TICK_MS * 1000000L };
+
+	while (!sig_stop) {
+		uint64_t now = now_ms();
+
+		if (__atomic_load_n(&a->worker.exited, __ATOMIC_ACQUIRE)) {
+			fprintf(stderr, APP_NAME ": worker lcore %u stopped: %s\n",
+				a->worker_lcore, strerror(-a->worker.rc));
+			return -EIO;
+		}
+		app_neigh_tick(a->neigh, now);
+		if (sig_dump) {
+			sig_dump = 0;
+			print_stats(a->stats, "SIGUSR1");
+		}
+		if (interval != 0 && now >= next_stats) {
+			next_stats = now + interval;
+			print_stats(a->stats, "interval");
+		}
+		nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct app a;
+	char err[APP_ERR_LEN] = "";
+	const char *config = NULL;
+	bool check = false;
+	int eal_argc, i, rc;
+
+	/* Find "--" ourselves: the config must be judged before the EAL. */
+	for (eal_argc = 1; eal_argc < argc; eal_argc++)
+		if (strcmp(argv[eal_argc], "--") == 0)
+			break;
+	if (eal_argc == argc) {
+		usage(stderr);
+		return EXIT_FAILURE;
+	}
+	/* getopt wants a program name first: it takes the place of "--". */
+	argv[eal_argc] = argv[0];
+	if (parse_app_args(argc - eal_argc, argv + eal_argc, &config, &check) != 0) {
+		usage(stderr);
+		return EXIT_FAILURE;
+	}
+	rc = bx_config_load(config, &a.cfg, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, APP_NAME ": %s\n", err);
+		return EXIT_FAILURE;
+	}
+	if (check) {
+		bx_config_dump(a.cfg, stdout);
+		bx_config_free(a.cfg);
+		return EXIT_SUCCESS;
+	}
+
+	atexit(remove_eal_rundir);
+	rc = rte_eal_init(eal_argc, argv);
+	if (rc < 0) {
+		fprintf(stderr, APP_NAME ": EAL init failed: %s\n",
+			rte_strerror(rte_errno));
+		bx_config_free(a.cfg);
+		return EXIT_FAILURE;
+	}
+	a.eal_up = true;
+	snprintf(eal_rundir, sizeof(eal_rundir), "%s",
+		 rte_eal_get_runtime_dir());
+	rc = app_setup(&a, err, sizeof(err));
+	if (rc == 0)
+		rc = install_signals();
+	if (rc != 0) {
+		fprintf(stderr, APP_NAME ": %s\n",
+			err[0] ? err : strerror(-rc));
+		goto out;
+	}
+	a.running = true;
+	rc = rte_eal_remote_launch(app_worker_main, &a.worker, a.worker_lcore);
+	if (rc != 0) {
+		fprintf(stderr, APP_NAME ": cannot launch worker lcore %u: %s\n",
+			a.worker_lcore, strerror(-rc));
+		goto out;
+	}
+	a.worker_launched = true;
+	printf(APP_NAME ": %s up: underlay %s (" RTE_ETHER_ADDR_PRT_FMT
+	       "), inner %s, exception %s, %s on %s, worker lcore %u, "
+	       "%u peer(s)\n",
+	       a.cfg->node_id, a.cfg->underlay.port,
+	       RTE_ETHER_ADDR_BYTES(&a.ports.underlay_mac), a.cfg->inner.iface,
+	       a.cfg->underlay.exception_iface,
+	       bx_crypto_cipher_name(a.cfg->cipher),
+	       bx_crypto_backend_name(a.worker_crypto), a.worker_lcore,
+	       a.cfg->n_peers);
+	for (i = 0; i < (int)a.cfg->n_peers; i++)
+		printf(APP_NAME ": peer %s session index rx %08x tx %08x\n",
+		       a.cfg->peers[i].id, a.sessions[i].rx_index,
+		       a.sessions[i].tx_index);
+	fflush(stdout);
+	rc = control_loop(&a);
+out:
+	app_teardown(&a);
+	return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Next-hop MACs for mesh datagrams, without any MAC in the config: the
+ * kernel behind the exception TAP already does ARP on the underlay (its
+ * requests leave through the worker, the replies come back up the
+ * exception path), so the control lcore reads the kernel's neighbour table
+ * and, while an entry is missing, makes the kernel resolve it by sending a
+ * one-byte UDP datagram to the next hop's discard port from a socket bound
+ * to the exception interface.
+ *
+ * Resolved MACs go to the worker through one 64-bit slot per peer index
+ * (APP_NH_VALID | MAC), written with a release store: the worker reads a
+ * whole MAC or none, never a lock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if_arp.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "app.h"
+
+#define NEIGH_RETRY_MS 500u      /* unresolved: provoke ARP again */
+#define NEIGH_RECHECK_MS 5000u   /* resolved: has the MAC changed? */
+#define NEIGH_DISCARD_PORT 9u    /* RFC 863: nobody minds a datagram here */
+#define NEIGH_PROC_ARP "/proc/net/arp"
+#define NEIGH_LINE_MAX 256u
+
+struct neigh_ent {
+	uint32_t peer_index;
+	uint32_t nh_ip;      /* network order; 0: no next hop on the underlay */
+	uint64_t next_ms;
+	uint64_t published;  /* last value stored in the slot */
+};
+
+struct app_neigh {
+	const struct bx_config *cfg;
+	uint64_t *nexthop;
+	uint32_t n_slots;
+	int fd;
+	unsigned n;
+	struct neigh_ent ent[];
+};
+
+static bool
+in_prefix(uint32_t ip_be, const struct bx_config_prefix *p)
+{
+	uint32_t mask = p->len == 0 ? 0 : UINT32_MAX << (32 - p->len);
+
+	return ((rte_be_to_cpu_32(ip_be) ^ rte_be_to_cpu_32(p->addr)) &
+		mask) == 0;
+}
+
+struct app_neigh *
+app_neigh_create(const struct bx_config *cfg, const struct bx_peer_registry *reg,
+		 uint64_t *nexthop, uint32_t n_slots)
+{
+	const char *ifname = cfg->underlay.exception_iface;
+	struct app_neigh *n;
+	unsigned i;
+	int err;
+
+	n = calloc(1, sizeof(*n) + cfg->n_peers * sizeof(n->ent[0]));
+	if (n == NULL)
+		return NULL;
+	n->cfg = cfg;
+	n->nexthop = nexthop;
+	n->n_slots = n_slots;
+	n->n = cfg->n_peers;
+	n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (n->fd < 0)
+		goto fail;
+	if (setsockopt(n->fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		       (socklen_t)strlen(ifname)) != 0)
+		goto fail_fd;
+	for (i = 0; i < n->n; i++) {
+		const struct bx_config_peer *cp = &cfg->peers[i];
+		const struct bx_peer *p = bx_peer_find(reg, cp->id);
+		struct neigh_ent *e = &n->ent[i];
+
+		if (p == NULL || p->index >= n_slots) {
+			errno = ENOENT;
+			goto fail_fd;
+		}
+		e->peer_index = p->index;
+		if (in_prefix(cp->endpoint_ip, &cfg->underlay.address))
+			e->nh_ip = cp->endpoint_ip;
+		else if (cfg->underlay.has_gateway)
+			e->nh_ip = cfg->underlay.gateway;
+		else
+			fprintf(stderr, "bauxite-app: peer %s: endpoint outside "
+				"underlay.address and no underlay.gateway: "
+				"no path to it\n", cp->id);
+	}
+	return n;
+fail_fd:
+	err = errno;
+	close(n->fd);
+	errno = err;
+fail:
+	err = errno;
+	free(n);
+	errno = err;
+	return NULL;
+}
+
+void
+app_neigh_free(struct app_neigh *n)
+{
+	if (n == NULL)
+		return;
+	close(n->fd);
+	free(n);
+}
+
+/*
+ * The complete ARP entry of @ip_be on @ifname in @table (the text of
+ * /proc/net/arp), packed as a slot value, or 0.
+ */
+static uint64_t
+arp_lookup(const char *table, uint32_t ip_be, const char *ifname)
+{
+	const char *line = strchr(table, '\n'); /* skip the header */
+
+	while (line != NULL && *++line != '\0') {
+		char ip[32], mac[32], mask[32], dev[32];
+		unsigned hw, flags, b[RTE_ETHER_ADDR_LEN];
+		struct in_addr a;
+		uint64_t v = 0;
+		unsigned i;
+
+		if (sscanf(line, "%31s 0x%x 0x%x %31s %31s %31s", ip, &hw,
+			   &flags, mac, mask, dev) == 6 &&
+		    strcmp(dev, ifname) == 0 && inet_pton(AF_INET, ip, &a) == 1 &&
+		    a.s_addr == ip_be && (flags & ATF_COM) != 0 &&
+		    sscanf(mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3],
+			   &b[4], &b[5]) == RTE_ETHER_ADDR_LEN) {
+			for (i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+				v = v << 8 | (b[i] & 0xffu);
+			return v != 0 ? (v | APP_NH_VALID) : 0;
+		}
+		line = strchr(line, '\n');
+	}
+	return 0;
+}
+
+/* Reads /proc/net/arp into @buf; "" when it cannot be read. */
+static void
+arp_read(char *buf, size_t len)
+{
+	FILE *f = fopen(NEIGH_PROC_ARP, "re");
+	size_t got = 0;
+
+	if (f != NULL) {
+		got = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[got] = '\0';
+}
+
+static void
+provoke(const struct app_neigh *n, uint32_t ip_be)
+{
+	struct sockaddr_in sin;
+	static const uint8_t byte = 0;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = ip_be;
+	sin.sin_port = htons(NEIGH_DISCARD_PORT);
+	/* Failure (EAGAIN while the kernel waits for ARP, EHOSTUNREACH after
+	 * it gave up) just means: try again at the next retry. */
+	(void)sendto(n->fd, &byte, sizeof(byte), 0, (struct sockaddr *)&sin,
+		     sizeof(sin));
+}
+
+void
+app_neigh_tick(struct app_neigh *n, uint64_t now_ms)
+{
+	/* Sized for a few hundred neighbours; the kernel's own limit is higher,
+	 * but a peer cut off by truncation is simply retried. */
+	static char table[NEIGH_LINE_MAX * 512];
+	bool loaded = false;
+	unsigned i;
+
+	for (i = 0; i < n->n; i++) {
+		struct neigh_ent *e = &n->ent[i];
+		uint64_t v;
+
+		if (e->nh_ip == 0 || now_ms < e->next_ms)
+			continue;
+		if (!loaded) {
+			arp_read(table, sizeof(table));
+			loaded = true;
+		}
+		v = arp_lookup(table, e->nh_ip, n->cfg->underlay.exception_iface);
+		if (v != 0) {
+			if (v != e->published) {
+				__atomic_store_n(&n->nexthop[e->peer_index], v,
+						 __ATOMIC_RELEASE);
+				e->published = v;
+			}
+			e->next_ms = now_ms + NEIGH_RECHECK_MS;
+		} else {
+			/* Keep the last MAC while the kernel re-resolves: an
+			 * aged-out entry is not a moved neighbour. */
+			provoke(n, e->nh_ip);
+			e->next_ms = now_ms + NEIGH_RETRY_MS;
+		}
+	}
+}

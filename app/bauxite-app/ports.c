@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Ports of bauxite-app: the underlay (any DPDK device, probed from its
+ * devargs), the inner TAP and the exception TAP, plus the kernel side of
+ * both TAPs (addresses, MTU, link, default route), set with ioctls on an
+ * AF_INET socket of the network namespace the process runs in.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "app.h"
+
+#define PORT_NAME_MAX RTE_ETH_NAME_MAX_LEN
+/* DPDK names of our TAP devices; the kernel names come from the config. */
+#define INNER_TAP_NAME "net_tap_bx0"
+#define EXCEPTION_TAP_NAME "net_tap_ex0"
+#define TAP_DEVARGS_MAX 128u
+#define PROC_IPV6_FMT "/proc/sys/net/ipv6/conf/%s/disable_ipv6"
+
+/* Port id of a device known by @devargs, probing it first if needed. The
+ * device name is the devargs up to the first comma. */
+static int
+port_probe(const char *field, const char *devargs, uint16_t *port, char *err,
+	   size_t errlen)
+{
+	char name[PORT_NAME_MAX];
+	size_t n = strcspn(devargs, ",");
+	int rc;
+
+	if (n == 0 || n >= sizeof(name)) {
+		snprintf(err, errlen, "%s: device \"%s\": bad device name",
+			 field, devargs);
+		return -EINVAL;
+	}
+	memcpy(name, devargs, n);
+	name[n] = '\0';
+	/* Already there when the operator passed it to the EAL (--vdev). */
+	if (rte_eth_dev_get_port_by_name(name, port) == 0)
+		return 0;
+	rc = rte_dev_probe(devargs);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: device \"%s\": probe failed: %s",
+			 field, devargs, strerror(-rc));
+		return rc;
+	}
+	if (rte_eth_dev_get_port_by_name(name, port) != 0) {
+		snprintf(err, errlen, "%s: device \"%s\": probed, but no "
+			 "port \"%s\"", field, devargs, name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* One RX and one TX queue, started. */
+static int
+port_start(uint16_t port, struct rte_mempool *pool, const char *what,
+	   char *err, size_t errlen)
+{
+	struct rte_eth_conf conf;
+	uint16_t nb_rx = APP_RX_DESC, nb_tx = APP_TX_DESC;
+	int socket_id = rte_eth_dev_socket_id(port);
+	int rc;
+
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(port, 0, nb_rx, socket_id, NULL, pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(port, 0, nb_tx, socket_id, NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(port);
+	if (rc != 0)
+		snprintf(err, errlen, "%s port %u: cannot start: %s", what, port,
+			 strerror(-rc));
+	return rc;
+}
+
+/* Keeps IPv6 (router solicitations, neighbour discovery) off a TAP: the
+ * mesh carries IPv4 only and the noise would only be counted as drops. */
+static int
+kernel_ipv6_off(const char *ifname, char *err, size_t errlen)
+{
+	char path[64];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), PROC_IPV6_FMT, ifname);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* A kernel without IPv6 has nothing to turn off. */
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+	} else {
+		if (write(fd, "1\n", 2) != 2)
+			rc = errno ? -errno : -EIO;
+		close(fd);
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "%s: %s: %s", ifname, path, strerror(-rc));
+	return rc;
+}
+
+static void
+ifreq_init(struct ifreq *ifr, const char *ifname)
+{
+	memset(ifr, 0, sizeof(*ifr));
+	snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", ifname);
+}
+
+static void
+sin_set(struct sockaddr *sa, uint32_t addr_be)
+{
+	struct sockaddr_in sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = addr_be;
+	memcpy(sa, &sin, sizeof(sin));
+}
+
+static uint32_t
+prefix_mask_be(uint8_t len)
+{
+	return rte_cpu_to_be_32(len == 0 ? 0 : UINT32_MAX << (32 - len));
+}
+
+/*
+ * Gives the kernel interface @ifname the address @a, MTU @mtu (0: leave it)
+ * and brings it up.
+ */
+static int
+kernel_if_setup(int fd, const char *ifname, const struct bx_config_prefix *a,
+		unsigned mtu, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+	const char *step;
+	int rc;
+
+	ifreq_init(&ifr, ifname);
+	sin_set(&ifr.ifr_addr, a->addr);
+	step = "SIOCSIFADDR";
+	if (ioctl(fd, SIOCSIFADDR, &ifr) != 0)
+		goto fail;
+	ifreq_init(&ifr, ifname);
+	sin_set(&ifr.ifr_netmask, prefix_mask_be(a->len));
+	step = "SIOCSIFNETMASK";
+	if (ioctl(fd, SIOCSIFNETMASK, &ifr) != 0)
+		goto fail;
+	if (mtu != 0) {
+		ifreq_init(&ifr, ifname);
+		ifr.ifr_mtu = (int)mtu;
+		step = "SIOCSIFMTU";
+		if (ioctl(fd, SIOCSIFMTU, &ifr) != 0)
+			goto fail;
+	}
+	ifreq_init(&ifr, ifname);
+	step = "SIOCGIFFLAGS";
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0)
+		goto fail;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	step = "SIOCSIFFLAGS";
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr) != 0)
+		goto fail;
+	return 0;
+fail:
+	rc = errno;
+	snprintf(err, errlen, "%s: %s: %s", ifname, step, strerror(rc));
+	return -rc;
+}
+
+static int
+kernel_default_route(int fd, const char *ifname, uint32_t gw_be, char *err,
+		     size_t errlen)
+{
+	struct rtentry rt;
+	char dev[IFNAMSIZ];
+
+	memset(&rt, 0, sizeof(rt));
+	snprintf(dev, sizeof(dev), "%s", ifname);
+	sin_set(&rt.rt_dst, 0);
+	sin_set(&rt.rt_genmask, 0);
+	sin_set(&rt.rt_gateway, gw_be);
+	rt.rt_flags = RTF_UP | RTF_GATEWAY;
+	rt.rt_dev = dev;
+	/* An existing default route is the operator's: keep it. */
+	if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
+		int rc = errno;
+
+		snprintf(err, errlen, "%s: default route: %s", ifname,
+			 strerror(rc));
+		return -rc;
+	}
+	return 0;
+}
+
+static int
+kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
+	      char *err, size_t errlen)
+{
+	struct ifreq ifr;
+
+	ifreq_init(&ifr, ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) != 0) {
+		int rc = errno;
+
+		snprintf(err, errlen, "%s: SIOCGIFHWADDR: %s", ifname,
+			 strerror(rc));
+		return -rc;
+	}
+	memcpy(mac->addr_bytes, ifr.ifr_hwaddr.sa_data, RTE_ETHER_ADDR_LEN);
+	return 0;
+}
+
+int
+app_ports_setup(const struct bx_config *cfg, struct app_ports *p, char *err,
+		size_t errlen)
+{
+	char devargs[TAP_DEVARGS_MAX];
+	const struct rte_ether_addr *m;
+	unsigned n_mbufs;
+	int socket_id, fd = -1;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
+	if (cfg->inner.type != BX_CONFIG_INNER_TAP) {
+		snprintf(err, errlen, "inner.type \"%s\": not supported by this "
+			 "bauxite-app yet (use \"tap\")",
+			 bx_config_inner_type_name(cfg->inner.type));
+		return -ENOTSUP;
+	}
+	rc = port_probe("underlay.port", cfg->underlay.port, &p->underlay, err,
+			errlen);
+	if (rc != 0)
+		return rc;
+	rc = rte_eth_macaddr_get(p->underlay, &p->underlay_mac);
+	if (rc != 0) {
+		snprintf(err, errlen, "underlay port: no MAC: %s", strerror(-rc));
+		return rc;
+	}
+	snprintf(devargs, sizeof(devargs), "%s,iface=%s", INNER_TAP_NAME,
+		 cfg->inner.iface);
+	rc = port_probe("inner.iface", devargs, &p->inner, err, errlen);
+	if (rc != 0)
+		return rc;
+	m = &p->underlay_mac;
+	snprintf(devargs, sizeof(devargs),
+		 "%s,iface=%s,mac=" RTE_ETHER_ADDR_PRT_FMT, EXCEPTION_TAP_NAME,
+		 cfg->underlay.exception_iface, RTE_ETHER_ADDR_BYTES(m));
+	rc = port_probe("underlay.exception_iface", devargs, &p->exception,
+			err, errlen);
+	if (rc != 0)
+		return rc;
+
+	socket_id = rte_eth_dev_socket_id(p->underlay);
+	if (socket_id < 0)
+		socket_id = (int)rte_socket_id();
+	n_mbufs = 3u * APP_MBUFS_PER_PORT + APP_MBUF_CACHE * rte_lcore_count();
+	p->pool = rte_pktmbuf_pool_create("bx_mbufs", n_mbufs, APP_MBUF_CACHE, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, socket_id);
+	if (p->pool == NULL) {
+		snprintf(err, errlen, "mbuf pool (%u mbufs): %s", n_mbufs,
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	rc = port_start(p->underlay, p->pool, "underlay", err, errlen);
+	if (rc != 0)
+		return rc;
+	p->underlay_started = true;
+	rc = port_start(p->inner, p->pool, "inner", err, errlen);
+	if (rc != 0)
+		return rc;
+	p->inner_started = true;
+	rc = port_start(p->exception, p->pool, "exception", err, errlen);
+	if (rc != 0)
+		return rc;
+	p->exception_started = true;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	rc = kernel_ipv6_off(cfg->inner.iface, err, errlen);
+	if (rc == 0)
+		rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
+	if (rc == 0)
+		rc = kernel_if_setup(fd, cfg->inner.iface, &cfg->inner.address,
+				     cfg->inner.mtu, err, errlen);
+	if (rc == 0)
+		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
+				   err, errlen);
+	if (rc == 0)
+		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,
+				     &cfg->underlay.address, 0, err, errlen);
+	if (rc == 0 && cfg->underlay.has_gateway)
+		rc = kernel_default_route(fd, cfg->underlay.exception_iface,
+					  cfg->underlay.gateway, err, errlen);
+	close(fd);
+	return rc;
+}
+
+static void
+port_close(uint16_t port, bool started)
+{
+	if (port >= RTE_MAX_ETHPORTS)
+		return;
+	if (started)
+		rte_eth_dev_stop(port);
+	/* Closing a TAP port removes its kernel interface. */
+	rte_eth_dev_close(port);
+}
+
+void
+app_ports_close(struct app_ports *p)
+{
+	port_close(p->underlay, p->underlay_started);
+	port_close(p->inner, p->inner_started);
+	port_close(p->exception, p->exception_started);
+	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
+	rte_mempool_free(p->pool);
+	p->pool = NULL;
+}

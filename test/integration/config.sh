@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Bad configs are refused before the EAL starts: bauxite-app exits non-zero
+# and its error names the field. A good config passes --check-config.
+#
+#   test/integration/config.sh BAUXITE_APP
+. "$(dirname "$0")/lib.sh"
+
+app=${1:?usage: config.sh BAUXITE_APP}
+[ -x "$app" ] || bx_fail "$app is not executable"
+bx_tmpdir
+tmp=$bx_tmp
+eal=(-l 0-1 --no-pci --in-memory --log-level='*:error')
+
+bx_psk "$tmp/ab.psk"
+base="$tmp/base.json"
+bx_config "$BX_SRC/config/edge-a.json" "$base" \
+	"peers.0.psk_file=\"$tmp/ab.psk\""
+
+failed=0
+# expect_refused NAME FIELD CONFIG: non-zero exit, FIELD in stderr, and
+# no sign of the EAL having started.
+expect_refused() {
+	local name=$1 field=$2 cfg=$3 rc=0
+	"$app" "${eal[@]}" -- --config "$cfg" >"$tmp/out" 2>"$tmp/err" || rc=$?
+	if [ "$rc" = 0 ]; then
+		bx_log "not ok $name: exit 0"; failed=1; return
+	fi
+	if ! grep -qF -- "$field" "$tmp/err"; then
+		bx_log "not ok $name: stderr does not name $field:"
+		cat "$tmp/err" >&2; failed=1; return
+	fi
+	if grep -q 'EAL' "$tmp/err" "$tmp/out"; then
+		bx_log "not ok $name: the EAL ran"; failed=1; return
+	fi
+	bx_log "ok $name (exit $rc): $(head -n1 "$tmp/err")"
+}
+
+bx_config "$base" "$tmp/missing.json" "underlay.address=<delete>"
+expect_refused "missing field" "underlay.address" "$tmp/missing.json"
+
+bx_config "$base" "$tmp/type.json" 'mesh_port="7600"'
+expect_refused "wrong type" "mesh_port" "$tmp/type.json"
+
+bx_config "$base" "$tmp/unknown.json" 'inner.colour="blue"'
+expect_refused "unknown key" 'unknown key "colour"' "$tmp/unknown.json"
+
+bx_config "$base" "$tmp/fips.json" 'fips=true' 'cipher="chacha20-poly1305"'
+expect_refused "fips with chacha" "cipher" "$tmp/fips.json"
+
+cp "$tmp/ab.psk" "$tmp/open.psk"
+chmod 644 "$tmp/open.psk"
+bx_config "$base" "$tmp/mode.json" "peers.0.psk_file=\"$tmp/open.psk\""
+expect_refused "key file mode 0644" "peers[0].psk_file" "$tmp/mode.json"
+
+(umask 077; head -c 16 /dev/urandom | base64 >"$tmp/short.psk")
+bx_config "$base" "$tmp/short.json" "peers.0.psk_file=\"$tmp/short.psk\""
+expect_refused "key of 16 bytes" "peers[0].psk_file" "$tmp/short.json"
+
+# A port that does not exist is found only by the EAL: refused after it
+# starts but before anything else, naming the field. No hugepages needed.
+bx_config "$base" "$tmp/port.json" 'underlay.port="net_nosuch0"'
+rc=0
+"$app" -l 0-1 --no-pci --no-huge -m 256 --no-shconf --no-telemetry \
+	--log-level='*:error' -- --config "$tmp/port.json" >"$tmp/out" 2>"$tmp/err" || rc=$?
+if [ "$rc" = 0 ] || ! grep -qF 'underlay.port' "$tmp/err"; then
+	bx_log "not ok unknown port (exit $rc)"
+	cat "$tmp/err" >&2
+	failed=1
+else
+	bx_log "ok unknown port (exit $rc): $(grep -F underlay.port "$tmp/err" | head -n1)"
+fi
+
+rc=0
+"$app" "${eal[@]}" -- --config "$base" --check-config >"$tmp/out" 2>"$tmp/err" || rc=$?
+if [ "$rc" != 0 ] || ! grep -q 'edge-a' "$tmp/out" || grep -q 'EAL' "$tmp/err"; then
+	bx_log "not ok --check-config on a good config (exit $rc)"
+	cat "$tmp/err" >&2
+	failed=1
+elif grep -qF "$(cat "$tmp/ab.psk")" "$tmp/out"; then
+	bx_log "not ok --check-config printed the key"
+	failed=1
+else
+	bx_log "ok --check-config on a good config"
+fi
+
+[ "$failed" = 0 ] || bx_fail "some bad configs were not refused properly"
