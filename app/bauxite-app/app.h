@@ -12,10 +12,12 @@
 #include <rte_ether.h>
 #include <rte_mempool.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "bx_classify.h"
 #include "bx_config.h"
 #include "bx_crypto.h"
+#include "bx_lanes.h"
 #include "bx_peer.h"
 #include "bx_replay.h"
 #include "bx_stats.h"
@@ -28,6 +30,10 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 /* Mbufs per port: its RX and TX rings plus bursts in flight. */
 #define APP_MBUFS_PER_PORT (APP_RX_DESC + APP_TX_DESC + 2u * APP_BURST)
 #define APP_MBUF_CACHE 256u
+/* Pipeline mode: crypto workers one RX lcore can feed. */
+#define APP_MAX_CRYPTO 16u
+/* Pipeline mode: each crypto worker's ring of mesh datagrams to open. */
+#define APP_INGRESS_RING 4096u
 
 /*
  * MAC the inner TAP's kernel side sees for every peer address (proxy ARP):
@@ -39,6 +45,10 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 #define APP_NH_VALID (UINT64_C(1) << 63)
 
 struct app_ports {
+	/* RX/TX queue pairs per port: one per lcore that transmits on it
+	 * (queue 0 is the RTC worker or the pipeline's RX lcore, queue 1 + i
+	 * crypto worker i). The RX lcore polls every RX queue. */
+	uint16_t n_queues;
 	uint16_t underlay;
 	uint16_t inner;
 	uint16_t exception;
@@ -64,8 +74,30 @@ struct app_session {
 	uint32_t rx_index;            /* our receiver index for peer -> us */
 };
 
-/* Everything the worker reads; built by the control lcore before launch. */
+/*
+ * What a fast-path lcore does (DESIGN §3.2). One worker runs everything to
+ * completion; with more, the RX lcore receives, classifies and hands each
+ * peer's packets to one crypto worker (peer index modulo their number):
+ * egress through that worker's lane rings, ingress through its ring of
+ * mesh datagrams; crypto workers seal/open and transmit on their own queue.
+ */
+enum app_role {
+	APP_ROLE_RTC = 0,
+	APP_ROLE_RX,
+	APP_ROLE_CRYPTO,
+};
+
+/* Everything a fast-path lcore reads; built by the control lcore before
+ * launch. */
 struct app_worker {
+	enum app_role role;
+	uint16_t txq;                   /* this lcore's TX queue on every port */
+	/* APP_ROLE_CRYPTO: what the RX lcore feeds this worker. */
+	struct bx_lanes *lanes;         /* egress, by lane */
+	struct rte_ring *ingress;       /* mesh datagrams, from their UDP payload */
+	/* APP_ROLE_RX: the crypto workers it feeds. */
+	struct app_worker *const *crypto_w;
+	unsigned n_crypto;
 	const struct bx_config *cfg;
 	struct app_ports *ports;
 	struct bx_peer_registry *reg;
@@ -82,8 +114,9 @@ struct app_worker {
 };
 
 /* ports.c */
+/* Probes and starts the ports with @n_queues queue pairs each. */
 int app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
-		    char *err, size_t errlen);
+		    uint16_t n_queues, char *err, size_t errlen);
 void app_ports_close(struct app_ports *p);
 
 /* neigh.c: the control lcore's next-hop resolution through the kernel. */

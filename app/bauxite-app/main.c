@@ -8,7 +8,9 @@
  * (before the EAL or any port is touched, so a bad config costs nothing),
  * sets up ports, peers and sessions, launches the worker, resolves next
  * hops, serves telemetry and signals, and shuts everything down cleanly.
- * This version runs one worker lcore, run to completion.
+ * One worker lcore runs the fast path to completion; with more, the first
+ * is the RX/classify lcore and the rest are crypto/TX workers fed through
+ * their lane rings (worker.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -26,12 +28,15 @@
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
+#include <rte_mbuf.h>
 
 #include "app.h"
 
 #define APP_NAME "bauxite-app"
 #define APP_ERR_LEN 512u
 #define APP_TICK_MS 100u /* control loop period */
+/* The RTC worker, or the RX lcore and its crypto workers. */
+#define APP_MAX_WORKERS (1u + APP_MAX_CRYPTO)
 
 static volatile sig_atomic_t sig_stop;
 static char eal_rundir[PATH_MAX];
@@ -40,21 +45,23 @@ static volatile sig_atomic_t sig_dump;
 struct app {
 	struct bx_config *cfg;
 	bool eal_up;
-	unsigned worker_lcore;
-	bool worker_launched;
+	unsigned n_workers;              /* fast-path lcores */
+	unsigned n_launched;
+	unsigned lcore[APP_MAX_WORKERS]; /* [0]: RTC worker or RX lcore */
 	bool running;
 	struct bx_stats *stats;
 	struct rte_rcu_qsbr *qsbr;
 	struct bx_peer_registry *reg;
 	struct bx_crypto *ctl_crypto;    /* key expansion on this lcore */
-	struct bx_crypto *worker_crypto; /* used by the worker only */
+	struct bx_crypto *crypto[APP_MAX_WORKERS]; /* one per worker */
 	struct app_session *sessions;
 	struct app_ports ports;
 	bool ports_up;
 	uint64_t *nexthop;
 	uint64_t *tx_counter;
 	struct app_neigh *neigh;
-	struct app_worker worker;
+	struct app_worker worker[APP_MAX_WORKERS];
+	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 };
 
 static void
@@ -175,42 +182,78 @@ print_stats(const struct bx_stats *s, const char *why)
 	fflush(stdout);
 }
 
-/*
- * The one worker lcore of run-to-completion mode, from "lcores" or the EAL
- * lcore list. Pipeline mode (an RX lcore feeding crypto workers through
- * the lane rings) is not in this version: more workers are refused.
- */
+/* A fast-path lcore must be an EAL worker lcore (-l), not the main one. */
 static int
-pick_worker(const struct bx_config *cfg, unsigned *lcore, char *err,
+check_lcore(unsigned id, const char *field, unsigned i, char *err,
 	    size_t errlen)
 {
-	unsigned id, n = 0;
+	if (id < RTE_MAX_LCORE && rte_lcore_is_enabled(id) &&
+	    id != rte_get_main_lcore())
+		return 0;
+	snprintf(err, errlen, "%s[%u]: lcore %u is not an EAL worker lcore "
+		 "(-l)", field, i, id);
+	return -EINVAL;
+}
 
-	if (cfg->lcores.set) {
-		if (cfg->lcores.n_rx != 0 || cfg->lcores.n_workers != 1) {
-			snprintf(err, errlen, "lcores: this " APP_NAME " runs one "
-				 "worker to completion: expected \"rx\": [] and "
-				 "one \"workers\" lcore");
+/*
+ * The fast-path lcores, from "lcores" or else the EAL worker lcores: one
+ * runs to completion; with more, the first is the RX/classify lcore and
+ * the rest are crypto/TX workers. More RX lcores need RSS: not yet.
+ */
+static int
+pick_lcores(struct app *a, char *err, size_t errlen)
+{
+	const struct bx_config_lcores *lc = &a->cfg->lcores;
+	unsigned id, i, n = 0;
+	int rc;
+
+	if (lc->set) {
+		if (lc->n_rx > 1) {
+			snprintf(err, errlen, "lcores.rx: %u RX lcores; this "
+				 "bauxite-app runs one (more need RSS)", lc->n_rx);
 			return -ENOTSUP;
 		}
-		id = cfg->lcores.workers[0];
-		if (!rte_lcore_is_enabled(id) || id == rte_get_main_lcore()) {
-			snprintf(err, errlen, "lcores.workers[0]: lcore %u is "
-				 "not an EAL worker lcore (-l)", id);
+		if (lc->n_rx == 0 && lc->n_workers > 1) {
+			snprintf(err, errlen, "lcores.rx: %u workers without an "
+				 "RX lcore; give one \"rx\" lcore, or one "
+				 "worker to run to completion", lc->n_workers);
 			return -EINVAL;
 		}
-		*lcore = id;
-		return 0;
+		for (i = 0; i < lc->n_rx; i++) {
+			rc = check_lcore(lc->rx[i], "lcores.rx", i, err, errlen);
+			if (rc != 0)
+				return rc;
+			a->lcore[n++] = lc->rx[i];
+		}
+		for (i = 0; i < lc->n_workers; i++) {
+			rc = check_lcore(lc->workers[i], "lcores.workers", i,
+					 err, errlen);
+			if (rc != 0)
+				return rc;
+			if (n == APP_MAX_WORKERS)
+				break;
+			a->lcore[n++] = lc->workers[i];
+		}
+	} else {
+		RTE_LCORE_FOREACH_WORKER(id) {
+			if (n == APP_MAX_WORKERS)
+				break;
+			a->lcore[n++] = id;
+		}
 	}
-	RTE_LCORE_FOREACH_WORKER(id) {
-		*lcore = id;
-		n++;
+	if (n == 0) {
+		snprintf(err, errlen, "EAL lcores: no worker lcore: give the main "
+			 "lcore and at least one more (e.g. -l 0-1)");
+		return -EINVAL;
 	}
-	if (n != 1) {
-		snprintf(err, errlen, "EAL lcores: expected the main lcore and "
-			 "exactly one worker (e.g. -l 0-1), got %u worker(s)", n);
-		return -ENOTSUP;
+	if ((lc->set && lc->n_workers + lc->n_rx > APP_MAX_WORKERS) ||
+	    (!lc->set && rte_lcore_count() - 1 > APP_MAX_WORKERS)) {
+		snprintf(err, errlen, "lcores: at most %u fast-path lcores (one "
+			 "RX + %u crypto workers)", APP_MAX_WORKERS,
+			 APP_MAX_CRYPTO);
+		return -EINVAL;
 	}
+	a->n_workers = n;
 	return 0;
 }
 
@@ -266,7 +309,79 @@ add_peers(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* Everything between rte_eal_init and launching the worker. */
+/*
+ * The fast-path lcores' state: roles, TX queues, and in pipeline mode each
+ * crypto worker's lane rings and ingress ring.
+ */
+static int
+workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
+{
+	bool pipeline = a->n_workers > 1;
+	unsigned i;
+
+	for (i = 0; i < a->n_workers; i++) {
+		struct app_worker *w = &a->worker[i];
+
+		w->cfg = a->cfg;
+		w->ports = &a->ports;
+		w->reg = a->reg;
+		w->qsbr = a->qsbr;
+		w->stats = a->stats;
+		w->crypto = a->crypto[i];
+		w->nexthop = a->nexthop;
+		w->tx_counter = a->tx_counter;
+		w->n_slots = n_slots;
+		w->running = &a->running;
+		w->txq = (uint16_t)i;
+		w->role = !pipeline ? APP_ROLE_RTC :
+			  i == 0    ? APP_ROLE_RX :
+				      APP_ROLE_CRYPTO;
+		if (w->role == APP_ROLE_CRYPTO) {
+			int socket = (int)rte_lcore_to_socket_id(a->lcore[i]);
+			struct bx_lanes_conf lc;
+			char name[RTE_RING_NAMESIZE];
+
+			memset(&lc, 0, sizeof(lc));
+			snprintf(name, sizeof(name), "w%u", i);
+			lc.name = name;
+			lc.socket_id = socket;
+			w->lanes = bx_lanes_create(&lc);
+			snprintf(name, sizeof(name), "bx_ingress_%u", i);
+			w->ingress = rte_ring_create(name, APP_INGRESS_RING, socket,
+						     RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (w->lanes == NULL || w->ingress == NULL) {
+				snprintf(err, errlen, "lcore %u: lane rings: %s",
+					 a->lcore[i], rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
+			a->crypto_workers[i - 1] = w;
+		}
+	}
+	if (pipeline) {
+		a->worker[0].n_crypto = a->n_workers - 1;
+		/* The RX lcore's handle on its crypto workers. */
+		a->worker[0].crypto_w = a->crypto_workers;
+	}
+	return 0;
+}
+
+/* Frees a crypto worker's rings and the mbufs still queued in them. */
+static void
+worker_rings_free(struct app_worker *w)
+{
+	struct rte_mbuf *m;
+
+	bx_lanes_free(w->lanes);
+	w->lanes = NULL;
+	if (w->ingress == NULL)
+		return;
+	while (rte_ring_dequeue(w->ingress, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(w->ingress);
+	w->ingress = NULL;
+}
+
+/* Everything between rte_eal_init and launching the workers. */
 static int
 app_setup(struct app *a, char *err, size_t errlen)
 {
@@ -275,7 +390,7 @@ app_setup(struct app *a, char *err, size_t errlen)
 	uint32_t i, n_slots;
 	int rc;
 
-	rc = pick_worker(cfg, &a->worker_lcore, err, errlen);
+	rc = pick_lcores(a, err, errlen);
 	if (rc != 0)
 		return rc;
 	a->stats = bx_stats_create(SOCKET_ID_ANY);
@@ -298,10 +413,13 @@ app_setup(struct app *a, char *err, size_t errlen)
 		return rc;
 
 	a->ctl_crypto = bx_crypto_create(BX_CRYPTO_BACKEND_AUTO, cfg->fips);
-	if (a->ctl_crypto != NULL)
-		a->worker_crypto = bx_crypto_create(
-			bx_crypto_backend_of(a->ctl_crypto), cfg->fips);
-	if (a->worker_crypto == NULL) {
+	for (i = 0; a->ctl_crypto != NULL && i < a->n_workers; i++) {
+		a->crypto[i] = bx_crypto_create(bx_crypto_backend_of(a->ctl_crypto),
+						cfg->fips);
+		if (a->crypto[i] == NULL)
+			break;
+	}
+	if (a->ctl_crypto == NULL || i < a->n_workers) {
 		rc = -errno;
 		snprintf(err, errlen, "crypto engine: %s", strerror(errno));
 		return rc;
@@ -313,7 +431,8 @@ app_setup(struct app *a, char *err, size_t errlen)
 	/* Nothing reads the registry yet: this commit does not wait. */
 	bx_peer_commit(a->reg);
 
-	rc = app_ports_setup(cfg, &a->ports, err, errlen);
+	/* A TX queue per transmitting lcore on every port. */
+	rc = app_ports_setup(cfg, &a->ports, (uint16_t)a->n_workers, err, errlen);
 	a->ports_up = true;
 	if (rc != 0)
 		return rc;
@@ -324,7 +443,7 @@ app_setup(struct app *a, char *err, size_t errlen)
 	a->tx_counter = rte_zmalloc_socket("bx_txctr",
 					   n_slots * sizeof(uint64_t),
 					   RTE_CACHE_LINE_SIZE,
-					   (int)rte_lcore_to_socket_id(a->worker_lcore));
+					   (int)rte_lcore_to_socket_id(a->lcore[0]));
 	if (a->nexthop == NULL || a->tx_counter == NULL) {
 		snprintf(err, errlen, "per-peer state: no memory");
 		return -ENOMEM;
@@ -339,34 +458,29 @@ app_setup(struct app *a, char *err, size_t errlen)
 		return rc;
 	}
 
-	a->worker.cfg = cfg;
-	a->worker.ports = &a->ports;
-	a->worker.reg = a->reg;
-	a->worker.qsbr = a->qsbr;
-	a->worker.stats = a->stats;
-	a->worker.crypto = a->worker_crypto;
-	a->worker.nexthop = a->nexthop;
-	a->worker.tx_counter = a->tx_counter;
-	a->worker.n_slots = n_slots;
-	a->worker.running = &a->running;
-	return 0;
+	return workers_setup(a, n_slots, err, errlen);
 }
 
 static void
 app_teardown(struct app *a)
 {
-	if (a->worker_launched) {
+	unsigned i;
+
+	if (a->n_launched != 0) {
 		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);
 		rte_eal_mp_wait_lcore();
 		print_stats(a->stats, "exit");
 	}
+	for (i = 0; i < a->n_workers; i++)
+		worker_rings_free(&a->worker[i]);
 	if (a->ports_up)
 		app_ports_close(&a->ports);
 	app_neigh_free(a->neigh);
 	/* The registry points at the sessions: it goes first. */
 	bx_peer_registry_free(a->reg);
 	app_psk_sessions_free(a->sessions, a->cfg ? a->cfg->n_peers : 0);
-	bx_crypto_free(a->worker_crypto);
+	for (i = 0; i < a->n_workers; i++)
+		bx_crypto_free(a->crypto[i]);
 	bx_crypto_free(a->ctl_crypto);
 	rte_free(a->tx_counter);
 	rte_free(a->nexthop);
@@ -387,9 +501,13 @@ control_loop(struct app *a)
 	while (!sig_stop) {
 		uint64_t now = now_ms();
 
-		if (__atomic_load_n(&a->worker.exited, __ATOMIC_ACQUIRE)) {
-			fprintf(stderr, APP_NAME ": worker lcore %u stopped: %s\n",
-				a->worker_lcore, strerror(-a->worker.rc));
+		unsigned i;
+
+		for (i = 0; i < a->n_launched; i++) {
+			if (!__atomic_load_n(&a->worker[i].exited, __ATOMIC_ACQUIRE))
+				continue;
+			fprintf(stderr, APP_NAME ": lcore %u stopped: %s\n",
+				a->lcore[i], strerror(-a->worker[i].rc));
 			return -EIO;
 		}
 		app_neigh_tick(a->neigh, now);
@@ -460,22 +578,29 @@ main(int argc, char **argv)
 		goto out;
 	}
 	a.running = true;
-	rc = rte_eal_remote_launch(app_worker_main, &a.worker, a.worker_lcore);
-	if (rc != 0) {
-		fprintf(stderr, APP_NAME ": cannot launch worker lcore %u: %s\n",
-			a.worker_lcore, strerror(-rc));
-		goto out;
+	for (i = 0; i < (int)a.n_workers; i++) {
+		rc = rte_eal_remote_launch(app_worker_main, &a.worker[i],
+					   a.lcore[i]);
+		if (rc != 0) {
+			fprintf(stderr, APP_NAME ": cannot launch lcore %u: %s\n",
+				a.lcore[i], strerror(-rc));
+			goto out;
+		}
+		a.n_launched++;
 	}
-	a.worker_launched = true;
 	printf(APP_NAME ": %s up: underlay %s (" RTE_ETHER_ADDR_PRT_FMT
-	       "), inner %s, exception %s, %s on %s, worker lcore %u, "
-	       "%u peer(s)\n",
+	       "), inner %s, exception %s, %s on %s, %u peer(s)\n",
 	       a.cfg->node_id, a.cfg->underlay.port,
 	       RTE_ETHER_ADDR_BYTES(&a.ports.underlay_mac), a.cfg->inner.iface,
 	       a.cfg->underlay.exception_iface,
 	       bx_crypto_cipher_name(a.cfg->cipher),
-	       bx_crypto_backend_name(a.worker_crypto), a.worker_lcore,
-	       a.cfg->n_peers);
+	       bx_crypto_backend_name(a.crypto[0]), a.cfg->n_peers);
+	if (a.n_workers == 1)
+		printf(APP_NAME ": lcore %u runs to completion\n", a.lcore[0]);
+	else
+		for (i = 0; i < (int)a.n_workers; i++)
+			printf(APP_NAME ": lcore %u: %s\n", a.lcore[i],
+			       i == 0 ? "RX/classify" : "crypto/TX");
 	for (i = 0; i < (int)a.cfg->n_peers; i++)
 		printf(APP_NAME ": peer %s session index rx %08x tx %08x\n",
 		       a.cfg->peers[i].id, a.sessions[i].rx_index,

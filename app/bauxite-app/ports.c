@@ -65,28 +65,48 @@ port_probe(const char *field, const char *devargs, uint16_t *port, char *err,
 	return 0;
 }
 
-/* One RX and one TX queue, started. */
+/*
+ * @n queue pairs, started. A device with fewer queues is refused with what
+ * to change: net_af_packet, for one, takes its count from "qpairs=".
+ */
 static int
-port_start(uint16_t port, struct rte_mempool *pool, const char *what,
-	   char *err, size_t errlen)
+port_start(uint16_t port, uint16_t n, struct rte_mempool *pool,
+	   const char *field, const char *devargs, char *err, size_t errlen)
 {
+	struct rte_eth_dev_info info;
 	struct rte_eth_conf conf;
-	uint16_t nb_rx = APP_RX_DESC, nb_tx = APP_TX_DESC;
+	uint16_t nb_rx = APP_RX_DESC, nb_tx = APP_TX_DESC, q;
 	int socket_id = rte_eth_dev_socket_id(port);
 	int rc;
 
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: device \"%s\": no device info: %s",
+			 field, devargs, strerror(-rc));
+		return rc;
+	}
+	if (info.max_rx_queues < n || info.max_tx_queues < n) {
+		snprintf(err, errlen, "%s: device \"%s\" has %u RX / %u TX "
+			 "queues, %u needed (one per transmitting lcore%s)",
+			 field, devargs, info.max_rx_queues, info.max_tx_queues,
+			 n, strncmp(devargs, "net_af_packet", 13) == 0 ?
+				    ": add qpairs=N to its devargs" : "");
+		return -EINVAL;
+	}
 	memset(&conf, 0, sizeof(conf));
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	rc = rte_eth_dev_configure(port, n, n, &conf);
 	if (rc == 0)
 		rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nb_rx, &nb_tx);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, nb_rx, socket_id, NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, nb_tx, socket_id, NULL);
+	for (q = 0; rc == 0 && q < n; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nb_rx, socket_id, NULL, pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, q, nb_tx, socket_id, NULL);
+	}
 	if (rc == 0)
 		rc = rte_eth_dev_start(port);
 	if (rc != 0)
-		snprintf(err, errlen, "%s port %u: cannot start: %s", what, port,
+		snprintf(err, errlen, "%s: device \"%s\" (port %u): cannot "
+			 "start with %u queues: %s", field, devargs, port, n,
 			 strerror(-rc));
 	return rc;
 }
@@ -228,16 +248,17 @@ kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
 }
 
 int
-app_ports_setup(const struct bx_config *cfg, struct app_ports *p, char *err,
-		size_t errlen)
+app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
+		uint16_t n_queues, char *err, size_t errlen)
 {
-	char devargs[TAP_DEVARGS_MAX];
+	char devargs[TAP_DEVARGS_MAX], inner_args[TAP_DEVARGS_MAX];
 	const struct rte_ether_addr *m;
 	unsigned n_mbufs;
 	int socket_id, fd = -1;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
+	p->n_queues = n_queues;
 	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
 	if (cfg->inner.type != BX_CONFIG_INNER_TAP) {
 		snprintf(err, errlen, "inner.type \"%s\": not supported by this "
@@ -254,9 +275,9 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p, char *err,
 		snprintf(err, errlen, "underlay port: no MAC: %s", strerror(-rc));
 		return rc;
 	}
-	snprintf(devargs, sizeof(devargs), "%s,iface=%s", INNER_TAP_NAME,
+	snprintf(inner_args, sizeof(inner_args), "%s,iface=%s", INNER_TAP_NAME,
 		 cfg->inner.iface);
-	rc = port_probe("inner.iface", devargs, &p->inner, err, errlen);
+	rc = port_probe("inner.iface", inner_args, &p->inner, err, errlen);
 	if (rc != 0)
 		return rc;
 	m = &p->underlay_mac;
@@ -271,7 +292,11 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p, char *err,
 	socket_id = rte_eth_dev_socket_id(p->underlay);
 	if (socket_id < 0)
 		socket_id = (int)rte_socket_id();
-	n_mbufs = 3u * APP_MBUFS_PER_PORT + APP_MBUF_CACHE * rte_lcore_count();
+	/* Every queue's rings, the pipeline's rings, per-lcore caches. */
+	n_mbufs = 3u * n_queues * APP_MBUFS_PER_PORT +
+		  (n_queues - 1u) * (BX_LANES_CRITICAL_SIZE + BX_LANES_TELEMETRY_SIZE +
+				     BX_LANES_BULK_SIZE + APP_INGRESS_RING) +
+		  APP_MBUF_CACHE * rte_lcore_count();
 	p->pool = rte_pktmbuf_pool_create("bx_mbufs", n_mbufs, APP_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, socket_id);
 	if (p->pool == NULL) {
@@ -279,15 +304,18 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p, char *err,
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	rc = port_start(p->underlay, p->pool, "underlay", err, errlen);
+	rc = port_start(p->underlay, n_queues, p->pool, "underlay.port",
+			cfg->underlay.port, err, errlen);
 	if (rc != 0)
 		return rc;
 	p->underlay_started = true;
-	rc = port_start(p->inner, p->pool, "inner", err, errlen);
+	rc = port_start(p->inner, n_queues, p->pool, "inner.iface", inner_args,
+			err, errlen);
 	if (rc != 0)
 		return rc;
 	p->inner_started = true;
-	rc = port_start(p->exception, p->pool, "exception", err, errlen);
+	rc = port_start(p->exception, n_queues, p->pool,
+			"underlay.exception_iface", devargs, err, errlen);
 	if (rc != 0)
 		return rc;
 	p->exception_started = true;

@@ -1,11 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The run-to-completion worker (one worker lcore, DESIGN §3.2): egress
- * (inner TAP -> classify -> peer -> seal -> underlay), ingress (underlay ->
- * mesh datagram -> replay -> open -> source check -> inner TAP, everything
- * else up the exception TAP) and the exception path down (exception TAP ->
- * underlay), in one loop. No locks, no allocation, no logging: every packet
- * that does not leave is counted under its drop reason and freed.
+ * The fast-path lcores (DESIGN §3.2). Egress: inner TAP -> classify -> peer
+ * -> seal -> underlay. Ingress: underlay -> mesh datagram -> replay
+ * pre-check -> open -> replay commit -> source check -> inner TAP;
+ * everything else goes up the exception TAP, and what the kernel sends on
+ * it goes out the underlay.
+ *
+ * The stages are split where the pipeline splits them: the receiving half
+ * (inner_rx, underlay_rx, exception_down) and the crypto half (seal_tx,
+ * open_tx). One worker runs both halves to completion; with more, the RX
+ * lcore runs the first and hands each peer's packets to one crypto worker
+ * (lane rings for egress, a ring of datagrams for ingress), which runs the
+ * second. A crypto worker looks the peer and session up again in its own
+ * table snapshot: what the RX lcore saw may be reclaimed once it has
+ * passed a quiescent state.
+ *
+ * No locks, no allocation, no logging: every packet that does not leave is
+ * counted under its drop reason and freed.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,18 +36,22 @@
 
 static const struct rte_ether_addr proxy_mac = { .addr_bytes = APP_PROXY_MAC };
 
-/* What egress needs to build a packet's outer headers after sealing. */
+/* What seal_tx needs to build a packet's outer headers after sealing. */
 struct tx_meta {
 	const struct bx_peer *peer;
 	uint64_t nh; /* APP_NH_VALID | next-hop MAC */
 };
 
-/* What ingress needs after opening. */
+/* What open_tx needs after opening. */
 struct rx_meta {
 	const struct bx_peer *peer;
 	struct app_session *sess;
 	uint64_t counter;
 };
+
+/* The lane classify chose, carried in the mbuf to seal_tx (the hash field
+ * is the PMD's on receive only). */
+#define MBUF_LANE(m) ((m)->hash.usr)
 
 static inline void
 drop_tx(struct bx_stats_lcore *st, enum bx_drop_reason why, struct rte_mbuf *m)
@@ -61,12 +76,12 @@ mac_unpack(uint64_t v, struct rte_ether_addr *mac)
 		mac->addr_bytes[i] = (uint8_t)v;
 }
 
-/* Sends @n frames on queue 0 of @port; returns how many the port took and
+/* Sends @n frames on queue @q of @port; returns how many the port took and
  * leaves the rest in pkts[sent..n) for the caller to count and free. */
 static inline uint16_t
-send_burst(uint16_t port, struct rte_mbuf *pkts[], uint16_t n)
+send_burst(uint16_t port, uint16_t q, struct rte_mbuf *pkts[], uint16_t n)
 {
-	return n ? rte_eth_tx_burst(port, 0, pkts, n) : 0;
+	return n ? rte_eth_tx_burst(port, q, pkts, n) : 0;
 }
 
 /*
@@ -102,24 +117,23 @@ proxy_arp(const struct app_worker *w, struct rte_mbuf *m)
 	return true;
 }
 
-/* Inner port -> mesh. Returns the number of frames received. */
+/*
+ * Receives a burst from inner queue @q, answers ARP (on this lcore's TX
+ * queue) and classifies the IPv4 frames. Returns how many are left in
+ * ip[], each with its lane in MBUF_LANE; *@n_rx is how many arrived.
+ */
 static uint16_t
-egress(struct app_worker *w, struct bx_stats_lcore *st,
-       const struct bx_peer_table *t)
+inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
+	 struct rte_mbuf *ip[], uint16_t *n_rx)
 {
 	const struct app_ports *ports = w->ports;
-	struct rte_mbuf *rx[APP_BURST], *ip[APP_BURST], *arp[APP_BURST];
-	struct rte_mbuf *seal[APP_BURST], *sealed_in[APP_BURST];
-	const struct bx_crypto_key *keys[APP_BURST];
-	struct tx_meta meta[APP_BURST];
+	struct rte_mbuf *rx[APP_BURST], *arp[APP_BURST];
 	enum bx_wire_lane lane[APP_BURST];
 	enum bx_drop_reason why[APP_BURST];
-	uint8_t cwhy[APP_BURST];
-	struct bx_wire_outer o;
-	uint16_t n, i, j, k, n_ip = 0, n_arp = 0, n_seal = 0, good, n_out, sent;
-	uint64_t bytes = 0;
+	uint16_t n, i, k, n_ip = 0, n_arp = 0, sent;
 
-	n = rte_eth_rx_burst(ports->inner, 0, rx, APP_BURST);
+	n = rte_eth_rx_burst(ports->inner, q, rx, APP_BURST);
+	*n_rx = n;
 	if (n == 0)
 		return 0;
 	bx_stats_add(st, BX_STAT_INNER_RX_PACKETS, n);
@@ -140,19 +154,54 @@ egress(struct app_worker *w, struct bx_stats_lcore *st,
 		else /* the mesh carries IPv4 only */
 			drop_tx(st, BX_DROP_INNER_NOT_IPV4, m);
 	}
-	sent = send_burst(ports->inner, arp, n_arp);
+	sent = send_burst(ports->inner, w->txq, arp, n_arp);
 	for (i = sent; i < n_arp; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, arp[i]);
 	if (n_ip == 0)
-		return n;
+		return 0;
 
 	k = bx_classify_process(w->cfg->rules, ip, n_ip, ETH_LEN, lane, why);
 	for (i = k; i < n_ip; i++)
 		drop_tx(st, why[i], ip[i]);
+	for (i = 0; i < k; i++)
+		MBUF_LANE(ip[i]) = lane[i];
+	return k;
+}
 
-	for (i = 0; i < k; i++) {
-		struct rte_mbuf *m = ip[i];
-		const struct rte_ipv4_hdr *ih;
+/*
+ * The inner IPv4 header of a classified frame, or NULL (counted, freed)
+ * when it is not in the first segment: crypto wants one segment anyway.
+ */
+static inline const struct rte_ipv4_hdr *
+inner_ipv4(struct bx_stats_lcore *st, struct rte_mbuf *m)
+{
+	if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < ETH_LEN + IPV4_MIN_LEN) {
+		drop_tx(st, BX_DROP_CRYPTO_SEGMENTED, m);
+		return NULL;
+	}
+	return rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, ETH_LEN);
+}
+
+/*
+ * Classified inner frames -> sealed mesh datagrams out on the underlay
+ * (this lcore's TX queue). Peers and sessions come from @t.
+ */
+static void
+seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
+	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
+{
+	const struct app_ports *ports = w->ports;
+	struct rte_mbuf *seal[APP_BURST], *sealed_in[APP_BURST];
+	const struct bx_crypto_key *keys[APP_BURST];
+	struct tx_meta meta[APP_BURST];
+	uint8_t cwhy[APP_BURST];
+	struct bx_wire_outer o;
+	uint16_t i, j, n_seal = 0, good, n_out, sent;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct rte_ipv4_hdr *ih = inner_ipv4(st, m);
 		const struct bx_peer *p;
 		struct app_session *s;
 		struct bx_wire_info info;
@@ -160,14 +209,8 @@ egress(struct app_worker *w, struct bx_stats_lcore *st,
 		uint64_t nh;
 		void *hdr;
 
-		/* The classifier read the header; crypto wants one segment. */
-		if (m->nb_segs != 1 ||
-		    rte_pktmbuf_data_len(m) < ETH_LEN + IPV4_MIN_LEN) {
-			drop_tx(st, BX_DROP_CRYPTO_SEGMENTED, m);
+		if (ih == NULL)
 			continue;
-		}
-		ih = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *,
-					     ETH_LEN);
 		p = bx_peer_lookup_dst(t, ih->dst_addr);
 		if (p == NULL) {
 			drop_tx(st, BX_DROP_NO_PEER, m);
@@ -198,9 +241,10 @@ egress(struct app_worker *w, struct bx_stats_lcore *st,
 		}
 		info.type = BX_WIRE_DATA;
 		info.flags = 0;
-		info.lane = (uint8_t)lane[i];
+		info.lane = (uint8_t)MBUF_LANE(m);
 		info.path_id = 0;
 		info.rx_index = s->tx_index;
+		/* Only the worker that owns this peer ever sends to it. */
 		info.counter = w->tx_counter[p->index]++;
 		bx_wire_encode(hdr, &info);
 		keys[n_seal] = s->tx_key;
@@ -209,7 +253,7 @@ egress(struct app_worker *w, struct bx_stats_lcore *st,
 		seal[n_seal++] = m;
 	}
 	if (n_seal == 0)
-		return n;
+		return;
 
 	memcpy(sealed_in, seal, n_seal * sizeof(seal[0]));
 	good = bx_crypto_seal_burst(w->crypto, keys, seal, n_seal, 0, cwhy);
@@ -239,14 +283,13 @@ egress(struct app_worker *w, struct bx_stats_lcore *st,
 		}
 		seal[n_out++] = m;
 	}
-	sent = send_burst(ports->underlay, seal, n_out);
+	sent = send_burst(ports->underlay, w->txq, seal, n_out);
 	for (i = 0; i < sent; i++)
 		bytes += rte_pktmbuf_pkt_len(seal[i]);
 	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
 	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
 	for (i = sent; i < n_out; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, seal[i]);
-	return n;
 }
 
 /*
@@ -278,21 +321,24 @@ underlay_sort(const struct app_worker *w, struct rte_mbuf *m,
 	return BX_DROP_NONE;
 }
 
-/* Underlay -> inner port or exception TAP. Returns frames received. */
+/*
+ * Receives a burst from underlay queue @q. Frames that are not mesh data
+ * for us go up the exception TAP (this lcore's TX queue), broken ones are
+ * dropped. Returns how many mesh data datagrams are left in dg[], each
+ * mbuf trimmed to exactly the datagram (header, ciphertext, tag) and its
+ * header valid; *@n_rx is how many frames arrived.
+ */
 static uint16_t
-ingress(struct app_worker *w, struct bx_stats_lcore *st,
-	const struct bx_peer_table *t)
+underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
+	    struct rte_mbuf *dg[], uint16_t *n_rx)
 {
 	const struct app_ports *ports = w->ports;
-	struct rte_mbuf *rx[APP_BURST], *exc[APP_BURST], *open[APP_BURST];
-	struct rte_mbuf *open_in[APP_BURST], *out[APP_BURST];
-	const struct bx_crypto_key *keys[APP_BURST];
-	struct rx_meta meta[APP_BURST];
-	uint8_t cwhy[APP_BURST];
-	uint16_t n, i, j, n_exc = 0, n_open = 0, n_out = 0, good, sent;
+	struct rte_mbuf *rx[APP_BURST], *exc[APP_BURST];
+	uint16_t n, i, n_exc = 0, n_dg = 0, sent;
 	uint64_t bytes = 0;
 
-	n = rte_eth_rx_burst(ports->underlay, 0, rx, APP_BURST);
+	n = rte_eth_rx_burst(ports->underlay, q, rx, APP_BURST);
+	*n_rx = n;
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++)
@@ -304,10 +350,7 @@ ingress(struct app_worker *w, struct bx_stats_lcore *st,
 		struct rte_mbuf *m = rx[i];
 		struct bx_wire_udp_view v;
 		struct bx_wire_info info;
-		const struct bx_peer *p;
-		struct app_session *s;
 		enum bx_drop_reason r;
-		unsigned slot;
 		bool mesh;
 
 		r = underlay_sort(w, m, &v, &mesh);
@@ -332,35 +375,74 @@ ingress(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
 			continue;
 		}
-		p = bx_peer_lookup_session(t, info.rx_index, &slot);
+		rte_pktmbuf_adj(m, v.payload_off);
+		if (rte_pktmbuf_pkt_len(m) > v.payload_len)
+			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
+						       v.payload_len));
+		dg[n_dg++] = m;
+	}
+
+	sent = send_burst(ports->exception, w->txq, exc, n_exc);
+	bx_stats_add(st, BX_STAT_EXCEPTION_RX_PACKETS, sent);
+	for (i = sent; i < n_exc; i++)
+		drop_rx(st, BX_DROP_EXCEPTION_FULL, exc[i]);
+	return n_dg;
+}
+
+/* Receiver session index of a datagram underlay_rx kept. */
+static inline uint32_t
+dg_rx_index(const struct rte_mbuf *m)
+{
+	const struct bx_wire_hdr *h = rte_pktmbuf_mtod(m, const struct bx_wire_hdr *);
+
+	return rte_be_to_cpu_32(h->rx_index);
+}
+
+/*
+ * Mesh data datagrams (as underlay_rx leaves them) -> replay pre-check ->
+ * open -> replay commit -> source check -> inner TAP (this lcore's queue).
+ */
+static void
+open_tx(struct app_worker *w, struct bx_stats_lcore *st,
+	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
+{
+	const struct app_ports *ports = w->ports;
+	struct rte_mbuf *open[APP_BURST], *open_in[APP_BURST], *out[APP_BURST];
+	const struct bx_crypto_key *keys[APP_BURST];
+	struct rx_meta meta[APP_BURST];
+	uint8_t cwhy[APP_BURST];
+	uint16_t i, j, n_open = 0, n_out = 0, good, sent;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct bx_wire_hdr *h =
+			rte_pktmbuf_mtod(m, const struct bx_wire_hdr *);
+		const struct bx_peer *p;
+		struct app_session *s;
+		enum bx_drop_reason r;
+		uint64_t counter;
+		unsigned slot;
+
+		p = bx_peer_lookup_session(t, dg_rx_index(m), &slot);
 		s = p != NULL ? p->sessions[slot].ctx : NULL;
 		if (s == NULL) {
 			drop_rx(st, BX_DROP_NO_SESSION, m);
 			continue;
 		}
-		r = bx_replay_check(s->replay, info.counter);
+		counter = rte_be_to_cpu_64(h->counter);
+		r = bx_replay_check(s->replay, counter);
 		if (r != BX_DROP_NONE) {
 			drop_rx(st, r, m);
 			continue;
 		}
-		/* Keep exactly the mesh datagram: header, ciphertext, tag. */
-		rte_pktmbuf_adj(m, v.payload_off);
-		if (rte_pktmbuf_pkt_len(m) > v.payload_len)
-			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
-						       v.payload_len));
 		keys[n_open] = s->rx_key;
 		meta[n_open].peer = p;
 		meta[n_open].sess = s;
-		meta[n_open].counter = info.counter;
+		meta[n_open].counter = counter;
 		open[n_open++] = m;
 	}
-
-	sent = send_burst(ports->exception, exc, n_exc);
-	bx_stats_add(st, BX_STAT_EXCEPTION_RX_PACKETS, sent);
-	for (i = sent; i < n_exc; i++)
-		drop_rx(st, BX_DROP_EXCEPTION_FULL, exc[i]);
 	if (n_open == 0)
-		return n;
+		return;
 
 	memcpy(open_in, open, n_open * sizeof(open[0]));
 	good = bx_crypto_open_burst(w->crypto, keys, open, n_open, 0, cwhy);
@@ -404,28 +486,176 @@ ingress(struct app_worker *w, struct bx_stats_lcore *st,
 		eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 		out[n_out++] = m;
 	}
-	sent = send_burst(ports->inner, out, n_out);
+	sent = send_burst(ports->inner, w->txq, out, n_out);
 	bx_stats_add(st, BX_STAT_INNER_TX_PACKETS, sent);
 	for (i = sent; i < n_out; i++)
 		drop_rx(st, BX_DROP_TX_PORT_FULL, out[i]);
-	return n;
 }
 
-/* What the kernel sends on the exception TAP goes out unchanged. */
+/* What the kernel sends on exception queue @q goes out unchanged. */
 static uint16_t
-exception_down(struct app_worker *w, struct bx_stats_lcore *st)
+exception_down(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q)
 {
 	struct rte_mbuf *pkts[APP_BURST];
 	uint16_t n, i, sent;
 
-	n = rte_eth_rx_burst(w->ports->exception, 0, pkts, APP_BURST);
+	n = rte_eth_rx_burst(w->ports->exception, q, pkts, APP_BURST);
 	if (n == 0)
 		return 0;
-	sent = send_burst(w->ports->underlay, pkts, n);
+	sent = send_burst(w->ports->underlay, w->txq, pkts, n);
 	bx_stats_add(st, BX_STAT_EXCEPTION_TX_PACKETS, sent);
 	for (i = sent; i < n; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, pkts[i]);
 	return n;
+}
+
+/* One pass of the run-to-completion worker; returns frames received. */
+static unsigned
+rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
+	 const struct bx_peer_table *t)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	uint16_t n, n_rx;
+	unsigned got;
+
+	n = inner_rx(w, st, 0, pkts, &n_rx);
+	seal_tx(w, st, t, pkts, n);
+	got = n_rx;
+	n = underlay_rx(w, st, 0, pkts, &n_rx);
+	open_tx(w, st, t, pkts, n);
+	got += n_rx;
+	return got + exception_down(w, st, 0);
+}
+
+/* Egress packets of one RX burst, grouped by crypto worker and lane. */
+struct egress_groups {
+	struct rte_mbuf *pkts[APP_MAX_CRYPTO][BX_LANE_COUNT][APP_BURST];
+	uint16_t n[APP_MAX_CRYPTO][BX_LANE_COUNT];
+};
+
+static const enum bx_drop_reason lane_full[BX_LANE_COUNT] = {
+	[BX_LANE_CRITICAL] = BX_DROP_LANE_CRITICAL_EVICTED,
+	[BX_LANE_TELEMETRY] = BX_DROP_LANE_TELEMETRY_FULL,
+	[BX_LANE_BULK] = BX_DROP_LANE_BULK_FULL,
+};
+
+/* Hands classified frames to the crypto worker of their peer, by lane. */
+static void
+dispatch_egress(struct app_worker *w, struct bx_stats_lcore *st,
+		const struct bx_peer_table *t, struct rte_mbuf *pkts[],
+		uint16_t n)
+{
+	struct egress_groups g;
+	unsigned c, lane;
+	uint16_t i;
+
+	memset(g.n, 0, sizeof(g.n));
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct rte_ipv4_hdr *ih = inner_ipv4(st, m);
+		const struct bx_peer *p;
+
+		if (ih == NULL)
+			continue;
+		p = bx_peer_lookup_dst(t, ih->dst_addr);
+		if (p == NULL) {
+			drop_tx(st, BX_DROP_NO_PEER, m);
+			continue;
+		}
+		c = p->index % w->n_crypto;
+		lane = MBUF_LANE(m);
+		g.pkts[c][lane][g.n[c][lane]++] = m;
+	}
+	for (c = 0; c < w->n_crypto; c++) {
+		for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+			uint16_t k = g.n[c][lane], ok, evicted = 0;
+
+			if (k == 0)
+				continue;
+			ok = bx_lanes_enqueue(w->crypto_w[c]->lanes,
+					      (enum bx_wire_lane)lane,
+					      g.pkts[c][lane], k, &evicted);
+			/* Critical takes everything and frees the oldest. */
+			if (evicted != 0)
+				bx_stats_tx_drop(st, lane_full[lane], evicted);
+			for (i = ok; i < k; i++)
+				drop_tx(st, lane_full[lane], g.pkts[c][lane][i]);
+		}
+	}
+}
+
+/* Hands mesh datagrams to the crypto worker of their peer. */
+static void
+dispatch_ingress(struct app_worker *w, struct bx_stats_lcore *st,
+		 const struct bx_peer_table *t, struct rte_mbuf *pkts[],
+		 uint16_t n)
+{
+	struct rte_mbuf *g[APP_MAX_CRYPTO][APP_BURST];
+	uint16_t cnt[APP_MAX_CRYPTO] = { 0 };
+	unsigned c, slot;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct bx_peer *p;
+
+		p = bx_peer_lookup_session(t, dg_rx_index(pkts[i]), &slot);
+		if (p == NULL) {
+			drop_rx(st, BX_DROP_NO_SESSION, pkts[i]);
+			continue;
+		}
+		c = p->index % w->n_crypto;
+		g[c][cnt[c]++] = pkts[i];
+	}
+	for (c = 0; c < w->n_crypto; c++) {
+		uint16_t ok;
+
+		if (cnt[c] == 0)
+			continue;
+		ok = (uint16_t)rte_ring_sp_enqueue_burst(w->crypto_w[c]->ingress,
+							 (void **)g[c], cnt[c],
+							 NULL);
+		for (i = ok; i < cnt[c]; i++)
+			drop_rx(st, BX_DROP_INGRESS_FULL, g[c][i]);
+	}
+}
+
+/* One pass of the pipeline's RX lcore over every queue of every port. */
+static unsigned
+rx_pass(struct app_worker *w, struct bx_stats_lcore *st,
+	const struct bx_peer_table *t)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	unsigned got = 0;
+	uint16_t q, n, n_rx;
+
+	for (q = 0; q < w->ports->n_queues; q++) {
+		n = inner_rx(w, st, q, pkts, &n_rx);
+		dispatch_egress(w, st, t, pkts, n);
+		got += n_rx;
+		n = underlay_rx(w, st, q, pkts, &n_rx);
+		dispatch_ingress(w, st, t, pkts, n);
+		got += n_rx;
+		got += exception_down(w, st, q);
+	}
+	return got;
+}
+
+/* One pass of a pipeline crypto worker: its lanes, then its datagrams. */
+static unsigned
+crypto_pass(struct app_worker *w, struct bx_stats_lcore *st,
+	    const struct bx_peer_table *t)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	uint16_t n;
+	unsigned got;
+
+	n = bx_lanes_dequeue(w->lanes, pkts, APP_BURST, rte_rdtsc());
+	seal_tx(w, st, t, pkts, n);
+	got = n;
+	n = (uint16_t)rte_ring_sc_dequeue_burst(w->ingress, (void **)pkts,
+						APP_BURST, NULL);
+	open_tx(w, st, t, pkts, n);
+	return got + n;
 }
 
 static int
@@ -450,9 +680,17 @@ worker_run(struct app_worker *w)
 		const struct bx_peer_table *t = bx_peer_table_get(w->reg);
 		unsigned got;
 
-		got = egress(w, st, t);
-		got += ingress(w, st, t);
-		got += exception_down(w, st);
+		switch (w->role) {
+		case APP_ROLE_RX:
+			got = rx_pass(w, st, t);
+			break;
+		case APP_ROLE_CRYPTO:
+			got = crypto_pass(w, st, t);
+			break;
+		default:
+			got = rtc_pass(w, st, t);
+			break;
+		}
 		rte_rcu_qsbr_quiescent(w->qsbr, lcore);
 		if (got == 0 && idle_us > 0)
 			rte_delay_us_sleep(idle_us);

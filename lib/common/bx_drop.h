@@ -58,6 +58,7 @@
 	/* ports (app) */                                                     \
 	X(TX_PORT_FULL, "tx_port_full")                                       \
 	X(EXCEPTION_FULL, "exception_full")                                   \
+	X(INGRESS_FULL, "ingress_full")                                       \
 	/* inner port (app) */                                                \
 	X(INNER_NOT_IPV4, "inner_not_ipv4")                                   \
 	/* well-formed mesh message this node does not handle (app) */        \
