@@ -25,6 +25,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -35,6 +36,7 @@
 #define APP_NAME "bauxite-app"
 #define APP_ERR_LEN 512u
 #define APP_TICK_MS 100u /* control loop period */
+#define APP_EAL_ARGS_MAX 256u /* EAL arguments, ours included */
 /* The RTC worker, or the RX lcore and its crypto workers. */
 #define APP_MAX_WORKERS (1u + APP_MAX_CRYPTO)
 
@@ -63,6 +65,30 @@ struct app {
 	struct app_worker worker[APP_MAX_WORKERS];
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 };
+
+/*
+ * The EAL arguments, plus --huge-unlink when hugepages are backed by files
+ * (neither --in-memory nor --no-huge given): a process that exits, however
+ * it exits, then leaves no hugepage files behind.
+ */
+static int
+eal_args(int argc, char **argv, char **out)
+{
+	bool files = true;
+	int i;
+
+	for (i = 0; i < argc; i++) {
+		out[i] = argv[i];
+		if (strcmp(argv[i], "--in-memory") == 0 ||
+		    strcmp(argv[i], "--no-huge") == 0 ||
+		    strncmp(argv[i], "--huge-unlink", 13) == 0)
+			files = false;
+	}
+	if (files)
+		out[argc++] = (char *)"--huge-unlink";
+	out[argc] = NULL;
+	return argc;
+}
 
 static void
 usage(FILE *f)
@@ -163,10 +189,26 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Every counter, and every drop reason that happened. */
+/* A port's own counters: losses before the fast path sees a frame (RX
+ * ring full, no mbuf) or after it hands one over. */
 static void
-print_stats(const struct bx_stats *s, const char *why)
+print_port_stats(const char *what, uint16_t port)
 {
+	struct rte_eth_stats es;
+
+	if (port >= RTE_MAX_ETHPORTS || rte_eth_stats_get(port, &es) != 0)
+		return;
+	printf("  port %-9s rx %" PRIu64 " tx %" PRIu64 " missed %" PRIu64
+	       " rx_errors %" PRIu64 " tx_errors %" PRIu64 " no_mbuf %" PRIu64
+	       "\n", what, es.ipackets, es.opackets, es.imissed, es.ierrors,
+	       es.oerrors, es.rx_nombuf);
+}
+
+/* Every counter, every drop reason that happened, every port. */
+static void
+print_stats(const struct app *a, const char *why)
+{
+	const struct bx_stats *s = a->stats;
 	struct bx_stats_lcore sum;
 	unsigned i;
 
@@ -179,6 +221,11 @@ print_stats(const struct bx_stats *s, const char *why)
 		if (sum.drop[i] != 0)
 			printf("  drop %-17s %" PRIu64 "\n",
 			       bx_drop_name((enum bx_drop_reason)i), sum.drop[i]);
+	if (a->ports_up) {
+		print_port_stats("underlay", a->ports.underlay);
+		print_port_stats("inner", a->ports.inner);
+		print_port_stats("exception", a->ports.exception);
+	}
 	fflush(stdout);
 }
 
@@ -469,7 +516,7 @@ app_teardown(struct app *a)
 	if (a->n_launched != 0) {
 		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);
 		rte_eal_mp_wait_lcore();
-		print_stats(a->stats, "exit");
+		print_stats(a, "exit");
 	}
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
@@ -513,11 +560,11 @@ control_loop(struct app *a)
 		app_neigh_tick(a->neigh, now);
 		if (sig_dump) {
 			sig_dump = 0;
-			print_stats(a->stats, "SIGUSR1");
+			print_stats(a, "SIGUSR1");
 		}
 		if (interval != 0 && now >= next_stats) {
 			next_stats = now + interval;
-			print_stats(a->stats, "interval");
+			print_stats(a, "interval");
 		}
 		nanosleep(&tick, NULL);
 	}
@@ -531,13 +578,14 @@ main(int argc, char **argv)
 	char err[APP_ERR_LEN] = "";
 	const char *config = NULL;
 	bool check = false;
+	char *eal_argv[APP_EAL_ARGS_MAX];
 	int eal_argc, i, rc;
 
 	/* Find "--" ourselves: the config must be judged before the EAL. */
 	for (eal_argc = 1; eal_argc < argc; eal_argc++)
 		if (strcmp(argv[eal_argc], "--") == 0)
 			break;
-	if (eal_argc == argc) {
+	if (eal_argc == argc || eal_argc + 2 > (int)APP_EAL_ARGS_MAX) {
 		usage(stderr);
 		return EXIT_FAILURE;
 	}
@@ -559,7 +607,8 @@ main(int argc, char **argv)
 	}
 
 	atexit(remove_eal_rundir);
-	rc = rte_eal_init(eal_argc, argv);
+	eal_argc = eal_args(eal_argc, argv, eal_argv);
+	rc = rte_eal_init(eal_argc, eal_argv);
 	if (rc < 0) {
 		fprintf(stderr, APP_NAME ": EAL init failed: %s\n",
 			rte_strerror(rte_errno));
