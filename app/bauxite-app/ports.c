@@ -229,6 +229,48 @@ kernel_default_route(int fd, const char *ifname, uint32_t gw_be, char *err,
 	return 0;
 }
 
+/*
+ * Routes every peer prefix that is not on the inner subnet through the inner
+ * TAP, so the kernel hands traffic for it to the mesh (the app answers ARP
+ * for any address there). Routes the operator already has are kept.
+ */
+static int
+kernel_peer_routes(int fd, const struct bx_config *cfg, char *err,
+		   size_t errlen)
+{
+	const struct bx_config_prefix *inner = &cfg->inner.address;
+	char dev[IFNAMSIZ];
+	unsigned i, j;
+
+	snprintf(dev, sizeof(dev), "%s", cfg->inner.iface);
+	for (i = 0; i < cfg->n_peers; i++) {
+		const struct bx_config_peer *p = &cfg->peers[i];
+
+		for (j = 0; j < p->n_allowed; j++) {
+			const struct bx_config_prefix *a = &p->allowed[j];
+			uint32_t mask = prefix_mask_be(inner->len);
+			struct rtentry rt;
+
+			if (a->len >= inner->len &&
+			    (a->addr & mask) == (inner->addr & mask))
+				continue; /* on the inner subnet already */
+			memset(&rt, 0, sizeof(rt));
+			sin_set(&rt.rt_dst, a->addr);
+			sin_set(&rt.rt_genmask, prefix_mask_be(a->len));
+			rt.rt_flags = RTF_UP | (a->len == 32 ? RTF_HOST : 0);
+			rt.rt_dev = dev;
+			if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
+				int rc = errno;
+
+				snprintf(err, errlen, "peers[%u].allowed_prefixes[%u]: "
+					 "route via %s: %s", i, j, dev, strerror(rc));
+				return -rc;
+			}
+		}
+	}
+	return 0;
+}
+
 static int
 kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
 	      char *err, size_t errlen)
@@ -335,6 +377,8 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	if (rc == 0)
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
+	if (rc == 0)
+		rc = kernel_peer_routes(fd, cfg, err, errlen);
 	if (rc == 0)
 		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,
 				     &cfg->underlay.address, 0, err, errlen);
