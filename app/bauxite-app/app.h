@@ -43,6 +43,10 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 
 /* Next hop MAC slot: 48-bit MAC in the low bits, valid flag on top. */
 #define APP_NH_VALID (UINT64_C(1) << 63)
+/* Gateway mode: the LAN subnet must be a /16 or longer (one slot a host). */
+#define APP_LAN_MIN_PREFIX 16u
+/* Gateway mode: one ARP request per unresolved LAN host per this long. */
+#define APP_LAN_ARP_INTERVAL_MS 200u
 
 struct app_ports {
 	/* RX/TX queue pairs per port: one per lcore that transmits on it
@@ -56,8 +60,11 @@ struct app_ports {
 	bool inner_started;
 	bool exception_started;
 	struct rte_ether_addr underlay_mac;
-	/* MAC of the inner TAP's kernel interface: dst of delivered frames. */
+	/* TAP: MAC of the inner kernel interface, dst of delivered frames. */
 	struct rte_ether_addr inner_kernel_mac;
+	/* Gateway (inner.type dpdk): the inner port is a LAN NIC; its MAC. */
+	bool gateway;
+	struct rte_ether_addr inner_mac;
 	struct rte_mempool *pool;
 };
 
@@ -72,6 +79,21 @@ struct app_session {
 	struct bx_replay *replay;     /* over the peer's counters */
 	uint32_t tx_index;            /* peer's receiver index for us -> peer */
 	uint32_t rx_index;            /* our receiver index for peer -> us */
+};
+
+/*
+ * Gateway mode: the LAN hosts' MACs, learned from ARP on the inner port,
+ * one slot per host address of inner.address's subnet. Written only by the
+ * lcore that receives on the inner port (the RTC worker or the RX lcore),
+ * read by every lcore that delivers; a slot is one 64-bit word, so readers
+ * never see half an entry.
+ */
+struct app_lan {
+	uint32_t net;         /* subnet, host order */
+	uint32_t host_mask;   /* ~netmask, host order */
+	uint64_t *mac;        /* APP_NH_VALID | MAC per host */
+	uint64_t *asked;      /* TSC of the last ARP request (racy: a hint) */
+	uint64_t arp_interval; /* TSC cycles between requests */
 };
 
 /*
@@ -107,6 +129,7 @@ struct app_worker {
 	/* Per peer index (registry capacity entries). */
 	uint64_t *nexthop;              /* APP_NH_VALID | MAC, release-stored */
 	uint64_t *tx_counter;           /* worker-owned nonce counters */
+	struct app_lan *lan;            /* gateway mode, else NULL */
 	uint32_t n_slots;
 	const bool *running;             /* read with __atomic_load_n */
 	int rc;                         /* 0, or why the worker could not run */

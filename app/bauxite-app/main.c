@@ -62,6 +62,7 @@ struct app {
 	uint64_t *nexthop;
 	uint64_t *tx_counter;
 	struct app_neigh *neigh;
+	struct app_lan lan;              /* gateway mode */
 	struct app_worker worker[APP_MAX_WORKERS];
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 };
@@ -380,6 +381,7 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 		w->n_slots = n_slots;
 		w->running = &a->running;
 		w->txq = (uint16_t)i;
+		w->lan = a->ports.gateway ? &a->lan : NULL;
 		w->role = !pipeline ? APP_ROLE_RTC :
 			  i == 0    ? APP_ROLE_RX :
 				      APP_ROLE_CRYPTO;
@@ -408,6 +410,29 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 		a->worker[0].n_crypto = a->n_workers - 1;
 		/* The RX lcore's handle on its crypto workers. */
 		a->worker[0].crypto_w = a->crypto_workers;
+	}
+	return 0;
+}
+
+/* Gateway mode: the LAN neighbour table, one slot per subnet host. */
+static int
+lan_setup(struct app *a, char *err, size_t errlen)
+{
+	const struct bx_config_prefix *in = &a->cfg->inner.address;
+	uint32_t hosts = UINT32_C(1) << (32 - in->len);
+	struct app_lan *lan = &a->lan;
+
+	lan->host_mask = hosts - 1;
+	lan->net = rte_be_to_cpu_32(in->addr) & ~lan->host_mask;
+	lan->arp_interval = rte_get_tsc_hz() / 1000 * APP_LAN_ARP_INTERVAL_MS;
+	lan->mac = rte_zmalloc("bx_lan_mac", hosts * sizeof(uint64_t),
+			       RTE_CACHE_LINE_SIZE);
+	lan->asked = rte_zmalloc("bx_lan_asked", hosts * sizeof(uint64_t),
+				 RTE_CACHE_LINE_SIZE);
+	if (lan->mac == NULL || lan->asked == NULL) {
+		snprintf(err, errlen, "inner.address: LAN table for %u hosts: "
+			 "no memory", hosts);
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -484,6 +509,11 @@ app_setup(struct app *a, char *err, size_t errlen)
 	if (rc != 0)
 		return rc;
 
+	if (a->ports.gateway) {
+		rc = lan_setup(a, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
 	a->nexthop = rte_zmalloc("bx_nexthop", n_slots * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
@@ -531,6 +561,8 @@ app_teardown(struct app *a)
 	bx_crypto_free(a->ctl_crypto);
 	rte_free(a->tx_counter);
 	rte_free(a->nexthop);
+	rte_free(a->lan.mac);
+	rte_free(a->lan.asked);
 	rte_free(a->qsbr);
 	bx_stats_free(a->stats);
 	if (a->eal_up)
@@ -638,9 +670,11 @@ main(int argc, char **argv)
 		a.n_launched++;
 	}
 	printf(APP_NAME ": %s up: underlay %s (" RTE_ETHER_ADDR_PRT_FMT
-	       "), inner %s, exception %s, %s on %s, %u peer(s)\n",
+	       "), inner %s%s, exception %s, %s on %s, %u peer(s)\n",
 	       a.cfg->node_id, a.cfg->underlay.port,
-	       RTE_ETHER_ADDR_BYTES(&a.ports.underlay_mac), a.cfg->inner.iface,
+	       RTE_ETHER_ADDR_BYTES(&a.ports.underlay_mac),
+	       a.ports.gateway ? a.cfg->inner.port : a.cfg->inner.iface,
+	       a.ports.gateway ? " (gateway LAN)" : "",
 	       a.cfg->underlay.exception_iface,
 	       bx_crypto_cipher_name(a.cfg->cipher),
 	       bx_crypto_backend_name(a.crypto[0]), a.cfg->n_peers);

@@ -28,7 +28,7 @@
 /* DPDK names of our TAP devices; the kernel names come from the config. */
 #define INNER_TAP_NAME "net_tap_bx0"
 #define EXCEPTION_TAP_NAME "net_tap_ex0"
-#define TAP_DEVARGS_MAX 128u
+#define TAP_DEVARGS_MAX (BX_CONFIG_DEVARGS_MAX + 1u)
 #define PROC_IPV6_FMT "/proc/sys/net/ipv6/conf/%s/disable_ipv6"
 
 /* Port id of a device known by @devargs, probing it first if needed. The
@@ -302,11 +302,12 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	memset(p, 0, sizeof(*p));
 	p->n_queues = n_queues;
 	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
-	if (cfg->inner.type != BX_CONFIG_INNER_TAP) {
-		snprintf(err, errlen, "inner.type \"%s\": not supported by this "
-			 "bauxite-app yet (use \"tap\")",
-			 bx_config_inner_type_name(cfg->inner.type));
-		return -ENOTSUP;
+	p->gateway = cfg->inner.type == BX_CONFIG_INNER_DPDK;
+	if (p->gateway && cfg->inner.address.len < APP_LAN_MIN_PREFIX) {
+		snprintf(err, errlen, "inner.address: a gateway's LAN subnet must "
+			 "be a /%u or longer, got /%u", APP_LAN_MIN_PREFIX,
+			 cfg->inner.address.len);
+		return -EINVAL;
 	}
 	rc = port_probe("underlay.port", cfg->underlay.port, &p->underlay, err,
 			errlen);
@@ -317,9 +318,22 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		snprintf(err, errlen, "underlay port: no MAC: %s", strerror(-rc));
 		return rc;
 	}
-	snprintf(inner_args, sizeof(inner_args), "%s,iface=%s", INNER_TAP_NAME,
-		 cfg->inner.iface);
-	rc = port_probe("inner.iface", inner_args, &p->inner, err, errlen);
+	if (p->gateway) {
+		snprintf(inner_args, sizeof(inner_args), "%s", cfg->inner.port);
+		rc = port_probe("inner.port", inner_args, &p->inner, err, errlen);
+		if (rc == 0 && p->inner == p->underlay) {
+			snprintf(err, errlen, "inner.port: \"%s\" is the underlay "
+				 "port", cfg->inner.port);
+			rc = -EINVAL;
+		}
+		if (rc == 0)
+			rc = rte_eth_macaddr_get(p->inner, &p->inner_mac);
+	} else {
+		snprintf(inner_args, sizeof(inner_args), "%s,iface=%s",
+			 INNER_TAP_NAME, cfg->inner.iface);
+		rc = port_probe("inner.iface", inner_args, &p->inner, err,
+				errlen);
+	}
 	if (rc != 0)
 		return rc;
 	m = &p->underlay_mac;
@@ -351,7 +365,8 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	if (rc != 0)
 		return rc;
 	p->underlay_started = true;
-	rc = port_start(p->inner, n_queues, p->pool, "inner.iface", inner_args,
+	rc = port_start(p->inner, n_queues, p->pool,
+			p->gateway ? "inner.port" : "inner.iface", inner_args,
 			err, errlen);
 	if (rc != 0)
 		return rc;
@@ -368,16 +383,17 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
-	rc = kernel_ipv6_off(cfg->inner.iface, err, errlen);
-	if (rc == 0)
-		rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
-	if (rc == 0)
+	rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
+	/* A gateway's inner side is a LAN on a DPDK port: no kernel there. */
+	if (rc == 0 && !p->gateway)
+		rc = kernel_ipv6_off(cfg->inner.iface, err, errlen);
+	if (rc == 0 && !p->gateway)
 		rc = kernel_if_setup(fd, cfg->inner.iface, &cfg->inner.address,
 				     cfg->inner.mtu, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && !p->gateway)
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
-	if (rc == 0)
+	if (rc == 0 && !p->gateway)
 		rc = kernel_peer_routes(fd, cfg, err, errlen);
 	if (rc == 0)
 		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,

@@ -84,6 +84,22 @@ send_burst(uint16_t port, uint16_t q, struct rte_mbuf *pkts[], uint16_t n)
 	return n ? rte_eth_tx_burst(port, q, pkts, n) : 0;
 }
 
+/* An ARP header that is Ethernet/IPv4, or NULL. */
+static struct rte_arp_hdr *
+arp_ipv4(struct rte_mbuf *m)
+{
+	struct rte_arp_hdr *ah;
+
+	if (rte_pktmbuf_data_len(m) < ETH_LEN + sizeof(*ah))
+		return NULL;
+	ah = rte_pktmbuf_mtod_offset(m, struct rte_arp_hdr *, ETH_LEN);
+	if (ah->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+	    ah->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+	    ah->arp_hlen != RTE_ETHER_ADDR_LEN || ah->arp_plen != 4)
+		return NULL;
+	return ah;
+}
+
 /*
  * Turns an ARP request of the inner kernel for any address but our own
  * virtual IP into the reply "that address is at proxy_mac", in place.
@@ -93,16 +109,13 @@ static bool
 proxy_arp(const struct app_worker *w, struct rte_mbuf *m)
 {
 	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	struct rte_arp_hdr *ah = (struct rte_arp_hdr *)(eh + 1);
-	struct rte_arp_ipv4 *d = &ah->arp_data;
+	struct rte_arp_hdr *ah = arp_ipv4(m);
+	struct rte_arp_ipv4 *d;
 	rte_be32_t tip;
 
-	if (rte_pktmbuf_data_len(m) < ETH_LEN + sizeof(*ah) ||
-	    ah->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
-	    ah->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
-	    ah->arp_hlen != RTE_ETHER_ADDR_LEN || ah->arp_plen != 4 ||
-	    ah->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST))
+	if (ah == NULL || ah->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST))
 		return false;
+	d = &ah->arp_data;
 	tip = d->arp_tip;
 	/* Our own address is the kernel's to defend; sender 0 is a probe. */
 	if (tip == w->cfg->inner.address.addr || d->arp_sip == 0)
@@ -115,6 +128,90 @@ proxy_arp(const struct app_worker *w, struct rte_mbuf *m)
 	eh->dst_addr = eh->src_addr;
 	eh->src_addr = proxy_mac;
 	return true;
+}
+
+/* Slot of @ip_be in the gateway's LAN table, or -1 if not a LAN host. */
+static inline int64_t
+lan_slot(const struct app_lan *lan, rte_be32_t ip_be)
+{
+	uint32_t ip = rte_be_to_cpu_32(ip_be);
+
+	if ((ip & ~lan->host_mask) != lan->net)
+		return -1;
+	return ip & lan->host_mask;
+}
+
+static inline uint64_t
+mac_pack(const struct rte_ether_addr *mac)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+		v = v << 8 | mac->addr_bytes[i];
+	return v;
+}
+
+/*
+ * Gateway mode: learns the sender of any ARP on the LAN and turns a
+ * request for our LAN address into the reply, in place. False if there is
+ * nothing to send back.
+ */
+static bool
+lan_arp(const struct app_worker *w, struct rte_mbuf *m)
+{
+	struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_arp_hdr *ah = arp_ipv4(m);
+	rte_be32_t own = w->cfg->inner.address.addr;
+	struct rte_arp_ipv4 *d;
+	int64_t slot;
+
+	if (ah == NULL)
+		return false;
+	d = &ah->arp_data;
+	slot = lan_slot(w->lan, d->arp_sip);
+	if (slot >= 0 && d->arp_sip != own && !rte_is_zero_ether_addr(&d->arp_sha))
+		__atomic_store_n(&w->lan->mac[slot],
+				 APP_NH_VALID | mac_pack(&d->arp_sha),
+				 __ATOMIC_RELEASE);
+	if (ah->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST) || d->arp_tip != own)
+		return false;
+	ah->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+	d->arp_tha = d->arp_sha;
+	d->arp_tip = d->arp_sip;
+	d->arp_sha = w->ports->inner_mac;
+	d->arp_sip = own;
+	eh->dst_addr = eh->src_addr;
+	eh->src_addr = w->ports->inner_mac;
+	return true;
+}
+
+/*
+ * Gateway mode: rewrites @m, a packet for LAN host @dst that has no MAC
+ * yet, into the ARP request for it. The packet itself is lost (counted by
+ * the caller); reusing its mbuf asks without allocating.
+ */
+static void
+lan_arp_request(const struct app_worker *w, struct rte_mbuf *m, rte_be32_t dst)
+{
+	struct rte_ether_hdr *eh;
+	struct rte_arp_hdr *ah;
+
+	rte_pktmbuf_reset(m);
+	eh = (struct rte_ether_hdr *)rte_pktmbuf_append(m, ETH_LEN + sizeof(*ah));
+	ah = (struct rte_arp_hdr *)(eh + 1);
+	memset(&eh->dst_addr, 0xff, sizeof(eh->dst_addr));
+	eh->src_addr = w->ports->inner_mac;
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	ah->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	ah->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ah->arp_hlen = RTE_ETHER_ADDR_LEN;
+	ah->arp_plen = 4;
+	ah->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+	ah->arp_data.arp_sha = w->ports->inner_mac;
+	ah->arp_data.arp_sip = w->cfg->inner.address.addr;
+	memset(&ah->arp_data.arp_tha, 0, sizeof(ah->arp_data.arp_tha));
+	ah->arp_data.arp_tip = dst;
 }
 
 /*
@@ -130,6 +227,7 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	struct rte_mbuf *rx[APP_BURST], *arp[APP_BURST];
 	enum bx_wire_lane lane[APP_BURST];
 	enum bx_drop_reason why[APP_BURST];
+	bool gateway = ports->gateway;
 	uint16_t n, i, k, n_ip = 0, n_arp = 0, sent;
 
 	n = rte_eth_rx_burst(ports->inner, q, rx, APP_BURST);
@@ -146,13 +244,19 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 			continue;
 		}
 		eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-		if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-			ip[n_ip++] = m;
-		else if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP) &&
-			 proxy_arp(w, m))
+		if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+			/* A LAN NIC sees its neighbours' unicast too. */
+			if (gateway && !rte_is_same_ether_addr(&eh->dst_addr,
+							       &ports->inner_mac))
+				drop_tx(st, BX_DROP_INNER_NOT_FOR_US, m);
+			else
+				ip[n_ip++] = m;
+		} else if (eh->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP) &&
+			   (gateway ? lan_arp(w, m) : proxy_arp(w, m))) {
 			arp[n_arp++] = m;
-		else /* the mesh carries IPv4 only */
+		} else { /* the mesh carries IPv4 only */
 			drop_tx(st, BX_DROP_INNER_NOT_IPV4, m);
+		}
 	}
 	sent = send_burst(ports->inner, w->txq, arp, n_arp);
 	for (i = sent; i < n_arp; i++)
@@ -389,6 +493,34 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	return n_dg;
 }
 
+/* lan_lookup: no MAC, and time to ask for it. */
+#define LAN_ASK UINT64_C(1)
+
+/*
+ * Gateway mode: APP_NH_VALID | MAC of LAN host @dst; else LAN_ASK when an
+ * ARP request for it is due (one per APP_LAN_ARP_INTERVAL_MS), or 0. Our
+ * own LAN address and addresses off the LAN have no MAC to find.
+ */
+static inline uint64_t
+lan_lookup(const struct app_worker *w, rte_be32_t dst, uint64_t now)
+{
+	struct app_lan *lan = w->lan;
+	int64_t slot = lan_slot(lan, dst);
+	uint64_t v;
+
+	if (slot < 0 || dst == w->cfg->inner.address.addr)
+		return 0;
+	v = __atomic_load_n(&lan->mac[slot], __ATOMIC_ACQUIRE);
+	if (v & APP_NH_VALID)
+		return v;
+	/* Several workers may race here: at worst two requests go out. */
+	if (now - __atomic_load_n(&lan->asked[slot], __ATOMIC_RELAXED) <
+	    lan->arp_interval)
+		return 0;
+	__atomic_store_n(&lan->asked[slot], now, __ATOMIC_RELAXED);
+	return LAN_ASK;
+}
+
 /* Receiver session index of a datagram underlay_rx kept. */
 static inline uint32_t
 dg_rx_index(const struct rte_mbuf *m)
@@ -412,6 +544,7 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	struct rx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
 	uint16_t i, j, n_open = 0, n_out = 0, good, sent;
+	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, lan_mac = 0;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -476,13 +609,31 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_rx(st, BX_DROP_SRC_NOT_ALLOWED, m);
 			continue;
 		}
+		if (ports->gateway) {
+			lan_mac = lan_lookup(w, ih->dst_addr, now);
+			if ((lan_mac & APP_NH_VALID) == 0) {
+				bx_stats_rx_drop(st, BX_DROP_NO_PATH, 1);
+				if (lan_mac == LAN_ASK) {
+					lan_arp_request(w, m, ih->dst_addr);
+					out[n_out++] = m;
+				} else {
+					rte_pktmbuf_free(m);
+				}
+				continue;
+			}
+		}
 		eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, ETH_LEN);
 		if (eh == NULL) {
 			drop_rx(st, BX_DROP_CRYPTO_NO_ROOM, m);
 			continue;
 		}
-		eh->dst_addr = ports->inner_kernel_mac;
-		eh->src_addr = proxy_mac;
+		if (ports->gateway) {
+			mac_unpack(lan_mac, &eh->dst_addr);
+			eh->src_addr = ports->inner_mac;
+		} else {
+			eh->dst_addr = ports->inner_kernel_mac;
+			eh->src_addr = proxy_mac;
+		}
 		eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
 		out[n_out++] = m;
 	}

@@ -1013,8 +1013,11 @@ parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg,
 		return missing(c, path, IPV4_HINT);
 	if (want_ipv4(c, path, v, &p->virtual_ip) < 0)
 		return -EINVAL;
-	if (!in_prefix(p->virtual_ip, &cfg->inner.address) ||
-	    p->virtual_ip == cfg->inner.address.addr)
+	/* A gateway's inner.address is its LAN address: peers' virtual IPs
+	 * live in the mesh prefix, not there. */
+	if (cfg->inner.type == BX_CONFIG_INNER_TAP &&
+	    (!in_prefix(p->virtual_ip, &cfg->inner.address) ||
+	     p->virtual_ip == cfg->inner.address.addr))
 		return fail(c, -EINVAL, path,
 			    "expected an address inside inner.address %s other than the node's own, got \"%s\"",
 			    fmt_prefix(&cfg->inner.address, b),

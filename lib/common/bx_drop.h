@@ -61,6 +61,7 @@
 	X(INGRESS_FULL, "ingress_full")                                       \
 	/* inner port (app) */                                                \
 	X(INNER_NOT_IPV4, "inner_not_ipv4")                                   \
+	X(INNER_NOT_FOR_US, "inner_not_for_us")                               \
 	/* well-formed mesh message this node does not handle (app) */        \
 	X(MSG_UNHANDLED, "msg_unhandled")
 
