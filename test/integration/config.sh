@@ -57,6 +57,10 @@ expect_refused "key file mode 0644" "peers[0].psk_file" "$tmp/mode.json"
 bx_config "$base" "$tmp/short.json" "peers.0.psk_file=\"$tmp/short.psk\""
 expect_refused "key of 16 bytes" "peers[0].psk_file" "$tmp/short.json"
 
+(umask 077; head -c 64 /dev/urandom | base64 -w0 >"$tmp/long.psk")
+bx_config "$base" "$tmp/long.json" "peers.0.psk_file=\"$tmp/long.psk\""
+expect_refused "key of 64 bytes" "peers[0].psk_file" "$tmp/long.json"
+
 # A port that does not exist is found only by the EAL: refused after it
 # starts but before anything else, naming the field. No hugepages needed.
 bx_config "$base" "$tmp/port.json" 'underlay.port="net_nosuch0"'

@@ -13,6 +13,14 @@ BX_PY=/usr/bin/python3
 [ -x "$BX_PY" ] || BX_PY=python3
 BX_HUGEPAGES=256
 BX_UP_TIMEOUT_S=20
+# A tunnel whose next hops do not resolve within this long is broken.
+BX_TUNNEL_TIMEOUT_S=20
+# EAL arguments of every test node: no PCI, hugepages without files.
+BX_EAL=(-l 0-1 --no-pci --in-memory --log-level='*:error')
+# Counters stand still (no frame in flight) when two telemetry reads this
+# far apart agree; give up waiting after BX_SETTLE_TRIES of them.
+BX_SETTLE_S=0.3
+BX_SETTLE_TRIES=30
 
 bx_namespaces=()
 bx_pids=()
@@ -31,25 +39,35 @@ bx_require_tools() {
 	done
 }
 
-bx_cleanup() {
-	local rc=$? pid ns i
-	set +e
+# bx_teardown: stops every registered process (SIGTERM; a clean shutdown
+# closes ports and removes its TAPs, give it 10 s), deletes the namespaces
+# and the temporary directory. Idempotent; never fails (also under set -e).
+bx_teardown() {
+	local pid ns i
 	for pid in "${bx_pids[@]+"${bx_pids[@]}"}"; do
-		kill -TERM "$pid" 2>/dev/null
+		kill -TERM "$pid" 2>/dev/null || true
 	done
 	for pid in "${bx_pids[@]+"${bx_pids[@]}"}"; do
-		# A clean shutdown closes ports and removes its TAPs; give it 10 s.
 		for i in $(seq 100); do
-			kill -0 "$pid" 2>/dev/null || break
+			bx_alive "$pid" || break
 			sleep 0.1
 		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	done
 	for ns in "${bx_namespaces[@]+"${bx_namespaces[@]}"}"; do
-		ip netns del "$ns" 2>/dev/null
+		ip netns del "$ns" 2>/dev/null || true
 	done
-	[ -n "$bx_tmp" ] && rm -rf "$bx_tmp"
+	if [ -n "$bx_tmp" ]; then
+		rm -rf "$bx_tmp"
+	fi
+	bx_pids=() bx_namespaces=() bx_tmp=""
+}
+
+bx_cleanup() {
+	local rc=$?
+	set +e
+	bx_teardown
 	exit "$rc"
 }
 trap bx_cleanup EXIT
@@ -141,6 +159,14 @@ bx_start() {
 	BX_LAST_PID=$!
 }
 
+# bx_alive PID: true while PID runs (kill -0 also succeeds for a child
+# that died and was not waited for yet).
+bx_alive() {
+	local state
+	state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+	[ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 # bx_wait_iface NS IFACE PID: until IFACE exists in NS (and is up), or fail.
 bx_wait_iface() {
 	local ns=$1 ifn=$2 pid=$3 i
@@ -148,7 +174,7 @@ bx_wait_iface() {
 		if ip -n "$ns" -o link show "$ifn" 2>/dev/null | grep -q ',UP'; then
 			return 0
 		fi
-		kill -0 "$pid" 2>/dev/null || return 1
+		bx_alive "$pid" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -170,4 +196,240 @@ bx_stats_dump() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# bx_forget PID: PID was waited for; the cleanup need not stop it.
+bx_forget() {
+	local keep=() pid
+	for pid in "${bx_pids[@]+"${bx_pids[@]}"}"; do
+		[ "$pid" = "$1" ] || keep+=("$pid")
+	done
+	bx_pids=("${keep[@]+"${keep[@]}"}")
+}
+
+# bx_json FILE PATH: the value at the dotted PATH of the JSON FILE, as text.
+bx_json() {
+	"$BX_PY" - "$1" "$2" <<'PY'
+import json, sys
+obj = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    obj = obj[int(k)] if isinstance(obj, list) else obj[k]
+print(obj)
+PY
+}
+
+# bx_show_logs: both nodes' logs on stderr, for a failure's post-mortem.
+bx_show_logs() {
+	local f
+	for f in "${logA:-}" "${logB:-}"; do
+		[ -n "$f" ] && [ -f "$f" ] || continue
+		bx_log "--- $f"
+		cat "$f" >&2
+	done
+}
+
+# bx_ping NS SRC DST: true when one ping from SRC to DST is answered.
+bx_ping() {
+	ip netns exec "$1" ping -c 1 -W 1 -I "$2" "$3" >/dev/null 2>&1
+}
+
+# bx_two_nodes APP [KEY=JSON...]: the standard topology. edge-a runs in
+# namespace nsA and edge-b in nsB, from config/edge-a.json and edge-b.json
+# with a fresh shared PSK, periodic stats off and each KEY=JSON (see
+# bx_config) applied to both; their underlay ports are af_packet on the
+# veth pair vA -- vB. Returns once a ping crosses the tunnel; fails the
+# test (with both logs) when it does not. Sets, for the test to use:
+#   nsA nsB          the namespaces
+#   vipA vipB        virtual IPs (on bauxite0)
+#   ulA ulB          underlay IPs (on the exception TAPs)
+#   mesh_port        the UDP port of mesh datagrams
+#   pidA pidB        the bauxite-app processes
+#   logA logB        their stdout and stderr
+#   prefixA prefixB  their EAL file prefixes (telemetry sockets)
+bx_two_nodes() {
+	local app=$1 n cfg
+	shift
+	[ -x "$app" ] || bx_fail "$app is not executable"
+	[ -n "$bx_tmp" ] || bx_tmpdir
+	nsA=bxA$$ nsB=bxB$$
+	prefixA=bxA$$ prefixB=bxB$$
+	logA=$bx_tmp/A.log logB=$bx_tmp/B.log
+	bx_psk "$bx_tmp/ab.psk"
+	for n in a b; do
+		bx_config "$BX_SRC/config/edge-$n.json" "$bx_tmp/$n.json" \
+			"underlay.port=\"net_af_packet0,iface=v${n^^}\"" \
+			"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' "$@"
+	done
+	cfg=$bx_tmp/a.json
+	vipA=$(bx_json "$cfg" inner.address) vipA=${vipA%/*}
+	ulA=$(bx_json "$cfg" underlay.address) ulA=${ulA%/*}
+	mesh_port=$(bx_json "$cfg" mesh_port)
+	cfg=$bx_tmp/b.json
+	vipB=$(bx_json "$cfg" inner.address) vipB=${vipB%/*}
+	ulB=$(bx_json "$cfg" underlay.address) ulB=${ulB%/*}
+
+	bx_netns "$nsA"
+	bx_netns "$nsB"
+	bx_veth "$nsA" vA "$nsB" vB
+	bx_start "$nsA" "$logA" "$app" "${BX_EAL[@]}" --file-prefix="$prefixA" \
+		-- --config "$bx_tmp/a.json"
+	pidA=$BX_LAST_PID
+	bx_start "$nsB" "$logB" "$app" "${BX_EAL[@]}" --file-prefix="$prefixB" \
+		-- --config "$bx_tmp/b.json"
+	pidB=$BX_LAST_PID
+	bx_wait_iface "$nsA" bauxite0 "$pidA" ||
+		{ bx_show_logs; bx_fail "bauxite0 never came up in $nsA"; }
+	bx_wait_iface "$nsB" bauxite0 "$pidB" ||
+		{ bx_show_logs; bx_fail "bauxite0 never came up in $nsB"; }
+	# Next hops resolve within a second or so of the start (the kernels
+	# ARP through the exception path): wait for the first ping to make it.
+	for n in $(seq "$BX_TUNNEL_TIMEOUT_S"); do
+		bx_ping "$nsA" "$vipA" "$vipB" && return 0
+	done
+	bx_show_logs
+	bx_fail "no ping crossed the tunnel within $BX_TUNNEL_TIMEOUT_S s"
+}
+
+# bx_stop_two_nodes: SIGTERM to both nodes; each must exit 0 and leave
+# neither its TAP nor its EAL runtime directory behind. Returns non-zero
+# (after saying why) otherwise.
+bx_stop_two_nodes() {
+	local pid rc ok=0 ns p
+	kill -TERM "$pidA" "$pidB" 2>/dev/null || true # gone already after a Ctrl-C
+	for pid in "$pidA" "$pidB"; do
+		rc=0
+		wait "$pid" || rc=$?
+		bx_forget "$pid"
+		[ "$rc" = 0 ] || { bx_log "pid $pid exited $rc on SIGTERM"; ok=1; }
+	done
+	for ns in "$nsA" "$nsB"; do
+		if ip -n "$ns" link show bauxite0 >/dev/null 2>&1; then
+			bx_log "bauxite0 still exists in $ns after exit"; ok=1
+		fi
+	done
+	for p in "$prefixA" "$prefixB"; do
+		[ ! -e "/var/run/dpdk/$p" ] || { bx_log "/var/run/dpdk/$p left behind"; ok=1; }
+	done
+	return "$ok"
+}
+
+# bx_counters PREFIX [TRIES]: every counter and drop reason of the app
+# with EAL file prefix PREFIX, one "name value" a line (the names of
+# /bauxite/stats and /bauxite/drops do not overlap). Read from the DPDK
+# telemetry socket (what dpdk-telemetry.py talks to) once the numbers
+# stand still, so that sums across counters hold: no frame is half
+# counted. TRIES (default BX_SETTLE_TRIES) bounds the wait; 0 reads once.
+bx_counters() {
+	"$BX_PY" - "/var/run/dpdk/$1/dpdk_telemetry.v2" "$BX_SETTLE_S" \
+		"${2:-$BX_SETTLE_TRIES}" <<'PY'
+import json, socket, sys, time
+path, settle, tries = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(path)
+s.recv(16384)  # the greeting: version, pid, max output length
+def query(cmd):
+    s.send(cmd.encode())
+    return json.loads(s.recv(65536))[cmd]
+def read():
+    d = dict(query("/bauxite/stats"))
+    d.update(query("/bauxite/drops"))
+    return d
+cur = read()
+for _ in range(tries):
+    time.sleep(settle)
+    prev, cur = cur, read()
+    if cur == prev:
+        break
+else:
+    if tries:
+        sys.exit("counters of %s never stood still" % path)
+for k, v in cur.items():
+    print(k, v)
+PY
+}
+
+# bx_delta BEFORE AFTER NAME: how much counter NAME grew between two
+# bx_counters snapshots (files).
+bx_delta() {
+	echo $(( $(bx_stat "$2" "$3") - $(bx_stat "$1" "$3") ))
+}
+
+# bx_check_rx_accounting SNAPSHOT WHO: every underlay frame the app
+# received went exactly one way: dropped under a reason (rx_dropped is
+# their sum), up the exception path, or decrypted and delivered. Fails
+# the test otherwise.
+bx_check_rx_accounting() {
+	local f=$1 who=$2 rx drop exc inner
+	rx=$(bx_stat "$f" rx_packets)
+	drop=$(bx_stat "$f" rx_dropped)
+	exc=$(bx_stat "$f" exception_rx_packets)
+	inner=$(bx_stat "$f" inner_tx_packets)
+	bx_log "$who: rx_packets $rx = rx_dropped $drop + exception_rx_packets $exc + inner_tx_packets $inner ?"
+	[ "$rx" = $((drop + exc + inner)) ] ||
+		{ bx_show_logs; cat "$f" >&2; bx_fail "$who: $((rx - drop - exc - inner)) underlay frames unaccounted for"; }
+}
+
+# bx_nonzero_drops SNAPSHOT: the drop reasons that happened, "name n, ...".
+bx_nonzero_drops() {
+	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_rx$/ && $2 != 0 {
+		printf "%s%s %s", sep, $1, $2; sep = ", " } END { print "" }' "$1"
+}
+
+# bx_capture_start NS IFACE PCAP FILTER...: tcpdump on IFACE in NS into
+# PCAP, returning once it listens; its pid in BX_LAST_PID. Immediate mode:
+# otherwise what arrived in the last second may sit in the kernel's ring
+# when the capture stops, and never reach the file.
+bx_capture_start() {
+	local ns=$1 ifn=$2 pcap=$3 i
+	shift 3
+	bx_start "$ns" "$pcap.log" tcpdump -i "$ifn" --immediate-mode -U -n -s 0 -w "$pcap" "$@"
+	for i in $(seq 50); do
+		grep -q 'listening on' "$pcap.log" && return 0
+		sleep 0.1
+	done
+	cat "$pcap.log" >&2
+	bx_fail "tcpdump on $ifn in $ns did not start"
+}
+
+# bx_capture_stop PID: stops a capture, flushing its file.
+bx_capture_stop() {
+	sleep 0.3 # what is on the wire now reaches the file
+	kill -INT "$1"
+	wait "$1" || true
+	bx_forget "$1"
+}
+
+# bx_link_rx NS IFACE: frames the kernel interface has received.
+bx_link_rx() {
+	ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_packets"
+}
+
+# bx_check_capture PCAP PATTERN PORT MIN: in the capture PCAP, the hex
+# byte PATTERN never appears and every UDP datagram to PORT (a mesh
+# datagram) starts with a byte >= 0x80; at least MIN of them. Returns
+# non-zero (after saying why) otherwise.
+bx_check_capture() {
+	"$BX_PY" - "$@" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+pattern, port, least = bytes.fromhex(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+if data.find(pattern) >= 0:
+    sys.exit("payload pattern %s in clear on the wire" % sys.argv[2])
+off, mesh = 24, 0  # pcap file header, then records
+while off + 16 <= len(data):
+    incl = struct.unpack_from("<I", data, off + 8)[0]
+    frame = data[off + 16:off + 16 + incl]
+    off += 16 + incl
+    if len(frame) < 42 or frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        continue
+    l4 = 14 + (frame[14] & 0x0f) * 4
+    if struct.unpack_from("!H", frame, l4 + 2)[0] != port:
+        continue
+    if frame[l4 + 8] < 0x80:
+        sys.exit("a datagram to port %d without the 0x80 tag" % port)
+    mesh += 1
+if mesh < least:
+    sys.exit("only %d mesh datagrams captured, expected %d" % (mesh, least))
+print("capture: %d mesh datagrams, all tagged, no clear text" % mesh, file=sys.stderr)
+PY
 }
