@@ -9,8 +9,9 @@
 #   test/run.sh --fuzz-seconds N    fuzzer run time each (default 30)
 #   test/run.sh --no-fuzz           skip the fuzz build
 #
-# Build trees: build/test (gcc, -Db_sanitize=address,undefined) and
-# build/fuzz (clang, -Dfuzz=enabled). Exit status is 0 only if nothing failed.
+# Build trees: build/test (gcc, -Db_sanitize=address,undefined), build/fuzz
+# (clang, -Dfuzz=enabled) and, on a full run, build/release (-O3, counted as
+# one result). Exit status is 0 only if nothing failed.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,6 +97,19 @@ if [ "$want_main" = 1 ]; then
 	fi
 fi
 
+# The release build (-O3, warnings are errors) that deploy/demo.sh and the
+# benchmarks use: -O3 sees warnings the test build does not. One result.
+if [ "$want_main" = 1 ] && [ ${#suites[@]} -eq 0 ]; then
+	if configure build/release --buildtype=release -Dtests=disabled &&
+		ninja -C build/release >build/release.build.log 2>&1; then
+		release_ok=1
+	else
+		cat build/release.build.log >&2 2>/dev/null
+		log "release build failed (build/release)"
+		release_ok=0
+	fi
+fi
+
 if [ "$want_fuzz" = 1 ]; then
 	if CC=clang BX_FUZZ_SECONDS=$fuzz_seconds configure build/fuzz \
 		-Dfuzz=enabled -Dtests=disabled -Db_lundef=false \
@@ -146,6 +160,10 @@ for path in sys.argv[1:]:
 print(p, f, s)
 PY
 )
+case "${release_ok:-}" in
+1) passed=$((passed + 1)) ;;
+0) failed=$((failed + 1)) ;;
+esac
 [ "$status" = 0 ] || [ "$failed" -gt 0 ] || failed=1
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

@@ -441,14 +441,16 @@ lan_setup(struct app *a, char *err, size_t errlen)
 static void
 worker_rings_free(struct app_worker *w)
 {
-	struct rte_mbuf *m;
+	struct rte_mbuf *pkts[APP_BURST];
+	unsigned n;
 
 	bx_lanes_free(w->lanes);
 	w->lanes = NULL;
 	if (w->ingress == NULL)
 		return;
-	while (rte_ring_dequeue(w->ingress, (void **)&m) == 0)
-		rte_pktmbuf_free(m);
+	while ((n = rte_ring_dequeue_burst(w->ingress, (void **)pkts, APP_BURST,
+					   NULL)) != 0)
+		rte_pktmbuf_free_bulk(pkts, n);
 	rte_ring_free(w->ingress);
 	w->ingress = NULL;
 }
@@ -654,7 +656,8 @@ main(int argc, char **argv)
 	if (rc == 0)
 		rc = install_signals();
 	if (rc != 0) {
-		fprintf(stderr, APP_NAME ": %s\n",
+		/* Setup errors name the config field they come from. */
+		fprintf(stderr, APP_NAME ": %s: %s\n", config,
 			err[0] ? err : strerror(-rc));
 		goto out;
 	}

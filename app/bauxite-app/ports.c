@@ -333,6 +333,9 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 			 INNER_TAP_NAME, cfg->inner.iface);
 		rc = port_probe("inner.iface", inner_args, &p->inner, err,
 				errlen);
+		/* Before the link comes up, or IPv6 chatter slips through. */
+		if (rc == 0)
+			rc = kernel_ipv6_off(cfg->inner.iface, err, errlen);
 	}
 	if (rc != 0)
 		return rc;
@@ -342,6 +345,8 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		 cfg->underlay.exception_iface, RTE_ETHER_ADDR_BYTES(m));
 	rc = port_probe("underlay.exception_iface", devargs, &p->exception,
 			err, errlen);
+	if (rc == 0)
+		rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
 	if (rc != 0)
 		return rc;
 
@@ -383,11 +388,9 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
-	rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
 	/* A gateway's inner side is a LAN on a DPDK port: no kernel there. */
-	if (rc == 0 && !p->gateway)
-		rc = kernel_ipv6_off(cfg->inner.iface, err, errlen);
-	if (rc == 0 && !p->gateway)
+	rc = 0;
+	if (!p->gateway)
 		rc = kernel_if_setup(fd, cfg->inner.iface, &cfg->inner.address,
 				     cfg->inner.mtu, err, errlen);
 	if (rc == 0 && !p->gateway)

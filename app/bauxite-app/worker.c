@@ -259,6 +259,7 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 		}
 	}
 	sent = send_burst(ports->inner, w->txq, arp, n_arp);
+	bx_stats_add(st, BX_STAT_ARP_REPLIES, sent);
 	for (i = sent; i < n_arp; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, arp[i]);
 	if (n_ip == 0)
@@ -540,10 +541,11 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 {
 	const struct app_ports *ports = w->ports;
 	struct rte_mbuf *open[APP_BURST], *open_in[APP_BURST], *out[APP_BURST];
+	struct rte_mbuf *ask[APP_BURST];
 	const struct bx_crypto_key *keys[APP_BURST];
 	struct rx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
-	uint16_t i, j, n_open = 0, n_out = 0, good, sent;
+	uint16_t i, j, n_open = 0, n_out = 0, n_ask = 0, good, sent;
 	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, lan_mac = 0;
 
 	for (i = 0; i < n; i++) {
@@ -615,7 +617,7 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 				bx_stats_rx_drop(st, BX_DROP_NO_PATH, 1);
 				if (lan_mac == LAN_ASK) {
 					lan_arp_request(w, m, ih->dst_addr);
-					out[n_out++] = m;
+					ask[n_ask++] = m;
 				} else {
 					rte_pktmbuf_free(m);
 				}
@@ -641,6 +643,11 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	bx_stats_add(st, BX_STAT_INNER_TX_PACKETS, sent);
 	for (i = sent; i < n_out; i++)
 		drop_rx(st, BX_DROP_TX_PORT_FULL, out[i]);
+	/* The packets behind these requests are counted as no_path already. */
+	sent = send_burst(ports->inner, w->txq, ask, n_ask);
+	bx_stats_add(st, BX_STAT_ARP_REQUESTS, sent);
+	if (sent < n_ask)
+		rte_pktmbuf_free_bulk(&ask[sent], n_ask - sent);
 }
 
 /* What the kernel sends on exception queue @q goes out unchanged. */

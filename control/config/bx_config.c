@@ -323,7 +323,7 @@ is_id_char(char ch)
 static int
 want_id(struct ctx *c, const char *path, const json_t *v, char *out)
 {
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 
 	if (want_string(c, path, v, BX_CONFIG_ID_MAX, ID_HINT, &s) < 0)
@@ -340,7 +340,7 @@ want_id(struct ctx *c, const char *path, const json_t *v, char *out)
 static int
 want_ifname(struct ctx *c, const char *path, const json_t *v, char *out)
 {
-	const char *s;
+	const char *s = NULL;
 	size_t i;
 
 	if (want_string(c, path, v, BX_CONFIG_IFNAME_MAX, IFNAME_HINT, &s) < 0)
@@ -431,7 +431,7 @@ is_kvarg(const char *s, size_t n)
 static int
 want_devargs(struct ctx *c, const char *path, const json_t *v, char *out)
 {
-	const char *s, *p, *comma;
+	const char *s = NULL, *p, *comma;
 	size_t n;
 
 	if (want_string(c, path, v, BX_CONFIG_DEVARGS_MAX, DEVARGS_HINT, &s) < 0)
@@ -519,7 +519,7 @@ is_unicast(uint32_t addr)
 static int
 want_ipv4(struct ctx *c, const char *path, const json_t *v, uint32_t *out)
 {
-	const char *s;
+	const char *s = NULL;
 
 	if (want_string(c, path, v, INET_ADDRSTRLEN, IPV4_HINT, &s) < 0)
 		return -EINVAL;
@@ -541,7 +541,7 @@ want_prefix(struct ctx *c, const char *path, const json_t *v, bool host,
 {
 	const char *hint = host ? PREFIX_HINT : NET_HINT;
 	struct bx_config_prefix p;
-	const char *s, *slash;
+	const char *s = NULL, *slash;
 	char got[GOT_LEN];
 	uint32_t hostmask;
 	unsigned len;
@@ -584,7 +584,7 @@ static int
 want_endpoint(struct ctx *c, const char *path, const json_t *v, uint32_t *ip,
 	      uint16_t *port)
 {
-	const char *s, *colon;
+	const char *s = NULL, *colon;
 	unsigned p;
 
 	if (want_string(c, path, v, INET_ADDRSTRLEN + 1 + IPV4_PORT_MAX_DIGITS,
@@ -678,7 +678,7 @@ parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	v = field(obj, "inner", "type", path);
 	in->type = BX_CONFIG_INNER_TAP;
 	if (v != NULL) {
-		const char *s;
+		const char *s = NULL;
 
 		if (want_string(c, path, v, 8, type_hint, &s) < 0)
 			return -EINVAL;
@@ -746,7 +746,7 @@ parse_lcore_list(struct ctx *c, const json_t *obj, const char *key,
 {
 	char hint[64], path[PATH_LEN], elem[PATH_LEN];
 	const json_t *arr, *v;
-	uint32_t id;
+	uint32_t id = 0;
 	size_t i;
 
 	bprintf(hint, sizeof(hint), "an array of lcore ids 0..%u",
@@ -917,7 +917,7 @@ parse_psk_file(struct ctx *c, const json_t *obj, const char *parent,
 		"a path to a key file, relative to the config file's directory unless absolute";
 	char path[PATH_LEN];
 	const json_t *v;
-	const char *s;
+	const char *s = NULL;
 	int n;
 
 	v = field(obj, parent, "psk_file", path);
@@ -1165,7 +1165,7 @@ parse_cipher(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	static const char hint[] = "\"chacha20-poly1305\" or \"aes-256-gcm\"";
 	char cpath[PATH_LEN], fpath[PATH_LEN];
 	const json_t *cv, *fv;
-	const char *s;
+	const char *s = NULL;
 
 	cfg->cipher = BX_CONFIG_DEFAULT_CIPHER;
 	cv = field(root, "", "cipher", cpath);
@@ -1202,7 +1202,7 @@ parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	static const char dir_hint[] = "an absolute path";
 	char path[PATH_LEN], hint[96];
 	const json_t *v;
-	const char *s;
+	const char *s = NULL;
 	uint32_t x;
 
 	if (!json_is_object(root))

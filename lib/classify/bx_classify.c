@@ -141,6 +141,8 @@ parse(const uint8_t *p, uint32_t caplen, uint32_t len, struct view *v)
 	}
 
 	v->ports = PORTS_NONE;
+	/* Read only when ports are present; set so -O3 can see that too. */
+	v->sport = v->dport = 0;
 	if ((v->proto == PROTO_TCP || v->proto == PROTO_UDP) && has_l4) {
 		if (l4 + L4_PORTS_LEN > v->len) {
 			v->ports = PORTS_CUT;

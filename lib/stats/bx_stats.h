@@ -55,7 +55,11 @@
 	X(EXCEPTION_TX_PACKETS, "exception_tx_packets",                       \
 	  "kernel frames sent out on the underlay")                           \
 	X(HANDSHAKE_RX, "handshake_rx",                                       \
-	  "handshake and cookie datagrams handed to the control lcore")
+	  "handshake and cookie datagrams handed to the control lcore")       \
+	X(ARP_REPLIES, "arp_replies",                                         \
+	  "ARP replies sent on the inner port (proxy ARP, gateway address)")  \
+	X(ARP_REQUESTS, "arp_requests",                                       \
+	  "ARP requests sent on a gateway's LAN for unresolved hosts")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,
