@@ -236,8 +236,11 @@ bx_ping() {
 # bx_two_nodes APP [KEY=JSON...]: the standard topology. edge-a runs in
 # namespace nsA and edge-b in nsB, from config/edge-a.json and edge-b.json
 # with a fresh shared PSK, periodic stats off and each KEY=JSON (see
-# bx_config) applied to both; their underlay ports are af_packet on the
-# veth pair vA -- vB. Returns once a ping crosses the tunnel; fails the
+# bx_config) applied to both, or to one node only when written
+# a:KEY=JSON or b:KEY=JSON; their underlay ports are af_packet on the
+# veth pair vA -- vB (with BX_PORT_ARGS appended to the devargs, e.g.
+# ",qpairs=2") and their EAL arguments BX_EAL. Returns once a ping
+# crosses the tunnel; fails the
 # test (with both logs) when it does not. Sets, for the test to use:
 #   nsA nsB          the namespaces
 #   vipA vipB        virtual IPs (on bauxite0)
@@ -247,7 +250,8 @@ bx_ping() {
 #   logA logB        their stdout and stderr
 #   prefixA prefixB  their EAL file prefixes (telemetry sockets)
 bx_two_nodes() {
-	local app=$1 n cfg
+	local app=$1 n cfg arg
+	local -a sets
 	shift
 	[ -x "$app" ] || bx_fail "$app is not executable"
 	[ -n "$bx_tmp" ] || bx_tmpdir
@@ -256,9 +260,17 @@ bx_two_nodes() {
 	logA=$bx_tmp/A.log logB=$bx_tmp/B.log
 	bx_psk "$bx_tmp/ab.psk"
 	for n in a b; do
+		sets=()
+		for arg in "$@"; do
+			case "$arg" in
+			a:* | b:*) [ "${arg%%:*}" = "$n" ] && sets+=("${arg#?:}") ;;
+			*) sets+=("$arg") ;;
+			esac
+		done
 		bx_config "$BX_SRC/config/edge-$n.json" "$bx_tmp/$n.json" \
-			"underlay.port=\"net_af_packet0,iface=v${n^^}\"" \
-			"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' "$@"
+			"underlay.port=\"net_af_packet0,iface=v${n^^}${BX_PORT_ARGS:-}\"" \
+			"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+			"${sets[@]+"${sets[@]}"}"
 	done
 	cfg=$bx_tmp/a.json
 	vipA=$(bx_json "$cfg" inner.address) vipA=${vipA%/*}
@@ -371,7 +383,7 @@ bx_check_rx_accounting() {
 
 # bx_nonzero_drops SNAPSHOT: the drop reasons that happened, "name n, ...".
 bx_nonzero_drops() {
-	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_rx$/ && $2 != 0 {
+	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_rx$|^arp_/ && $2 != 0 {
 		printf "%s%s %s", sep, $1, $2; sep = ", " } END { print "" }' "$1"
 }
 
