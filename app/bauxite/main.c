@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bauxite: the operator CLI that sits next to bauxite-app (DESIGN §1).
+ *
+ *   bauxite keys generate --dir DIR [--force]
+ *   bauxite keys show [--dir DIR | --config FILE]
+ *   bauxite snapshot show FILE            (builds with protobuf-c)
+ *
+ * Output meant for scripts goes to stdout; notes and errors, each naming
+ * the file or field at fault, go to stderr. Exit status: 0 done, 1 failed,
+ * 2 bad command line.
+ */
+#include "bx_common.h"
+#include "cli.h"
+
+static const struct cli_cmd commands[] = {
+	{ "keys", "show or create the node's identity keys", cli_keys },
+#ifdef BX_CLI_SNAPSHOT
+	{ "snapshot", "inspect a warm-start state snapshot", cli_snapshot },
+#endif
+};
+
+int
+main(int argc, char **argv)
+{
+	return cli_dispatch(CLI_NAME, "command", commands,
+			    BX_ARRAY_SIZE(commands), argc, argv);
+}
