@@ -1,0 +1,1321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fastpath-bench: what one worker lcore running the appliance's own
+ * run-to-completion loop (app_worker_main, from bx_appcore) forwards, and
+ * how close that comes to the AEAD limit of the core (perf/crypto-bench,
+ * ipsec-mb-burst, run by this program in the same run).
+ *
+ * Two nodes, a sender and a receiver, are set up as bauxite-app sets
+ * itself up -- config from JSON, peer registry, PSK sessions, a worker
+ * struct -- except that their ports are net_ring ports over rings this
+ * program owns, wired so that one node's output is the other's input:
+ *
+ *   link_inner  (P inner frames)  --sender worker, egress-->  link_underlay
+ *   link_underlay (P datagrams)   --receiver worker, ingress--> link_inner
+ *
+ * A round launches one node's worker on the worker lcore, which finds P
+ * packets waiting on its input ring and runs its loop until all P are on
+ * its output ring; then the worker is stopped. Egress and ingress rounds
+ * alternate, so the receiver always gets freshly sealed datagrams (its
+ * replay window only ever sees new counters) and the sender gets back
+ * exactly the inner packets it sealed. The main lcore neither feeds nor
+ * drains while a round runs: it sleeps, and the worker lcore does nothing
+ * but the worker's own work.
+ *
+ * Timing is the worker's: an ethdev RX callback on the input port stamps
+ * the TSC at the first non-empty burst, a TX callback on the output port
+ * when the round's last packet is handed to the port (each adds one call
+ * per burst, well under a cycle per packet). cycles/pkt is that interval
+ * over P; the TSC rate is measured against CLOCK_MONOTONIC; a figure is
+ * the median round, as in crypto-bench.
+ *
+ * Correctness is checked on every round: each node's drop counters stay
+ * 0, its packet counters move by exactly P and every packet is on the
+ * output ring, nothing anywhere else. The first and a last, untimed round
+ * also check the bytes: outer headers and checksums of the sealed
+ * datagrams, and the opened packets equal to the ones sealed. Any failure
+ * ends the run with a message and a non-zero exit.
+ *
+ * Sizes are inner IP packet sizes; Gbps counts inner IP bytes, as
+ * crypto-bench counts payload bytes, so ratio_to_ceiling = fastpath Gbps /
+ * ceiling Gbps = ceiling cycles/pkt / fastpath cycles/pkt.
+ *
+ * Usage: fastpath-bench [--json] [--quick] [--seconds S] [--cipher NAME]
+ *                       [--size BYTES] [--dir egress|ingress] [--hugepages]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_cycles.h>
+#include <rte_dev.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+#include <rte_udp.h>
+#include <sodium.h>
+
+#include "app.h"
+#include "bx_common.h"
+#include "bx_config.h"
+#include "bx_wire.h"
+
+#define BENCH_WORKER_LCORE 1u
+/* Packets per round: a receive ring's worth, and the mbufs of one round
+ * (about 1.6 MB at 1400 bytes) stay in the worker core's 2 MB L2 here, as
+ * a NIC's recycled mbufs stay in cache. A multiple of the worker's burst,
+ * so every burst is a full one. */
+#define BENCH_ROUND_PKTS 1024u
+_Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
+#define BENCH_SPARE_RING 64u /* idle and stray rings */
+#define BENCH_WARMUP_ROUNDS 8u
+#define BENCH_DEFAULT_SECONDS 1.0
+#define BENCH_QUICK_SECONDS 0.25
+/* A round pair is two launches and two wake-ups of the main lcore: never
+ * under 20 us. Bounds the samples a run keeps. */
+#define BENCH_MIN_PAIR_NS 20000.0
+#define BENCH_MAX_ROUNDS (1u << 20)
+/* A round that takes this long has lost packets (or runs under valgrind). */
+#define BENCH_ROUND_TIMEOUT_S 30.0
+#define BENCH_POLL_NS 10000L
+#define TSC_CALIBRATE_NS 200000000ull
+#define BENCH_NS_PER_S 1000000000.0
+#define BENCH_ERR_LEN 512u
+/* Two peer registries (64 MiB of LPM each), one round of mbufs, rings. */
+#define BENCH_EAL_MEM_MB "256"
+/* Inner packets are UDP, so the classifier reads ports too. */
+#define BENCH_MIN_SIZE (BX_WIRE_IPV4_LEN + BX_WIRE_UDP_LEN)
+/* The sealed datagram must fit the mbuf's data room. */
+#define BENCH_MAX_SIZE (RTE_MBUF_DEFAULT_DATAROOM - BX_WIRE_OVERHEAD)
+#define BENCH_INNER_SPORT 40000u
+#define BENCH_INNER_DPORT 5201u /* bulk lane, like iperf3 (64 B: critical) */
+#define BENCH_MESH_PORT 7600u
+#define BENCH_CEILING_BACKEND "ipsec-mb-burst"
+#define BENCH_CEILING_OUT_MAX 8192u
+#define BENCH_PSK_FILE "pair.psk"
+
+static const uint16_t default_sizes[] = { 64, 512, 1400 };
+static const enum bx_crypto_cipher all_ciphers[] = {
+	BX_CRYPTO_CHACHA20_POLY1305,
+	BX_CRYPTO_AES256_GCM,
+};
+
+enum dir { DIR_EGRESS, DIR_INGRESS, DIR_COUNT };
+
+/* Per direction: its name, crypto-bench's op and the two counters that
+ * must each move by exactly one round on the node measured in it. */
+static const struct {
+	const char *name;
+	const char *op;
+	enum bx_stat_id in;
+	enum bx_stat_id out;
+} dirs[DIR_COUNT] = {
+	[DIR_EGRESS] = { "egress", "seal", BX_STAT_INNER_RX_PACKETS, BX_STAT_TX_PACKETS },
+	[DIR_INGRESS] = { "ingress", "open", BX_STAT_RX_PACKETS, BX_STAT_INNER_TX_PACKETS },
+};
+
+/* The sender is measured in egress, the receiver in ingress. */
+enum role { ROLE_SENDER = DIR_EGRESS, ROLE_RECEIVER = DIR_INGRESS, ROLE_COUNT };
+
+static const struct {
+	const char *id;
+	const char *tag; /* in port names: devargs allow no '-' */
+	const char *underlay_ip;
+	const char *vip;
+	struct rte_ether_addr underlay_mac;
+	struct rte_ether_addr inner_kernel_mac;
+} nodes_desc[ROLE_COUNT] = {
+	[ROLE_RECEIVER] = { "bench-a", "a", "10.99.0.1", "100.64.0.1",
+			    { { 0x02, 0, 0, 0, 0, 0x0a } },
+			    { { 0x02, 0, 0, 0, 1, 0x0a } } },
+	[ROLE_SENDER] = { "bench-b", "b", "10.99.0.2", "100.64.0.2",
+			  { { 0x02, 0, 0, 0, 0, 0x0b } },
+			  { { 0x02, 0, 0, 0, 1, 0x0b } } },
+};
+
+enum port_kind { PORT_INNER, PORT_UNDERLAY, PORT_EXCEPTION, PORT_COUNT };
+static const char *const port_kind_name[PORT_COUNT] = { "in", "ul", "ex" };
+
+/* Worker-side timestamps of one round, written by the ethdev callbacks on
+ * the worker lcore, read by the main lcore once done is set or the worker
+ * has stopped. */
+struct probe {
+	uint64_t t_first;
+	uint64_t t_last;
+	uint32_t sent;
+	bool done;
+};
+
+struct node {
+	enum role role;
+	struct bx_config *cfg;
+	struct bx_stats *stats;
+	struct rte_rcu_qsbr *qsbr;
+	struct bx_peer_registry *reg;
+	struct bx_crypto *ctl_crypto;
+	struct bx_crypto *crypto;
+	struct app_session *sessions;
+	struct app_ports ports;
+	char port_name[PORT_COUNT][RTE_ETH_NAME_MAX_LEN];
+	bool port_made[PORT_COUNT];
+	uint16_t port_id[PORT_COUNT];
+	uint64_t *nexthop;
+	uint64_t *tx_counter;
+	struct app_worker w;
+	bool running;
+	struct probe probe;
+	uint16_t probe_rx_port;
+	uint16_t probe_tx_port;
+	const struct rte_eth_rxtx_callback *rx_cb;
+	const struct rte_eth_rxtx_callback *tx_cb;
+};
+
+struct bench {
+	struct rte_mempool *pool;
+	struct rte_ring *link_inner;    /* sender's inner RX, receiver's inner TX */
+	struct rte_ring *link_underlay; /* sender's underlay TX, receiver's underlay RX */
+	struct rte_ring *idle;          /* RX of every other port: stays empty */
+	struct rte_ring *stray;         /* TX of every other port: must stay empty */
+	struct rte_mbuf *pkts[BENCH_ROUND_PKTS];
+	uint8_t tmpl[BX_WIRE_ETH_LEN + BENCH_MAX_SIZE]; /* the inner frame */
+	uint16_t size;
+	uint64_t *samples[DIR_COUNT];
+	size_t n_samples;
+	size_t cap;
+	double tsc_hz;
+	double seconds;
+	bool json;
+	bool report[DIR_COUNT];
+	char crypto_bench[PATH_MAX];
+	char err[BENCH_ERR_LEN];
+};
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* TSC ticks per second, against the monotonic clock. */
+static double
+tsc_hz_measure(void)
+{
+	uint64_t ns0, ns1, t0, t1;
+
+	ns0 = now_ns();
+	t0 = rte_rdtsc();
+	do {
+		ns1 = now_ns();
+	} while (ns1 - ns0 < TSC_CALIBRATE_NS);
+	t1 = rte_rdtsc();
+	return (double)(t1 - t0) * BENCH_NS_PER_S / (double)(ns1 - ns0);
+}
+
+static uint16_t
+probe_rx(uint16_t port __rte_unused, uint16_t queue __rte_unused,
+	 struct rte_mbuf *pkts[] __rte_unused, uint16_t n,
+	 uint16_t max __rte_unused, void *arg)
+{
+	struct probe *p = arg;
+
+	if (n != 0 && p->t_first == 0)
+		p->t_first = rte_rdtsc();
+	return n;
+}
+
+static uint16_t
+probe_tx(uint16_t port __rte_unused, uint16_t queue __rte_unused,
+	 struct rte_mbuf *pkts[] __rte_unused, uint16_t n, void *arg)
+{
+	struct probe *p = arg;
+
+	p->sent += n;
+	if (!p->done && p->sent >= BENCH_ROUND_PKTS) {
+		p->t_last = rte_rdtsc();
+		__atomic_store_n(&p->done, true, __ATOMIC_RELEASE);
+	}
+	return n;
+}
+
+/* ---- configs ---------------------------------------------------------- */
+
+/* Writes a fresh pre-shared key, mode 0600, as the config wants it. */
+static int
+psk_write(const char *path, char *err, size_t errlen)
+{
+	uint8_t key[BX_CONFIG_PSK_LEN];
+	char b64[BX_CONFIG_PSK_B64_LEN + 2];
+	size_t len;
+	int fd, rc = 0;
+
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2base64(b64, sizeof(b64) - 1, key, sizeof(key),
+			  sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(key, sizeof(key));
+	len = strlen(b64);
+	b64[len++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+	if (fd < 0 || write(fd, b64, len) != (ssize_t)len) {
+		rc = errno ? -errno : -EIO;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	}
+	if (fd >= 0)
+		close(fd);
+	sodium_memzero(b64, sizeof(b64));
+	return rc;
+}
+
+/* The config of node @r for @cipher, its one peer being the other node. */
+static int
+config_make(enum role r, enum bx_crypto_cipher cipher, const char *psk_path,
+	    struct bx_config **out, char *err, size_t errlen)
+{
+	const enum role peer = r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
+	char ul_addr[32], vip_addr[32], endpoint[32], port[RTE_ETH_NAME_MAX_LEN];
+	json_t *root;
+	int rc;
+
+	snprintf(ul_addr, sizeof(ul_addr), "%s/24", nodes_desc[r].underlay_ip);
+	snprintf(vip_addr, sizeof(vip_addr), "%s/24", nodes_desc[r].vip);
+	snprintf(endpoint, sizeof(endpoint), "%s:%u", nodes_desc[peer].underlay_ip,
+		 BENCH_MESH_PORT);
+	/* Only its shape is checked: the ports are made here, not probed. */
+	snprintf(port, sizeof(port), "net_ring_%s", nodes_desc[r].tag);
+	root = json_pack("{s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:i, s:s,"
+			 " s:[{s:s, s:s, s:s, s:s}]}",
+			 "node_id", nodes_desc[r].id,
+			 "underlay", "port", port, "address", ul_addr,
+			 "inner", "iface", "bxbench0", "address", vip_addr,
+			 "mesh_port", (int)BENCH_MESH_PORT,
+			 "cipher", bx_crypto_cipher_name(cipher),
+			 "peers", "id", nodes_desc[peer].id,
+			 "virtual_ip", nodes_desc[peer].vip,
+			 "endpoint", endpoint, "psk_file", psk_path);
+	if (root == NULL) {
+		snprintf(err, errlen, "config of %s: out of memory", nodes_desc[r].id);
+		return -ENOMEM;
+	}
+	rc = bx_config_from_json(root, nodes_desc[r].id, NULL, out, err, errlen);
+	json_decref(root);
+	return rc;
+}
+
+/* Both nodes' configs under one fresh key; the key file is gone after. */
+static int
+configs_make(enum bx_crypto_cipher cipher, struct bx_config *cfg[ROLE_COUNT],
+	     char *err, size_t errlen)
+{
+	char dir[] = "/tmp/fastpath-bench.XXXXXX";
+	char path[sizeof(dir) + sizeof(BENCH_PSK_FILE) + 1];
+	int rc;
+
+	if (mkdtemp(dir) == NULL) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, BENCH_PSK_FILE);
+	rc = psk_write(path, err, errlen);
+	if (rc == 0)
+		rc = config_make(ROLE_SENDER, cipher, path, &cfg[ROLE_SENDER], err,
+				 errlen);
+	if (rc == 0)
+		rc = config_make(ROLE_RECEIVER, cipher, path, &cfg[ROLE_RECEIVER],
+				 err, errlen);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
+
+/* ---- nodes ------------------------------------------------------------ */
+
+static uint64_t
+mac_pack(const struct rte_ether_addr *mac)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < RTE_ETHER_ADDR_LEN; i++)
+		v = v << 8 | mac->addr_bytes[i];
+	return v;
+}
+
+/* The rings behind port @k of a node in role @r: see the top. */
+static void
+port_rings(const struct bench *b, enum role r, enum port_kind k,
+	   struct rte_ring **rx, struct rte_ring **tx)
+{
+	*rx = b->idle;
+	*tx = b->stray;
+	if (r == ROLE_SENDER && k == PORT_INNER)
+		*rx = b->link_inner;
+	if (r == ROLE_SENDER && k == PORT_UNDERLAY)
+		*tx = b->link_underlay;
+	if (r == ROLE_RECEIVER && k == PORT_UNDERLAY)
+		*rx = b->link_underlay;
+	if (r == ROLE_RECEIVER && k == PORT_INNER)
+		*tx = b->link_inner;
+}
+
+/* One started net_ring port, one queue pair, over the rings of @k. */
+static int
+port_make(struct bench *b, struct node *n, enum port_kind k, uint16_t *port)
+{
+	struct rte_ring *rx, *tx;
+	struct rte_eth_conf conf;
+	int id, rc;
+
+	port_rings(b, n->role, k, &rx, &tx);
+	/* The vdev bus finds the ring driver by this name prefix. */
+	snprintf(n->port_name[k], sizeof(n->port_name[k]), "net_ring_%s_%s",
+		 nodes_desc[n->role].tag, port_kind_name[k]);
+	id = rte_eth_from_rings(n->port_name[k], &rx, 1, &tx, 1, rte_socket_id());
+	if (id < 0) {
+		snprintf(b->err, sizeof(b->err), "%s: %s", n->port_name[k],
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	n->port_made[k] = true;
+	n->port_id[k] = (uint16_t)id;
+	*port = (uint16_t)id;
+	memset(&conf, 0, sizeof(conf));
+	rc = rte_eth_dev_configure(*port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(*port, 0, APP_RX_DESC, rte_socket_id(),
+					    NULL, b->pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(*port, 0, APP_TX_DESC, rte_socket_id(),
+					    NULL);
+	if (rc == 0)
+		rc = rte_eth_dev_start(*port);
+	if (rc != 0)
+		snprintf(b->err, sizeof(b->err), "%s: cannot start: %s",
+			 n->port_name[k], strerror(-rc));
+	return rc;
+}
+
+static int
+node_ports(struct bench *b, struct node *n)
+{
+	struct app_ports *p = &n->ports;
+	int rc;
+
+	p->n_queues = 1;
+	p->pool = b->pool;
+	p->underlay_mac = nodes_desc[n->role].underlay_mac;
+	p->inner_kernel_mac = nodes_desc[n->role].inner_kernel_mac;
+	rc = port_make(b, n, PORT_INNER, &p->inner);
+	p->inner_started = rc == 0;
+	if (rc == 0)
+		rc = port_make(b, n, PORT_UNDERLAY, &p->underlay);
+	p->underlay_started = rc == 0;
+	if (rc == 0)
+		rc = port_make(b, n, PORT_EXCEPTION, &p->exception);
+	p->exception_started = rc == 0;
+	if (rc != 0)
+		return rc;
+
+	n->probe_rx_port = n->role == ROLE_SENDER ? p->inner : p->underlay;
+	n->probe_tx_port = n->role == ROLE_SENDER ? p->underlay : p->inner;
+	n->rx_cb = rte_eth_add_rx_callback(n->probe_rx_port, 0, probe_rx, &n->probe);
+	n->tx_cb = rte_eth_add_tx_callback(n->probe_tx_port, 0, probe_tx, &n->probe);
+	if (n->rx_cb == NULL || n->tx_cb == NULL) {
+		snprintf(b->err, sizeof(b->err), "%s: ethdev callbacks: %s",
+			 nodes_desc[n->role].id, rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+/* The registry with the node's one peer, as bauxite-app builds it. */
+static int
+node_registry(struct bench *b, struct node *n, uint32_t *peer_index)
+{
+	const struct bx_config_peer *cp = &n->cfg->peers[0];
+	struct bx_peer_prefix pfx[BX_CONFIG_MAX_PREFIXES];
+	struct bx_peer_registry_conf rc;
+	struct bx_peer_conf pc;
+	unsigned i;
+	int ret;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.max_peers = 1;
+	rc.max_prefixes = cp->n_allowed + 1u;
+	rc.max_long_prefixes = cp->n_allowed + 1u;
+	rc.qsbr = n->qsbr;
+	rc.socket_id = (int)rte_socket_id();
+	n->reg = bx_peer_registry_create(&rc);
+	if (n->reg == NULL) {
+		snprintf(b->err, sizeof(b->err), "peer registry: %s",
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	memset(&pc, 0, sizeof(pc));
+	pc.id = cp->id;
+	pc.vip = cp->virtual_ip;
+	pc.endpoint_ip = cp->endpoint_ip;
+	pc.endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
+	for (i = 0; i < cp->n_allowed; i++) {
+		pfx[i].addr = cp->allowed[i].addr;
+		pfx[i].len = cp->allowed[i].len;
+	}
+	pc.n_prefixes = cp->n_allowed;
+	pc.prefixes = pfx;
+	ret = bx_peer_add(n->reg, &pc, peer_index);
+	if (ret != 0)
+		snprintf(b->err, sizeof(b->err), "peer %s: %s", cp->id,
+			 strerror(-ret));
+	return ret;
+}
+
+/* Everything bauxite-app's control lcore does before it launches the
+ * worker, with ring ports and a fixed next hop instead of the kernel's. */
+static int
+node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
+{
+	const enum role peer = r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
+	uint32_t i, n_slots, peer_index;
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	n->role = r;
+	n->cfg = cfg;
+	n->ports.underlay = n->ports.inner = n->ports.exception = RTE_MAX_ETHPORTS;
+	n->stats = bx_stats_create(SOCKET_ID_ANY);
+	n->qsbr = rte_zmalloc("fpb_qsbr", rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE),
+			      RTE_CACHE_LINE_SIZE);
+	if (n->stats == NULL || n->qsbr == NULL ||
+	    rte_rcu_qsbr_init(n->qsbr, RTE_MAX_LCORE) != 0) {
+		snprintf(b->err, sizeof(b->err), "stats and QSBR: no memory");
+		return -ENOMEM;
+	}
+	rc = node_registry(b, n, &peer_index);
+	if (rc != 0)
+		return rc;
+	n->ctl_crypto = bx_crypto_create(BX_CRYPTO_BACKEND_AUTO, cfg->fips);
+	if (n->ctl_crypto != NULL)
+		n->crypto = bx_crypto_create(bx_crypto_backend_of(n->ctl_crypto),
+					     cfg->fips);
+	if (n->crypto == NULL) {
+		rc = -errno;
+		snprintf(b->err, sizeof(b->err), "crypto engine: %s", strerror(errno));
+		return rc;
+	}
+	rc = app_psk_sessions_create(cfg, n->ctl_crypto, n->reg, &n->sessions,
+				     b->err, sizeof(b->err));
+	if (rc != 0)
+		return rc;
+	/* Nothing reads the registry yet: this commit does not wait. */
+	bx_peer_commit(n->reg);
+
+	rc = node_ports(b, n);
+	if (rc != 0)
+		return rc;
+
+	n_slots = bx_peer_table_capacity(bx_peer_table_get(n->reg));
+	n->nexthop = rte_zmalloc("fpb_nexthop", n_slots * sizeof(uint64_t),
+				 RTE_CACHE_LINE_SIZE);
+	n->tx_counter = rte_zmalloc("fpb_txctr", n_slots * sizeof(uint64_t),
+				    RTE_CACHE_LINE_SIZE);
+	if (n->nexthop == NULL || n->tx_counter == NULL || peer_index >= n_slots) {
+		snprintf(b->err, sizeof(b->err), "per-peer state: no memory");
+		return -ENOMEM;
+	}
+	for (i = 0; i < n_slots; i++)
+		n->tx_counter[i] = app_tx_counter_start();
+	/* What neigh.c would have resolved: the peer's underlay MAC. */
+	__atomic_store_n(&n->nexthop[peer_index],
+			 APP_NH_VALID | mac_pack(&nodes_desc[peer].underlay_mac),
+			 __ATOMIC_RELEASE);
+
+	n->w.role = APP_ROLE_RTC;
+	n->w.txq = 0;
+	n->w.cfg = cfg;
+	n->w.ports = &n->ports;
+	n->w.reg = n->reg;
+	n->w.qsbr = n->qsbr;
+	n->w.stats = n->stats;
+	n->w.crypto = n->crypto;
+	n->w.nexthop = n->nexthop;
+	n->w.tx_counter = n->tx_counter;
+	n->w.n_slots = n_slots;
+	n->w.running = &n->running;
+	return 0;
+}
+
+/* Undoes node_start, however far it got. The worker is stopped. */
+static void
+node_stop(struct node *n)
+{
+	struct rte_eth_dev_info info;
+	unsigned k;
+
+	if (n->rx_cb != NULL &&
+	    rte_eth_remove_rx_callback(n->probe_rx_port, 0, n->rx_cb) == 0)
+		rte_free((void *)(uintptr_t)n->rx_cb);
+	if (n->tx_cb != NULL &&
+	    rte_eth_remove_tx_callback(n->probe_tx_port, 0, n->tx_cb) == 0)
+		rte_free((void *)(uintptr_t)n->tx_cb);
+	if (n->ports.inner_started)
+		rte_eth_dev_stop(n->ports.inner);
+	if (n->ports.underlay_started)
+		rte_eth_dev_stop(n->ports.underlay);
+	if (n->ports.exception_started)
+		rte_eth_dev_stop(n->ports.exception);
+	/* Removes the vdev the port was made as (closing the port leaves it
+	 * on the bus); the rings stay ours. */
+	for (k = 0; k < PORT_COUNT; k++)
+		if (n->port_made[k] &&
+		    rte_eth_dev_info_get(n->port_id[k], &info) == 0)
+			rte_dev_remove(info.device);
+	/* The registry points at the sessions: it goes first. */
+	bx_peer_registry_free(n->reg);
+	app_psk_sessions_free(n->sessions, n->cfg ? n->cfg->n_peers : 0);
+	bx_crypto_free(n->crypto);
+	bx_crypto_free(n->ctl_crypto);
+	rte_free(n->tx_counter);
+	rte_free(n->nexthop);
+	rte_free(n->qsbr);
+	bx_stats_free(n->stats);
+	bx_config_free(n->cfg);
+	memset(n, 0, sizeof(*n));
+}
+
+/* ---- packets ---------------------------------------------------------- */
+
+/* The inner frame the sender's kernel would write on its TAP: to the
+ * receiver's virtual IP, UDP, a byte pattern as payload. */
+static void
+template_make(struct bench *b, const struct node nodes[ROLE_COUNT],
+	      uint16_t size)
+{
+	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)b->tmpl;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *payload = (uint8_t *)(udp + 1);
+	uint16_t i;
+
+	b->size = size;
+	eh->dst_addr = proxy;
+	eh->src_addr = nodes[ROLE_SENDER].ports.inner_kernel_mac;
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	*ip = (struct rte_ipv4_hdr){
+		.version_ihl = RTE_IPV4_VHL_DEF,
+		.total_length = rte_cpu_to_be_16(size),
+		.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG),
+		.time_to_live = BX_WIRE_DEFAULT_TTL,
+		.next_proto_id = IPPROTO_UDP,
+		.src_addr = nodes[ROLE_SENDER].cfg->inner.address.addr,
+		.dst_addr = nodes[ROLE_RECEIVER].cfg->inner.address.addr,
+	};
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	*udp = (struct rte_udp_hdr){
+		.src_port = RTE_BE16(BENCH_INNER_SPORT),
+		.dst_port = RTE_BE16(BENCH_INNER_DPORT),
+		.dgram_len = rte_cpu_to_be_16((uint16_t)(size - BX_WIRE_IPV4_LEN)),
+	};
+	for (i = 0; i < size - BENCH_MIN_SIZE; i++)
+		payload[i] = (uint8_t)(i * 7u + 1u);
+}
+
+/* Puts one round of inner frames on the sender's inner RX ring. */
+static int
+packets_load(struct bench *b)
+{
+	uint16_t len = (uint16_t)(BX_WIRE_ETH_LEN + b->size);
+	unsigned i;
+
+	if (rte_pktmbuf_alloc_bulk(b->pool, b->pkts, BENCH_ROUND_PKTS) != 0) {
+		snprintf(b->err, sizeof(b->err), "no mbufs for a round");
+		return -ENOMEM;
+	}
+	for (i = 0; i < BENCH_ROUND_PKTS; i++)
+		memcpy(rte_pktmbuf_append(b->pkts[i], len), b->tmpl, len);
+	rte_ring_sp_enqueue_bulk(b->link_inner, (void **)b->pkts,
+				 BENCH_ROUND_PKTS, NULL);
+	return 0;
+}
+
+/* Frees every mbuf left on any ring. */
+static void
+packets_drain(struct bench *b)
+{
+	struct rte_ring *rings[] = { b->link_inner, b->link_underlay, b->idle,
+				     b->stray };
+	unsigned i, n;
+
+	for (i = 0; i < BX_ARRAY_SIZE(rings); i++)
+		while ((n = rte_ring_sc_dequeue_burst(rings[i], (void **)b->pkts,
+						      BENCH_ROUND_PKTS, NULL)) != 0)
+			rte_pktmbuf_free_bulk(b->pkts, n);
+}
+
+/* Sealed datagrams on link_underlay (looked at in place, ring order
+ * kept): well-formed outer headers with valid checksums, addressed to the
+ * receiver, its session index, increasing counters, no plaintext. */
+static int
+check_sealed(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	const struct node *rx = &nodes[ROLE_RECEIVER], *tx = &nodes[ROLE_SENDER];
+	const uint8_t *clear = b->tmpl + BX_WIRE_ETH_LEN;
+	uint64_t last = 0;
+	unsigned i, n;
+	int rc = 0;
+
+	n = rte_ring_sc_dequeue_bulk(b->link_underlay, (void **)b->pkts,
+				     BENCH_ROUND_PKTS, NULL);
+	for (i = 0; i < n; i++) {
+		const struct rte_mbuf *m = b->pkts[i];
+		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
+		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
+		struct bx_wire_udp_view v;
+		struct bx_wire_info info;
+
+		if (m->nb_segs != 1 || m->data_len != b->size + BX_WIRE_OVERHEAD ||
+		    bx_wire_outer_parse(f, m->data_len, true, &v) != BX_DROP_NONE ||
+		    !rte_is_same_ether_addr(&eh->dst_addr, &rx->ports.underlay_mac) ||
+		    !rte_is_same_ether_addr(&eh->src_addr, &tx->ports.underlay_mac) ||
+		    v.dst_ip != rx->cfg->underlay.address.addr ||
+		    v.src_ip != tx->cfg->underlay.address.addr ||
+		    v.dst_port != RTE_BE16(BENCH_MESH_PORT) ||
+		    v.src_port != RTE_BE16(BENCH_MESH_PORT) ||
+		    v.payload_len != b->size + BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN ||
+		    bx_wire_decode(f + v.payload_off, v.payload_len, &info) !=
+			    BX_DROP_NONE ||
+		    info.type != BX_WIRE_DATA ||
+		    info.rx_index != rx->sessions[0].rx_index ||
+		    (i != 0 && info.counter <= last) ||
+		    memcmp(f + v.payload_off + BX_WIRE_HDR_LEN, clear, b->size) == 0)
+			break;
+		last = info.counter;
+	}
+	if (n != BENCH_ROUND_PKTS || i != n) {
+		snprintf(b->err, sizeof(b->err),
+			 "egress: datagram %u of %u is not what was sent", i, n);
+		rc = -EPROTO;
+	}
+	rte_ring_sp_enqueue_bulk(b->link_underlay, (void **)b->pkts, n, NULL);
+	return rc;
+}
+
+/* Opened frames on link_inner: to the receiver's kernel from the proxy
+ * MAC, the inner packet exactly as the sender's kernel wrote it. */
+static int
+check_opened(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
+	const struct node *rx = &nodes[ROLE_RECEIVER];
+	unsigned i, n;
+	int rc = 0;
+
+	n = rte_ring_sc_dequeue_bulk(b->link_inner, (void **)b->pkts,
+				     BENCH_ROUND_PKTS, NULL);
+	for (i = 0; i < n; i++) {
+		const struct rte_mbuf *m = b->pkts[i];
+		const struct rte_ether_hdr *eh =
+			rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+		if (m->nb_segs != 1 || m->data_len != BX_WIRE_ETH_LEN + b->size ||
+		    !rte_is_same_ether_addr(&eh->dst_addr, &rx->ports.inner_kernel_mac) ||
+		    !rte_is_same_ether_addr(&eh->src_addr, &proxy) ||
+		    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
+		    memcmp(eh + 1, b->tmpl + BX_WIRE_ETH_LEN, b->size) != 0)
+			break;
+	}
+	if (n != BENCH_ROUND_PKTS || i != n) {
+		snprintf(b->err, sizeof(b->err),
+			 "ingress: packet %u of %u is not the one sealed", i, n);
+		rc = -EPROTO;
+	}
+	rte_ring_sp_enqueue_bulk(b->link_inner, (void **)b->pkts, n, NULL);
+	return rc;
+}
+
+/* ---- rounds ----------------------------------------------------------- */
+
+static int
+stats_check(struct bench *b, const struct node *n,
+	    const struct bx_stats_lcore *before, enum dir d)
+{
+	struct bx_stats_lcore after;
+	size_t len;
+	unsigned i;
+
+	bx_stats_sum(n->stats, &after);
+	if (after.counter[BX_STAT_RX_DROPPED] == 0 &&
+	    after.counter[BX_STAT_TX_DROPPED] == 0) {
+		if (after.counter[dirs[d].in] - before->counter[dirs[d].in] ==
+			    BENCH_ROUND_PKTS &&
+		    after.counter[dirs[d].out] - before->counter[dirs[d].out] ==
+			    BENCH_ROUND_PKTS)
+			return 0;
+		snprintf(b->err, sizeof(b->err),
+			 "%s: %s moved by %" PRIu64 " and %s by %" PRIu64
+			 ", expected %u each",
+			 dirs[d].name, bx_stats_counter_name(dirs[d].in),
+			 after.counter[dirs[d].in] - before->counter[dirs[d].in],
+			 bx_stats_counter_name(dirs[d].out),
+			 after.counter[dirs[d].out] - before->counter[dirs[d].out],
+			 BENCH_ROUND_PKTS);
+		return -EPROTO;
+	}
+	len = (size_t)snprintf(b->err, sizeof(b->err), "%s: the worker dropped:",
+			       dirs[d].name);
+	for (i = BX_DROP_NONE + 1; i < BX_DROP__COUNT && len < sizeof(b->err); i++)
+		if (after.drop[i] != 0)
+			len += (size_t)snprintf(b->err + len, sizeof(b->err) - len,
+						" %s %" PRIu64,
+						bx_drop_name((enum bx_drop_reason)i),
+						after.drop[i]);
+	return -EPROTO;
+}
+
+/*
+ * One round in direction @d: the worker of the node measured in @d takes
+ * the round's packets from its input ring until all are on its output
+ * ring, then stops. *@cycles is the worker's TSC interval.
+ */
+static int
+round_run(struct bench *b, struct node nodes[ROLE_COUNT], enum dir d,
+	  uint64_t *cycles)
+{
+	static const struct timespec poll = { 0, BENCH_POLL_NS };
+	struct node *n = &nodes[d == DIR_EGRESS ? ROLE_SENDER : ROLE_RECEIVER];
+	struct rte_ring *in = d == DIR_EGRESS ? b->link_inner : b->link_underlay;
+	struct rte_ring *out = d == DIR_EGRESS ? b->link_underlay : b->link_inner;
+	struct bx_stats_lcore before;
+	uint64_t deadline;
+	int rc, wrc;
+
+	memset(&n->probe, 0, sizeof(n->probe));
+	bx_stats_sum(n->stats, &before);
+	n->w.rc = 0;
+	n->w.exited = false;
+	n->running = true;
+	rc = rte_eal_remote_launch(app_worker_main, &n->w, BENCH_WORKER_LCORE);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "cannot launch the worker: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	deadline = rte_rdtsc() + (uint64_t)(BENCH_ROUND_TIMEOUT_S * b->tsc_hz);
+	while (!__atomic_load_n(&n->probe.done, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&n->w.exited, __ATOMIC_ACQUIRE) &&
+	       rte_rdtsc() < deadline)
+		nanosleep(&poll, NULL);
+	__atomic_store_n(&n->running, false, __ATOMIC_RELAXED);
+	wrc = rte_eal_wait_lcore(BENCH_WORKER_LCORE);
+	if (wrc != 0 || n->w.rc != 0) {
+		snprintf(b->err, sizeof(b->err), "the worker stopped: %s",
+			 strerror(-(wrc != 0 ? wrc : n->w.rc)));
+		return -EIO;
+	}
+	rc = stats_check(b, n, &before, d);
+	if (rc != 0)
+		return rc;
+	if (!n->probe.done || rte_ring_count(out) != BENCH_ROUND_PKTS ||
+	    rte_ring_count(in) != 0 || rte_ring_count(b->stray) != 0) {
+		snprintf(b->err, sizeof(b->err),
+			 "%s: %u of %u packets out, %u left in, %u elsewhere",
+			 dirs[d].name, rte_ring_count(out), BENCH_ROUND_PKTS,
+			 rte_ring_count(in), rte_ring_count(b->stray));
+		return -EPROTO;
+	}
+	*cycles = n->probe.t_last - n->probe.t_first;
+	return 0;
+}
+
+/* An egress round then an ingress round; @check looks at every byte. */
+static int
+round_pair(struct bench *b, struct node nodes[ROLE_COUNT], bool check,
+	   uint64_t cycles[DIR_COUNT])
+{
+	int rc;
+
+	rc = round_run(b, nodes, DIR_EGRESS, &cycles[DIR_EGRESS]);
+	if (rc == 0 && check)
+		rc = check_sealed(b, nodes);
+	if (rc == 0)
+		rc = round_run(b, nodes, DIR_INGRESS, &cycles[DIR_INGRESS]);
+	if (rc == 0 && check)
+		rc = check_opened(b, nodes);
+	return rc;
+}
+
+/* ---- the ceiling: perf/crypto-bench, run from here --------------------- */
+
+/* crypto-bench's ipsec-mb-burst Gbps for @cipher and @size, seal and open. */
+static int
+ceiling_parse(struct bench *b, char *out, enum bx_crypto_cipher cipher,
+	      uint16_t size, double gbps[DIR_COUNT])
+{
+	char *line, *save = NULL;
+	unsigned found = 0, d;
+
+	for (line = strtok_r(out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *c, *be, *op;
+		json_t *o = json_loads(line, 0, NULL);
+		double g;
+		int sz;
+
+		if (o != NULL &&
+		    json_unpack(o, "{s:s, s:s, s:s, s:i, s:F}", "cipher", &c,
+				"backend", &be, "op", &op, "size", &sz, "gbps", &g) == 0 &&
+		    strcmp(c, bx_crypto_cipher_name(cipher)) == 0 &&
+		    strcmp(be, BENCH_CEILING_BACKEND) == 0 && sz == size) {
+			for (d = 0; d < DIR_COUNT; d++) {
+				if (strcmp(op, dirs[d].op) == 0) {
+					gbps[d] = g;
+					found |= 1u << d;
+				}
+			}
+		}
+		json_decref(o);
+	}
+	if (found != (1u << DIR_COUNT) - 1) {
+		snprintf(b->err, sizeof(b->err),
+			 "crypto-bench printed no %s seal and open figures for %s, %u bytes",
+			 BENCH_CEILING_BACKEND,
+			 bx_crypto_cipher_name(cipher), size);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int
+ceiling_measure(struct bench *b, enum bx_crypto_cipher cipher, uint16_t size,
+		double gbps[DIR_COUNT])
+{
+	char size_arg[16], secs_arg[32], out[BENCH_CEILING_OUT_MAX];
+	char *argv[] = {
+		b->crypto_bench, (char *)"--json", (char *)"--cipher",
+		(char *)bx_crypto_cipher_name(cipher), (char *)"--size", size_arg,
+		(char *)"--seconds", secs_arg, NULL,
+	};
+	posix_spawn_file_actions_t fa;
+	size_t len = 0;
+	ssize_t got;
+	int pfd[2], status = 0, rc;
+	pid_t pid;
+
+	snprintf(size_arg, sizeof(size_arg), "%u", size);
+	snprintf(secs_arg, sizeof(secs_arg), "%g", b->seconds);
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		rc = -errno;
+		snprintf(b->err, sizeof(b->err), "pipe: %s", strerror(errno));
+		return rc;
+	}
+	rc = posix_spawn_file_actions_init(&fa);
+	if (rc == 0)
+		rc = posix_spawn_file_actions_adddup2(&fa, pfd[1], STDOUT_FILENO);
+	if (rc == 0)
+		rc = posix_spawn(&pid, b->crypto_bench, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "cannot run crypto-bench: %s",
+			 strerror(rc));
+		close(pfd[0]);
+		return -rc;
+	}
+	while ((got = read(pfd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)got;
+	close(pfd[0]);
+	out[len] = '\0';
+	while ((rc = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (rc < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || got != 0) {
+		snprintf(b->err, sizeof(b->err), "crypto-bench failed (status %d)",
+			 status);
+		return -EIO;
+	}
+	return ceiling_parse(b, out, cipher, size, gbps);
+}
+
+/* ---- figures ---------------------------------------------------------- */
+
+static int
+cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
+
+	return (a > c) - (a < c);
+}
+
+static double
+median(uint64_t *s, size_t n)
+{
+	qsort(s, n, sizeof(*s), cmp_u64);
+	return n % 2 ? (double)s[n / 2] : ((double)s[n / 2 - 1] + (double)s[n / 2]) / 2;
+}
+
+static void
+report(const struct bench *b, enum bx_crypto_cipher cipher, enum dir d,
+       double round_cycles, double ceiling_gbps)
+{
+	double cpp = round_cycles / BENCH_ROUND_PKTS;
+	double mpps = b->tsc_hz / cpp / 1e6;
+	double gbps = mpps * b->size * 8.0 / 1e3;
+
+	if (b->json)
+		printf("{\"name\":\"fastpath\",\"cipher\":\"%s\",\"dir\":\"%s\","
+		       "\"size\":%u,\"mpps\":%.3f,\"gbps\":%.3f,"
+		       "\"cycles_per_pkt\":%.1f,\"ceiling_gbps\":%.3f,"
+		       "\"ratio_to_ceiling\":%.3f}\n",
+		       bx_crypto_cipher_name(cipher), dirs[d].name, b->size, mpps,
+		       gbps, cpp, ceiling_gbps, gbps / ceiling_gbps);
+	else
+		printf("%-18s %-8s %5u %9.2f %9.2f %11.1f %13.2f %6.2f\n",
+		       bx_crypto_cipher_name(cipher), dirs[d].name, b->size, mpps,
+		       gbps, cpp, ceiling_gbps, gbps / ceiling_gbps);
+	fflush(stdout);
+}
+
+/* Both directions at one size: warm-up, timed round pairs, a last check. */
+static int
+bench_size(struct bench *b, struct node nodes[ROLE_COUNT],
+	   enum bx_crypto_cipher cipher, uint16_t size)
+{
+	double ceiling[DIR_COUNT];
+	uint64_t cycles[DIR_COUNT], deadline;
+	unsigned i, d;
+	int rc;
+
+	rc = ceiling_measure(b, cipher, size, ceiling);
+	if (rc != 0)
+		return rc;
+	template_make(b, nodes, size);
+	rc = packets_load(b);
+	for (i = 0; rc == 0 && i < BENCH_WARMUP_ROUNDS; i++)
+		rc = round_pair(b, nodes, i == 0, cycles);
+	b->n_samples = 0;
+	deadline = rte_rdtsc() + (uint64_t)(b->seconds * b->tsc_hz);
+	while (rc == 0 && b->n_samples < b->cap) {
+		rc = round_pair(b, nodes, false, cycles);
+		for (d = 0; rc == 0 && d < DIR_COUNT; d++)
+			b->samples[d][b->n_samples] = cycles[d];
+		b->n_samples += rc == 0;
+		if (rte_rdtsc() >= deadline)
+			break;
+	}
+	if (rc == 0)
+		rc = round_pair(b, nodes, true, cycles);
+	packets_drain(b);
+	for (d = 0; rc == 0 && d < DIR_COUNT; d++)
+		if (b->report[d])
+			report(b, cipher, (enum dir)d,
+			       median(b->samples[d], b->n_samples), ceiling[d]);
+	return rc;
+}
+
+static int
+bench_cipher(struct bench *b, enum bx_crypto_cipher cipher,
+	     const uint16_t *sizes, size_t n_sizes)
+{
+	struct bx_config *cfg[ROLE_COUNT] = { NULL, NULL };
+	struct node nodes[ROLE_COUNT];
+	size_t i;
+	int rc;
+
+	memset(nodes, 0, sizeof(nodes));
+	rc = configs_make(cipher, cfg, b->err, sizeof(b->err));
+	if (rc != 0) {
+		bx_config_free(cfg[ROLE_SENDER]);
+		bx_config_free(cfg[ROLE_RECEIVER]);
+		return rc;
+	}
+	rc = node_start(b, &nodes[ROLE_SENDER], ROLE_SENDER, cfg[ROLE_SENDER]);
+	if (rc == 0)
+		rc = node_start(b, &nodes[ROLE_RECEIVER], ROLE_RECEIVER,
+				cfg[ROLE_RECEIVER]);
+	else
+		bx_config_free(cfg[ROLE_RECEIVER]);
+	/* Both ends derived the same receiver index from the key. */
+	if (rc == 0 && nodes[ROLE_SENDER].sessions[0].tx_index !=
+			       nodes[ROLE_RECEIVER].sessions[0].rx_index) {
+		snprintf(b->err, sizeof(b->err), "the two nodes disagree on the "
+			 "session index");
+		rc = -EPROTO;
+	}
+	if (rc == 0 && !b->json)
+		printf("# %s: worker crypto engine %s\n",
+		       bx_crypto_cipher_name(cipher),
+		       bx_crypto_backend_name(nodes[ROLE_SENDER].crypto));
+	for (i = 0; rc == 0 && i < n_sizes; i++)
+		rc = bench_size(b, nodes, cipher, sizes[i]);
+	node_stop(&nodes[ROLE_RECEIVER]);
+	node_stop(&nodes[ROLE_SENDER]);
+	return rc;
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static void
+usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [--json] [--quick] [--seconds S] [--cipher NAME] [--size BYTES]\n"
+		"          [--dir egress|ingress] [--hugepages]\n"
+		"  --json          one JSON object per line instead of a table\n"
+		"  --quick         %.2f s per cipher and size instead of %.1f s\n"
+		"  --seconds S     seconds per cipher and size (both directions,\n"
+		"                  and crypto-bench's ceiling gets as much per back end)\n"
+		"  --cipher NAME   chacha20-poly1305 or aes-256-gcm (default: both)\n"
+		"  --size BYTES    inner IP packet size, %u..%u (default: 64, 512, 1400)\n"
+		"  --dir DIR       report egress or ingress only (both still run:\n"
+		"                  each one's output is the other's input)\n"
+		"  --hugepages     run on %s MB of 2 MB hugepages, as the appliance\n"
+		"                  does, instead of 4 KB pages\n",
+		prog, BENCH_QUICK_SECONDS, BENCH_DEFAULT_SECONDS,
+		(unsigned int)BENCH_MIN_SIZE, (unsigned int)BENCH_MAX_SIZE,
+		BENCH_EAL_MEM_MB);
+}
+
+/*
+ * No PCI, no files; lcore 1 is the worker. 4 KB pages by default, so the
+ * bench runs anywhere; with @huge, 2 MB hugepages as the appliance uses
+ * them (--in-memory: nothing left behind), which spares the worker the
+ * TLB misses of mbufs spread over hundreds of small pages.
+ */
+static int
+eal_start(const char *prog, bool huge)
+{
+	char *argv[] = {
+		(char *)prog, (char *)"-l", (char *)"0-1", (char *)"--no-pci",
+		(char *)"--no-shconf", (char *)"--no-telemetry",
+		(char *)"--log-level=*:error",
+		huge ? (char *)"--in-memory" : (char *)"--no-huge",
+		(char *)"-m", (char *)BENCH_EAL_MEM_MB,
+	};
+
+	if (rte_eal_init(RTE_DIM(argv), argv) < 0)
+		return -1;
+	return rte_lcore_is_enabled(BENCH_WORKER_LCORE) &&
+		       rte_get_main_lcore() != BENCH_WORKER_LCORE ? 0 : -1;
+}
+
+/* crypto-bench is built next to this program. */
+static int
+crypto_bench_find(struct bench *b)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return -ENOENT;
+	*slash = '\0';
+	if (snprintf(b->crypto_bench, sizeof(b->crypto_bench), "%s/crypto-bench",
+		     self) >= (int)sizeof(b->crypto_bench))
+		return -ENAMETOOLONG;
+	return access(b->crypto_bench, X_OK) == 0 ? 0 : -errno;
+}
+
+static int
+rings_make(struct bench *b)
+{
+	const unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
+
+	b->pool = rte_pktmbuf_pool_create("fpb_mbufs", BENCH_ROUND_PKTS, 0, 0,
+					  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	b->link_inner = rte_ring_create("fpb_inner", BENCH_ROUND_PKTS,
+					SOCKET_ID_ANY, flags);
+	b->link_underlay = rte_ring_create("fpb_underlay", BENCH_ROUND_PKTS,
+					   SOCKET_ID_ANY, flags);
+	b->idle = rte_ring_create("fpb_idle", BENCH_SPARE_RING, SOCKET_ID_ANY, flags);
+	b->stray = rte_ring_create("fpb_stray", BENCH_SPARE_RING, SOCKET_ID_ANY,
+				   flags);
+	if (b->pool == NULL || b->link_inner == NULL || b->link_underlay == NULL ||
+	    b->idle == NULL || b->stray == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+parse_size(const char *arg, uint16_t *size)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || *arg == '\0' || v < BENCH_MIN_SIZE ||
+	    v > BENCH_MAX_SIZE)
+		return -EINVAL;
+	*size = (uint16_t)v;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "cipher", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 'z' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "hugepages", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct bench b = {
+		.seconds = BENCH_DEFAULT_SECONDS,
+		.report = { true, true },
+	};
+	enum bx_crypto_cipher ciphers[BX_ARRAY_SIZE(all_ciphers)];
+	uint16_t sizes[BX_ARRAY_SIZE(default_sizes)];
+	size_t n_ciphers = BX_ARRAY_SIZE(all_ciphers), n_sizes = BX_ARRAY_SIZE(default_sizes);
+	size_t ci, d;
+	int opt, rc, status = EXIT_FAILURE;
+	bool huge = false;
+	char *end;
+
+	memcpy(ciphers, all_ciphers, sizeof(all_ciphers));
+	memcpy(sizes, default_sizes, sizeof(default_sizes));
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			b.json = true;
+			break;
+		case 'q':
+			b.seconds = BENCH_QUICK_SECONDS;
+			break;
+		case 's':
+			errno = 0;
+			b.seconds = strtod(optarg, &end);
+			if (errno != 0 || *end != '\0' || !(b.seconds > 0.0)) {
+				fprintf(stderr, "--seconds: not a positive number: %s\n", optarg);
+				return EXIT_FAILURE;
+			}
+			break;
+		case 'c':
+			if (bx_crypto_cipher_parse(optarg, &ciphers[0]) != 0) {
+				fprintf(stderr, "--cipher: unknown cipher %s\n", optarg);
+				return EXIT_FAILURE;
+			}
+			n_ciphers = 1;
+			break;
+		case 'z':
+			if (parse_size(optarg, &sizes[0]) != 0) {
+				fprintf(stderr, "--size: want %u..%u bytes: %s\n",
+					(unsigned int)BENCH_MIN_SIZE,
+					(unsigned int)BENCH_MAX_SIZE, optarg);
+				return EXIT_FAILURE;
+			}
+			n_sizes = 1;
+			break;
+		case 'd':
+			for (d = 0; d < DIR_COUNT; d++)
+				b.report[d] = strcmp(optarg, dirs[d].name) == 0;
+			if (!b.report[DIR_EGRESS] && !b.report[DIR_INGRESS]) {
+				fprintf(stderr, "--dir: want egress or ingress: %s\n", optarg);
+				return EXIT_FAILURE;
+			}
+			break;
+		case 'H':
+			huge = true;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr, argv[0]);
+			return EXIT_FAILURE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr, argv[0]);
+		return EXIT_FAILURE;
+	}
+	rc = crypto_bench_find(&b);
+	if (rc != 0) {
+		fprintf(stderr, "fastpath-bench: %s: %s (it is built with this "
+			"program)\n", b.crypto_bench[0] ? b.crypto_bench : "crypto-bench",
+			strerror(-rc));
+		return EXIT_FAILURE;
+	}
+	if (sodium_init() < 0 || eal_start(argv[0], huge) != 0) {
+		fprintf(stderr, "fastpath-bench: EAL init failed (needs lcores 0 and "
+			"%u%s)\n", BENCH_WORKER_LCORE,
+			huge ? " and " BENCH_EAL_MEM_MB " MB of free hugepages" : "");
+		return EXIT_FAILURE;
+	}
+	/* The main lcore polls by sleeping: keep its wake-ups prompt. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	b.tsc_hz = tsc_hz_measure();
+	b.cap = (size_t)RTE_MIN(b.seconds * BENCH_NS_PER_S / BENCH_MIN_PAIR_NS + 1,
+				(double)BENCH_MAX_ROUNDS);
+	for (d = 0; d < DIR_COUNT; d++)
+		b.samples[d] = calloc(b.cap, sizeof(uint64_t));
+	if (rings_make(&b) != 0 || b.samples[DIR_EGRESS] == NULL ||
+	    b.samples[DIR_INGRESS] == NULL) {
+		fprintf(stderr, "fastpath-bench: out of memory\n");
+		goto out;
+	}
+
+	if (!b.json) {
+		printf("fastpath-bench: app_worker_main (run to completion) on lcore %u, "
+		       "net_ring ports; rounds of %u packets, median round; "
+		       "%s pages; TSC %.3f GHz (measured); %.2f s per cipher and "
+		       "size; ceiling: crypto-bench %s\n",
+		       BENCH_WORKER_LCORE, BENCH_ROUND_PKTS, huge ? "2 MB" : "4 KB",
+		       b.tsc_hz / 1e9, b.seconds, BENCH_CEILING_BACKEND);
+		printf("%-18s %-8s %5s %9s %9s %11s %13s %6s\n", "cipher", "dir", "size",
+		       "Mpps", "Gbps", "cycles/pkt", "ceiling Gbps", "ratio");
+	}
+	for (ci = 0; ci < n_ciphers; ci++) {
+		b.err[0] = '\0';
+		rc = bench_cipher(&b, ciphers[ci], sizes, n_sizes);
+		if (rc != 0) {
+			fprintf(stderr, "fastpath-bench: %s: %s\n",
+				bx_crypto_cipher_name(ciphers[ci]),
+				b.err[0] ? b.err : strerror(-rc));
+			goto out;
+		}
+	}
+	status = EXIT_SUCCESS;
+
+out:
+	packets_drain(&b);
+	rte_ring_free(b.stray);
+	rte_ring_free(b.idle);
+	rte_ring_free(b.link_underlay);
+	rte_ring_free(b.link_inner);
+	rte_mempool_free(b.pool);
+	for (d = 0; d < DIR_COUNT; d++)
+		free(b.samples[d]);
+	rte_eal_cleanup();
+	return status;
+}
