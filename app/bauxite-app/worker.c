@@ -380,7 +380,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		mac_unpack(meta[j].nh, &o.dst_mac);
 		o.dst_ip = meta[j].peer->endpoint_ip;
 		o.dst_port = meta[j].peer->endpoint_port;
-		rc = bx_wire_outer_prepend(m, &o, false);
+		rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
 		if (rc != 0) {
 			drop_tx(st, rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM :
 						    BX_DROP_IP_BAD_LEN, m);

@@ -279,7 +279,7 @@ udp_csum_mbuf(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 
 int
 bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
-		      bool offload)
+		      enum bx_wire_csum csum)
 {
 	uint32_t payload_len = rte_pktmbuf_pkt_len(m);
 	struct rte_ipv4_hdr *ip;
@@ -302,14 +302,21 @@ bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
 	/* The mbuf may come from RX or an inner packet with its own requests:
 	 * only what describes the headers written here may remain. */
 	m->ol_flags &= ~TX_CKSUM_FLAGS;
-	if (offload) {
+	switch (csum) {
+	case BX_WIRE_CSUM_OFFLOAD:
 		m->ol_flags |= TX_OFFLOAD_FLAGS;
 		/* The NIC finishes the UDP sum from the pseudo-header sum. */
 		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-	} else {
+		break;
+	case BX_WIRE_CSUM_IP_ONLY:
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		udp->dgram_cksum = 0;
+		break;
+	default:
 		ip->hdr_checksum = rte_ipv4_cksum(ip);
 		udp->dgram_cksum = udp_csum_mbuf(m, ip, BX_WIRE_ETH_LEN +
 							BX_WIRE_IPV4_LEN);
+		break;
 	}
 	return 0;
 }

@@ -165,16 +165,28 @@ enum bx_drop_reason bx_wire_outer_parse(const void *frame, size_t len,
 
 struct rte_mbuf;
 
+/* How bx_wire_outer_prepend fills the IPv4 and UDP checksums. */
+enum bx_wire_csum {
+	BX_WIRE_CSUM_SW = 0,      /* both computed here */
+	BX_WIRE_CSUM_OFFLOAD = 1, /* both left to the NIC */
+	/*
+	 * IPv4 computed here, UDP sent as 0 ("no checksum", RFC 768): for mesh
+	 * data, whose AEAD tag already covers every payload byte, so a sum
+	 * over ~1.4 KB per packet would buy nothing (VXLAN does the same).
+	 */
+	BX_WIRE_CSUM_IP_ONLY = 2,
+};
+
 /*
  * Prepends the outer headers to @m, whose data starts with the UDP payload
  * (any number of segments; the headers go into the first one's headroom).
- * With @offload the IPv4 and UDP checksums are left to the NIC
- * (RTE_MBUF_F_TX_IPV4 | IP_CKSUM | UDP_CKSUM, l2/l3/l4 lengths set, UDP
- * pseudo-header checksum filled); otherwise both are computed here.
+ * @csum says who fills the checksums: with BX_WIRE_CSUM_OFFLOAD the NIC
+ * (RTE_MBUF_F_TX_IPV4 | IP_CKSUM | UDP_CKSUM, UDP pseudo-header checksum
+ * filled); l2/l3/l4 lengths are set in every mode.
  * Returns 0, -ENOSPC without headroom, -EINVAL for a payload too big for
  * IPv4. @m is unchanged on failure.
  */
 int bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
-			  bool offload);
+			  enum bx_wire_csum csum);
 
 #endif /* BX_WIRE_H */

@@ -689,7 +689,7 @@ test_prepend_offload(void **state)
 
 	(void)state;
 	m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
-	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, true), 0);
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, BX_WIRE_CSUM_OFFLOAD), 0);
 	assert_int_equal(rte_pktmbuf_pkt_len(m), FRAME_LEN);
 	assert_int_equal(m->l2_len, BX_WIRE_ETH_LEN);
 	assert_int_equal(m->l3_len, BX_WIRE_IPV4_LEN);
@@ -722,7 +722,7 @@ test_prepend_software(void **state)
 
 	(void)state;
 	m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_TCP_CKSUM;
-	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, false), 0);
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, BX_WIRE_CSUM_SW), 0);
 	assert_int_equal(rte_pktmbuf_pkt_len(m), FRAME_LEN);
 	assert_int_equal(rte_pktmbuf_data_len(m), FRAME_LEN);
 	assert_int_equal(m->l2_len, BX_WIRE_ETH_LEN);
@@ -731,6 +731,30 @@ test_prepend_software(void **state)
 	assert_true(m->ol_flags == 0);
 	assert_memory_equal(rte_pktmbuf_mtod(m, const uint8_t *), golden,
 			    FRAME_LEN);
+	rte_pktmbuf_free(m);
+}
+
+/* IP-only mode: the golden frame with UDP checksum 0, which still parses
+ * and verifies (0 means "none"); the IPv4 checksum is the golden one. */
+static void
+test_prepend_ip_only(void **state)
+{
+	struct rte_mbuf *m = mbuf_with_payload(golden + OFF_PAYLOAD, PAYLOAD_LEN);
+	uint8_t want[FRAME_LEN];
+	struct bx_wire_udp_view v;
+
+	(void)state;
+	memcpy(want, golden, FRAME_LEN);
+	want[BX_WIRE_ETH_LEN + BX_WIRE_IPV4_LEN + 6] = 0;
+	want[BX_WIRE_ETH_LEN + BX_WIRE_IPV4_LEN + 7] = 0;
+	m->ol_flags = RTE_MBUF_F_TX_UDP_CKSUM;
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer,
+					       BX_WIRE_CSUM_IP_ONLY), 0);
+	assert_true(m->ol_flags == 0);
+	assert_memory_equal(rte_pktmbuf_mtod(m, const uint8_t *), want,
+			    FRAME_LEN);
+	assert_int_equal(bx_wire_outer_parse(want, FRAME_LEN, true, &v),
+			 BX_DROP_NONE);
 	rte_pktmbuf_free(m);
 }
 
@@ -775,7 +799,7 @@ check_software_chain(uint32_t payload_len, uint32_t first_seg)
 
 	assert_true(len <= sizeof(flat));
 	assert_true(m->nb_segs > 1);
-	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, false), 0);
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, BX_WIRE_CSUM_SW), 0);
 	assert_int_equal(rte_pktmbuf_pkt_len(m), len);
 	p = rte_pktmbuf_read(m, 0, len, flat);
 	assert_non_null(p);
@@ -808,8 +832,8 @@ test_prepend_too_big(void **state)
 	uint16_t data_off = m->data_off;
 
 	(void)state;
-	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, false), -EINVAL);
-	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, true), -EINVAL);
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, BX_WIRE_CSUM_SW), -EINVAL);
+	assert_int_equal(bx_wire_outer_prepend(m, &golden_outer, BX_WIRE_CSUM_OFFLOAD), -EINVAL);
 	assert_int_equal(m->data_off, data_off);
 	assert_int_equal(rte_pktmbuf_pkt_len(m), BX_WIRE_UDP_PAYLOAD_MAX + 1);
 	assert_true(m->ol_flags == 0);
@@ -834,7 +858,9 @@ mbuf_with_headroom(uint16_t headroom)
 static void
 test_prepend_no_headroom(void **state)
 {
-	static const bool offload[] = {false, true};
+	static const enum bx_wire_csum offload[] = {
+		BX_WIRE_CSUM_SW, BX_WIRE_CSUM_OFFLOAD, BX_WIRE_CSUM_IP_ONLY,
+	};
 	struct rte_mbuf *m;
 	size_t i;
 
@@ -905,6 +931,7 @@ main(void)
 		cmocka_unit_test(test_outer_parse_no_verify),
 		cmocka_unit_test(test_outer_parse_truncated),
 		cmocka_unit_test(test_prepend_offload),
+		cmocka_unit_test(test_prepend_ip_only),
 		cmocka_unit_test(test_prepend_software),
 		cmocka_unit_test(test_prepend_software_segments),
 		cmocka_unit_test(test_prepend_too_big),
