@@ -29,7 +29,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-say() { printf '\n\033[1mbauxite demo:\033[0m %s\n' "$*"; }
+# Bold only on a terminal: a log file gets plain text.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '\n%sbauxite demo:%s %s\n' "$bold" "$plain" "$*"; }
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (namespaces, hugepages, TAPs)" >&2; exit 1; }
 
 say "installing what is missing (deploy/install-deps.sh)"
