@@ -35,6 +35,7 @@
 #include <rte_mempool.h>
 #include <sodium.h>
 
+#include "bench.h"
 #include "bx_common.h"
 #include "bx_crypto.h"
 #include "bx_wire.h"
@@ -52,8 +53,6 @@
  * each. Bounds the samples a run keeps; a run stops early at the cap. */
 #define BENCH_MIN_ROUND_CYCLES 4096.0
 #define BENCH_MAX_ROUNDS (1u << 22)
-#define TSC_CALIBRATE_NS 200000000ull
-#define BENCH_NS_PER_S 1000000000.0
 
 static const uint16_t default_sizes[] = { 64, 512, 1400 };
 static const enum bx_crypto_cipher all_ciphers[] = {
@@ -84,35 +83,11 @@ struct bench {
 
 /* Cycles of each timed round, seal and open apart. */
 struct bench_result {
-	uint32_t *seal;
-	uint32_t *open;
+	uint64_t *seal;
+	uint64_t *open;
 	size_t rounds;
 	size_t cap;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* TSC ticks per second, against the monotonic clock. */
-static double
-tsc_hz_measure(void)
-{
-	uint64_t ns0, ns1, t0, t1;
-
-	ns0 = now_ns();
-	t0 = rte_rdtsc();
-	do {
-		ns1 = now_ns();
-	} while (ns1 - ns0 < TSC_CALIBRATE_NS);
-	t1 = rte_rdtsc();
-	return (double)(t1 - t0) * BENCH_NS_PER_S / (double)(ns1 - ns0);
-}
 
 #if RTE_BYTE_ORDER != RTE_LITTLE_ENDIAN
 #error "ipsec-mb, and so this benchmark, runs on x86 only"
@@ -212,8 +187,8 @@ round_trip(struct bench *b, enum bench_path p, struct rte_mbuf *pkts[],
 		t2 = rte_rdtsc();
 	}
 	if (r != NULL) {
-		r->seal[r->rounds] = (uint32_t)RTE_MIN(t1 - t0, (uint64_t)UINT32_MAX);
-		r->open[r->rounds] = (uint32_t)RTE_MIN(t2 - t1, (uint64_t)UINT32_MAX);
+		r->seal[r->rounds] = t1 - t0;
+		r->open[r->rounds] = t2 - t1;
 		r->rounds++;
 	}
 	return ok;
@@ -287,26 +262,11 @@ out:
 	return rc;
 }
 
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median_cycles(uint32_t *samples, size_t n)
-{
-	qsort(samples, n, sizeof(*samples), cmp_u32);
-	return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + (double)samples[n / 2]) / 2;
-}
-
 static void
 report(const struct bench *b, enum bench_path p, enum bx_crypto_cipher cipher,
-       uint16_t size, const char *op, uint32_t *samples, size_t rounds)
+       uint16_t size, const char *op, uint64_t *samples, size_t rounds)
 {
-	double cpp = median_cycles(samples, rounds) / BENCH_BURST;
+	double cpp = bench_median(samples, rounds) / BENCH_BURST;
 	double mpps = b->tsc_hz / cpp / 1e6;
 	double gbps = mpps * size * 8.0 / 1e3;
 
@@ -382,18 +342,12 @@ main(int argc, char **argv)
 			b.seconds = BENCH_QUICK_SECONDS;
 			break;
 		case 's':
-			errno = 0;
-			b.seconds = strtod(optarg, &end);
-			if (errno != 0 || *end != '\0' || !(b.seconds > 0.0)) {
-				fprintf(stderr, "--seconds: not a positive number: %s\n", optarg);
+			if (bench_parse_seconds(optarg, &b.seconds) != 0)
 				return EXIT_FAILURE;
-			}
 			break;
 		case 'c':
-			if (bx_crypto_cipher_parse(optarg, &ciphers[0]) != 0) {
-				fprintf(stderr, "--cipher: unknown cipher %s\n", optarg);
+			if (bench_parse_cipher(optarg, &ciphers[0]) != 0)
 				return EXIT_FAILURE;
-			}
 			n_ciphers = 1;
 			break;
 		case 'z': {
@@ -443,7 +397,7 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	b.tsc_hz = tsc_hz_measure();
+	b.tsc_hz = bench_tsc_hz();
 	r.cap = (size_t)RTE_MIN(b.seconds * b.tsc_hz / BENCH_MIN_ROUND_CYCLES + 1,
 				(double)BENCH_MAX_ROUNDS);
 	r.seal = calloc(r.cap, sizeof(*r.seal));

@@ -77,6 +77,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "bench.h"
 #include "bx_common.h"
 #include "bx_config.h"
 #include "bx_wire.h"
@@ -99,8 +100,6 @@ _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
 /* A round that takes this long has lost packets (or runs under valgrind). */
 #define BENCH_ROUND_TIMEOUT_S 30.0
 #define BENCH_POLL_NS 10000L
-#define TSC_CALIBRATE_NS 200000000ull
-#define BENCH_NS_PER_S 1000000000.0
 #define BENCH_ERR_LEN 512u
 /* Two peer registries (64 MiB of LPM each), one round of mbufs, rings. */
 #define BENCH_EAL_MEM_MB "256"
@@ -210,30 +209,6 @@ struct bench {
 	char crypto_bench[PATH_MAX];
 	char err[BENCH_ERR_LEN];
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* TSC ticks per second, against the monotonic clock. */
-static double
-tsc_hz_measure(void)
-{
-	uint64_t ns0, ns1, t0, t1;
-
-	ns0 = now_ns();
-	t0 = rte_rdtsc();
-	do {
-		ns1 = now_ns();
-	} while (ns1 - ns0 < TSC_CALIBRATE_NS);
-	t1 = rte_rdtsc();
-	return (double)(t1 - t0) * BENCH_NS_PER_S / (double)(ns1 - ns0);
-}
 
 static uint16_t
 probe_rx(uint16_t port __rte_unused, uint16_t queue __rte_unused,
@@ -960,21 +935,6 @@ ceiling_measure(struct bench *b, enum bx_crypto_cipher cipher, uint16_t size,
 
 /* ---- figures ---------------------------------------------------------- */
 
-static int
-cmp_u64(const void *x, const void *y)
-{
-	uint64_t a = *(const uint64_t *)x, c = *(const uint64_t *)y;
-
-	return (a > c) - (a < c);
-}
-
-static double
-median(uint64_t *s, size_t n)
-{
-	qsort(s, n, sizeof(*s), cmp_u64);
-	return n % 2 ? (double)s[n / 2] : ((double)s[n / 2 - 1] + (double)s[n / 2]) / 2;
-}
-
 static void
 report(const struct bench *b, enum bx_crypto_cipher cipher, enum dir d,
        double round_cycles, double ceiling_gbps)
@@ -1030,7 +990,7 @@ bench_size(struct bench *b, struct node nodes[ROLE_COUNT],
 	for (d = 0; rc == 0 && d < DIR_COUNT; d++)
 		if (b->report[d])
 			report(b, cipher, (enum dir)d,
-			       median(b->samples[d], b->n_samples), ceiling[d]);
+			       bench_median(b->samples[d], b->n_samples), ceiling[d]);
 	return rc;
 }
 
@@ -1200,7 +1160,6 @@ main(int argc, char **argv)
 	size_t ci, d;
 	int opt, rc, status = EXIT_FAILURE;
 	bool huge = false;
-	char *end;
 
 	memcpy(ciphers, all_ciphers, sizeof(all_ciphers));
 	memcpy(sizes, default_sizes, sizeof(default_sizes));
@@ -1213,18 +1172,12 @@ main(int argc, char **argv)
 			b.seconds = BENCH_QUICK_SECONDS;
 			break;
 		case 's':
-			errno = 0;
-			b.seconds = strtod(optarg, &end);
-			if (errno != 0 || *end != '\0' || !(b.seconds > 0.0)) {
-				fprintf(stderr, "--seconds: not a positive number: %s\n", optarg);
+			if (bench_parse_seconds(optarg, &b.seconds) != 0)
 				return EXIT_FAILURE;
-			}
 			break;
 		case 'c':
-			if (bx_crypto_cipher_parse(optarg, &ciphers[0]) != 0) {
-				fprintf(stderr, "--cipher: unknown cipher %s\n", optarg);
+			if (bench_parse_cipher(optarg, &ciphers[0]) != 0)
 				return EXIT_FAILURE;
-			}
 			n_ciphers = 1;
 			break;
 		case 'z':
@@ -1274,7 +1227,7 @@ main(int argc, char **argv)
 	}
 	/* The main lcore polls by sleeping: keep its wake-ups prompt. */
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	b.tsc_hz = tsc_hz_measure();
+	b.tsc_hz = bench_tsc_hz();
 	b.cap = (size_t)RTE_MIN(b.seconds * BENCH_NS_PER_S / BENCH_MIN_PAIR_NS + 1,
 				(double)BENCH_MAX_ROUNDS);
 	for (d = 0; d < DIR_COUNT; d++)
