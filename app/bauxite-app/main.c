@@ -32,6 +32,7 @@
 #include <rte_mbuf.h>
 
 #include "app.h"
+#include "bx_identity.h"
 
 #define APP_NAME "bauxite-app"
 #define APP_ERR_LEN 512u
@@ -46,6 +47,7 @@ static volatile sig_atomic_t sig_dump;
 
 struct app {
 	struct bx_config *cfg;
+	struct bx_identity *identity;    /* the node's keys, from state_dir */
 	bool eal_up;
 	unsigned n_workers;              /* fast-path lcores */
 	unsigned n_launched;
@@ -228,6 +230,29 @@ print_stats(const struct app *a, const char *why)
 		print_port_stats("exception", a->ports.exception);
 	}
 	fflush(stdout);
+}
+
+/*
+ * Loads the identity in state_dir, or makes it on the first start, and
+ * says which, with the public keys (never the private ones).
+ */
+static int
+load_identity(struct app *a, char *err, size_t errlen)
+{
+	char ed[BX_IDENTITY_KEY_B64_LEN + 1], x[BX_IDENTITY_KEY_B64_LEN + 1];
+	bool generated = false;
+	int rc;
+
+	rc = bx_identity_load_or_generate(a->cfg->state_dir, &a->identity,
+					  &generated, err, errlen);
+	if (rc != 0)
+		return rc;
+	bx_identity_key_to_b64(bx_identity_ed25519_public(a->identity), ed);
+	bx_identity_key_to_b64(bx_identity_x25519_public(a->identity), x);
+	printf(APP_NAME ": identity %s in %s: ed25519 %s x25519 %s\n",
+	       generated ? "generated" : "loaded", a->cfg->state_dir, ed, x);
+	fflush(stdout);
+	return 0;
 }
 
 /* A fast-path lcore must be an EAL worker lcore (-l), not the main one. */
@@ -569,6 +594,7 @@ app_teardown(struct app *a)
 	bx_stats_free(a->stats);
 	if (a->eal_up)
 		rte_eal_cleanup();
+	bx_identity_free(a->identity);
 	bx_config_free(a->cfg);
 }
 
@@ -640,12 +666,22 @@ main(int argc, char **argv)
 		return EXIT_SUCCESS;
 	}
 
+	/* The node's identity: made on first start, loaded afterwards; a key
+	 * file others can read stops the start here, before the EAL. */
+	rc = load_identity(&a, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, APP_NAME ": %s: state_dir: %s\n", config, err);
+		bx_config_free(a.cfg);
+		return EXIT_FAILURE;
+	}
+
 	atexit(remove_eal_rundir);
 	eal_argc = eal_args(eal_argc, argv, eal_argv);
 	rc = rte_eal_init(eal_argc, eal_argv);
 	if (rc < 0) {
 		fprintf(stderr, APP_NAME ": EAL init failed: %s\n",
 			rte_strerror(rte_errno));
+		bx_identity_free(a.identity);
 		bx_config_free(a.cfg);
 		return EXIT_FAILURE;
 	}

@@ -15,7 +15,7 @@ eal=(-l 0-1 --no-pci --in-memory --log-level='*:error')
 bx_psk "$tmp/ab.psk"
 base="$tmp/base.json"
 bx_config "$BX_SRC/config/edge-a.json" "$base" \
-	"peers.0.psk_file=\"$tmp/ab.psk\""
+	"peers.0.psk_file=\"$tmp/ab.psk\"" "state_dir=\"$tmp/state\""
 
 failed=0
 # expect_refused NAME FIELD CONFIG: non-zero exit, FIELD in stderr, and
@@ -74,6 +74,37 @@ if [ "$rc" = 0 ] || ! grep -qF 'underlay.port' "$tmp/err"; then
 else
 	bx_log "ok unknown port (exit $rc): $(grep -F underlay.port "$tmp/err" | head -n1)"
 fi
+
+# Identity: the run above got past the config, so it made the node's keys
+# in state_dir, private files mode 0600; the next start loads the same ones.
+for f in identity.ed25519 identity.x25519; do
+	mode=$(stat -c %a "$tmp/state/$f" 2>/dev/null || echo none)
+	if [ "$mode" != 600 ]; then
+		bx_log "not ok identity: $f has mode $mode, expected 600"; failed=1
+	fi
+done
+grep -q 'identity generated' "$tmp/out" ||
+	{ bx_log "not ok identity: the first start did not say it generated keys"; failed=1; }
+first=$(grep -o 'x25519 [A-Za-z0-9+/=]*' "$tmp/out" || true)
+"$app" -l 0-1 --no-pci --no-huge -m 256 --no-shconf --no-telemetry \
+	--log-level='*:error' -- --config "$tmp/port.json" >"$tmp/out" 2>"$tmp/err" || true
+again=$(grep -o 'x25519 [A-Za-z0-9+/=]*' "$tmp/out" || true)
+if ! grep -q 'identity loaded' "$tmp/out" || [ -z "$first" ] || [ "$first" != "$again" ]; then
+	bx_log "not ok identity: second start did not load the same keys ($first / $again)"
+	failed=1
+else
+	bx_log "ok identity made once (0600) and loaded again: $again"
+fi
+grep -qF "$(cat "$tmp/state/identity.x25519")" "$tmp/out" "$tmp/err" &&
+	{ bx_log "not ok identity: a private key was printed"; failed=1; }
+
+# An identity key others can read is refused, naming the file, before the EAL.
+mkdir -m 700 "$tmp/open-state"
+(umask 077; head -c 32 /dev/urandom | base64 >"$tmp/open-state/identity.ed25519")
+(umask 077; head -c 32 /dev/urandom | base64 >"$tmp/open-state/identity.x25519")
+chmod 644 "$tmp/open-state/identity.x25519"
+bx_config "$base" "$tmp/openid.json" "state_dir=\"$tmp/open-state\""
+expect_refused "identity key mode 0644" "$tmp/open-state/identity.x25519" "$tmp/openid.json"
 
 rc=0
 "$app" "${eal[@]}" -- --config "$base" --check-config >"$tmp/out" 2>"$tmp/err" || rc=$?

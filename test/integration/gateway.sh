@@ -25,10 +25,12 @@ bx_psk "$bx_tmp/ab.psk"
 bx_config "$BX_SRC/config/edge-a.json" "$bx_tmp/g.json" \
 	'underlay.port="net_af_packet0,iface=vA"' \
 	"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+	"state_dir=\"$bx_tmp/state-g\"" \
 	"inner={\"type\": \"dpdk\", \"port\": \"net_af_packet1,iface=lG\", \"address\": \"$lan_gw/24\"}"
 bx_config "$BX_SRC/config/edge-b.json" "$bx_tmp/b.json" \
 	'underlay.port="net_af_packet0,iface=vB"' \
 	"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+	"state_dir=\"$bx_tmp/state-b\"" \
 	'peers.0.allowed_prefixes=["100.64.0.1/32", "10.1.0.0/24"]'
 vipB=$(bx_json "$bx_tmp/b.json" inner.address) vipB=${vipB%/*}
 

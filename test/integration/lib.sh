@@ -237,7 +237,8 @@ bx_ping() {
 # namespace nsA and edge-b in nsB, from config/edge-a.json and edge-b.json
 # with a fresh shared PSK, periodic stats off and each KEY=JSON (see
 # bx_config) applied to both, or to one node only when written
-# a:KEY=JSON or b:KEY=JSON; their underlay ports are af_packet on the
+# a:KEY=JSON or b:KEY=JSON; each has its own state_dir (its identity keys)
+# in the test's temporary directory; their underlay ports are af_packet on the
 # veth pair vA -- vB (with BX_PORT_ARGS appended to the devargs, e.g.
 # ",qpairs=2") and their EAL arguments BX_EAL. Returns once a ping
 # crosses the tunnel; fails the
@@ -270,6 +271,7 @@ bx_two_nodes() {
 		bx_config "$BX_SRC/config/edge-$n.json" "$bx_tmp/$n.json" \
 			"underlay.port=\"net_af_packet0,iface=v${n^^}${BX_PORT_ARGS:-}\"" \
 			"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+			"state_dir=\"$bx_tmp/state-$n\"" \
 			"${sets[@]+"${sets[@]}"}"
 	done
 	cfg=$bx_tmp/a.json
