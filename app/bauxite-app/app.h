@@ -62,6 +62,8 @@ struct app_ports {
 	struct rte_ether_addr underlay_mac;
 	/* TAP: MAC of the inner kernel interface, dst of delivered frames. */
 	struct rte_ether_addr inner_kernel_mac;
+	/* Largest inner IPv4 packet whose datagram fits the underlay MTU. */
+	uint16_t max_inner;
 	/* Gateway (inner.type dpdk): the inner port is a LAN NIC; its MAC. */
 	bool gateway;
 	struct rte_ether_addr inner_mac;
@@ -114,6 +116,8 @@ enum app_role {
 struct app_worker {
 	enum app_role role;
 	uint16_t txq;                   /* this lcore's TX queue on every port */
+	unsigned crypto_id;             /* APP_ROLE_CRYPTO: its number, 0.. */
+	unsigned n_crypto_all;          /* APP_ROLE_CRYPTO: how many there are */
 	/* APP_ROLE_CRYPTO: what the RX lcore feeds this worker. */
 	struct bx_lanes *lanes;         /* egress, by lane */
 	struct rte_ring *ingress;       /* mesh datagrams, from their UDP payload */

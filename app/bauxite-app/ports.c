@@ -23,6 +23,7 @@
 #include <rte_mbuf.h>
 
 #include "app.h"
+#include "bx_wire.h"
 
 #define PORT_NAME_MAX RTE_ETH_NAME_MAX_LEN
 /* DPDK names of our TAP devices; the kernel names come from the config. */
@@ -109,6 +110,35 @@ port_start(uint16_t port, uint16_t n, struct rte_mempool *pool,
 			 "start with %u queues: %s", field, devargs, port, n,
 			 strerror(-rc));
 	return rc;
+}
+
+/*
+ * The largest inner packet a datagram can carry without exceeding the
+ * underlay's MTU. A TAP inner MTU above it would make the kernel hand us
+ * packets that could only leave oversized: refused here, naming both.
+ */
+static int
+underlay_max_inner(const struct bx_config *cfg, struct app_ports *p,
+		   char *err, size_t errlen)
+{
+	const unsigned overhead = BX_WIRE_OVERHEAD - BX_WIRE_ETH_LEN;
+	uint16_t mtu = 0;
+	int rc;
+
+	rc = rte_eth_dev_get_mtu(p->underlay, &mtu);
+	if (rc != 0 || mtu <= overhead) {
+		snprintf(err, errlen, "underlay.port: cannot use its MTU (%u): %s",
+			 mtu, rc != 0 ? strerror(-rc) : "too small");
+		return rc != 0 ? rc : -EINVAL;
+	}
+	p->max_inner = (uint16_t)(mtu - overhead);
+	if (cfg->inner.type == BX_CONFIG_INNER_TAP && cfg->inner.mtu > p->max_inner) {
+		snprintf(err, errlen, "inner.mtu: %u plus %u bytes of mesh overhead "
+			 "exceeds the underlay MTU %u (expected at most %u)",
+			 cfg->inner.mtu, overhead, mtu, p->max_inner);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Keeps IPv6 (router solicitations, neighbour discovery) off a TAP: the
@@ -318,12 +348,16 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		snprintf(err, errlen, "underlay port: no MAC: %s", strerror(-rc));
 		return rc;
 	}
+	rc = underlay_max_inner(cfg, p, err, errlen);
+	if (rc != 0)
+		return rc;
 	if (p->gateway) {
 		snprintf(inner_args, sizeof(inner_args), "%s", cfg->inner.port);
 		rc = port_probe("inner.port", inner_args, &p->inner, err, errlen);
 		if (rc == 0 && p->inner == p->underlay) {
 			snprintf(err, errlen, "inner.port: \"%s\" is the underlay "
 				 "port", cfg->inner.port);
+			p->inner = RTE_MAX_ETHPORTS; /* closed once, as underlay */
 			rc = -EINVAL;
 		}
 		if (rc == 0)

@@ -17,8 +17,9 @@
  * A and B are node ids; the 0x00 keeps "ab"+"c" apart from "a"+"bc" (ids
  * contain no NUL). Both ends compute the same four values.
  *
- * Nonces: the sender's counter starts at CLOCK_REALTIME seconds << 32, so a
- * restarted process never reuses a counter of its previous life. This
+ * Nonces: the sender's counter starts at CLOCK_REALTIME in 32.32 fixed
+ * point (seconds << 32 plus the fraction), so a restarted process never
+ * reuses a counter of its previous life, however soon it restarts. This
  * assumes the clock never steps back and that fewer than 2^32 packets per
  * second go to one peer. The receiver's replay window accepts the forward
  * jump. The counter then lives in the top of its 64-bit space (seconds since
@@ -54,7 +55,10 @@ app_tx_counter_start(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec << 32;
+	/* 32.32 fixed-point seconds: a restart within the same second still
+	 * starts above every counter the previous run could have used. */
+	return ((uint64_t)ts.tv_sec << 32) +
+	       (((uint64_t)ts.tv_nsec << 32) / 1000000000u);
 }
 
 /* BLAKE2b-256 keyed with @psk over @label || @from || 0x00 || @to. */

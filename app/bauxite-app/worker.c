@@ -280,11 +280,32 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 static inline const struct rte_ipv4_hdr *
 inner_ipv4(struct bx_stats_lcore *st, struct rte_mbuf *m)
 {
+	const struct rte_ipv4_hdr *ih;
+
 	if (m->nb_segs != 1 || rte_pktmbuf_data_len(m) < ETH_LEN + IPV4_MIN_LEN) {
 		drop_tx(st, BX_DROP_CRYPTO_SEGMENTED, m);
 		return NULL;
 	}
-	return rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, ETH_LEN);
+	ih = rte_pktmbuf_mtod_offset(m, const struct rte_ipv4_hdr *, ETH_LEN);
+	/* The classifier takes IPv6 too; the mesh routes IPv4 only. */
+	if ((ih->version_ihl >> 4) != IPV4_VERSION) {
+		drop_tx(st, BX_DROP_CLASSIFY_NOT_IP, m);
+		return NULL;
+	}
+	return ih;
+}
+
+/*
+ * A crypto worker serves only the peers whose index maps to it: the one
+ * place that peer's counter and replay window are touched. Its table may
+ * be newer than the RX lcore's was when it dispatched; a packet for a peer
+ * that now maps elsewhere is dropped rather than sealed or opened here.
+ */
+static inline bool
+owns_peer(const struct app_worker *w, const struct bx_peer *p)
+{
+	return w->role != APP_ROLE_CRYPTO ||
+	       p->index % w->n_crypto_all == w->crypto_id;
 }
 
 /*
@@ -321,6 +342,10 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_NO_PEER, m);
 			continue;
 		}
+		if (BX_UNLIKELY(!owns_peer(w, p))) {
+			drop_tx(st, BX_DROP_PEER_MOVED, m);
+			continue;
+		}
 		s = p->sessions[BX_PEER_SESSION_CURRENT].ctx;
 		if (s == NULL) {
 			drop_tx(st, BX_DROP_NO_SESSION, m);
@@ -335,6 +360,10 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		}
 		/* Encrypt the IP packet, not the link's padding after it. */
 		ip_len = rte_be_to_cpu_16(ih->total_length);
+		if (BX_UNLIKELY(ip_len > ports->max_inner)) {
+			drop_tx(st, BX_DROP_TOO_BIG, m);
+			continue;
+		}
 		if (rte_pktmbuf_pkt_len(m) > ETH_LEN + ip_len)
 			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 						       ETH_LEN - ip_len));
@@ -562,6 +591,10 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		s = p != NULL ? p->sessions[slot].ctx : NULL;
 		if (s == NULL) {
 			drop_rx(st, BX_DROP_NO_SESSION, m);
+			continue;
+		}
+		if (BX_UNLIKELY(!owns_peer(w, p))) {
+			drop_rx(st, BX_DROP_PEER_MOVED, m);
 			continue;
 		}
 		counter = rte_be_to_cpu_64(h->counter);

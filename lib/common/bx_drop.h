@@ -59,6 +59,9 @@
 	X(TX_PORT_FULL, "tx_port_full")                                       \
 	X(EXCEPTION_FULL, "exception_full")                                   \
 	X(INGRESS_FULL, "ingress_full")                                       \
+	X(TOO_BIG, "too_big")                                                 \
+	X(PEER_MOVED, "peer_moved")                                           \
+	X(SHUTDOWN, "shutdown")                                               \
 	/* inner port (app) */                                                \
 	X(INNER_NOT_IPV4, "inner_not_ipv4")                                   \
 	X(INNER_NOT_FOR_US, "inner_not_for_us")                               \

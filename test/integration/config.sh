@@ -75,7 +75,21 @@ else
 	bx_log "ok unknown port (exit $rc): $(grep -F underlay.port "$tmp/err" | head -n1)"
 fi
 
-# Identity: the run above got past the config, so it made the node's keys
+# An inner MTU whose datagrams would not fit the underlay's is refused once
+# the port's MTU is known (net_null: 1500), naming inner.mtu.
+bx_config "$base" "$tmp/mtu.json" 'underlay.port="net_null0"' 'inner.mtu=1460'
+rc=0
+"$app" -l 0-1 --no-pci --no-huge -m 256 --no-shconf --no-telemetry \
+	--log-level='*:error' -- --config "$tmp/mtu.json" >"$tmp/out.mtu" 2>"$tmp/err" || rc=$?
+if [ "$rc" = 0 ] || ! grep -qF 'inner.mtu: 1460' "$tmp/err"; then
+	bx_log "not ok inner MTU too big for the underlay (exit $rc)"
+	cat "$tmp/err" >&2
+	failed=1
+else
+	bx_log "ok inner MTU too big (exit $rc): $(grep -F inner.mtu "$tmp/err" | head -n1)"
+fi
+
+# Identity: the run before the MTU one got past the config, so it made the node's keys
 # in state_dir, private files mode 0600; the next start loads the same ones.
 for f in identity.ed25519 identity.x25519; do
 	mode=$(stat -c %a "$tmp/state/$f" 2>/dev/null || echo none)
