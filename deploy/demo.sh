@@ -9,8 +9,9 @@
 #
 # It installs what is missing and reserves hugepages (deploy/install-deps.sh),
 # builds build/release, joins two namespaces by a veth pair and starts one
-# bauxite-app in each (config/edge-a.json and edge-b.json with a fresh
-# pre-shared key), then sends traffic between their virtual IPs on
+# bauxite-app in each (config/edge-a.json and edge-b.json, each node with a
+# fresh identity and the other's public key; the session keys come from
+# their handshake), then sends traffic between their virtual IPs on
 # bauxite0. Everything it creates is removed when it ends, also on Ctrl-C
 # or failure. Needs root. The topology comes from test/integration/lib.sh,
 # which the integration tests share.
@@ -59,6 +60,7 @@ counters_table() {
 	out=$(printf '  %-22s %14s %14s\n' counter edge-a edge-b
 	for c in tx_packets tx_bytes rx_packets rx_bytes inner_rx_packets \
 		inner_tx_packets exception_rx_packets exception_tx_packets \
+		handshake_tx handshake_rx sessions_initiated sessions_responded \
 		tx_dropped rx_dropped; do
 		printf '  %-22s %14s %14s\n' "$c" "$(bx_stat "$bx_tmp/cA" "$c")" \
 			"$(bx_stat "$bx_tmp/cB" "$c")"
@@ -82,7 +84,9 @@ box "  bx-ul0    $ulA" "  bx-ul0    $ulB"
 box "  vA (af_packet) ===========" "============= vB (af_packet)" | sed 's/ |        | /=|========|=/'
 echo '  +------------------------------+  veth  +------------------------------+'
 echo "  virtual IPs (bauxite0): edge-a $vipA, edge-b $vipB"
-echo "  mesh datagrams: UDP $mesh_port, $cipher, a fresh pre-shared key (mode 0600)"
+echo "  mesh datagrams: UDP $mesh_port, $cipher, keys from a Noise IK handshake"
+echo "  identities:     edge-a x25519 $keyA"
+echo "                  edge-b x25519 $keyB"
 echo "  telemetry:      echo /bauxite/stats | dpdk-telemetry.py -f $prefixA   (or $prefixB)"
 
 if [ "$once" = 0 ]; then

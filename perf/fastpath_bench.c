@@ -6,12 +6,16 @@
  * ipsec-mb-burst, run by this program in the same run).
  *
  * Two nodes, a sender and a receiver, are set up as bauxite-app sets
- * itself up -- config from JSON, peer registry, PSK sessions, a worker
- * struct -- except that their ports are net_ring ports over rings this
- * program owns, wired so that one node's output is the other's input:
+ * itself up -- config from JSON, peer registry, a worker struct -- except
+ * that their ports are net_ring ports over rings this program owns, wired
+ * so that one node's output is the other's input:
  *
  *   link_inner  (P inner frames)  --sender worker, egress-->  link_underlay
  *   link_underlay (P datagrams)   --receiver worker, ingress--> link_inner
+ *
+ * Their session comes from one real handshake (lib/handshake, Noise IK
+ * between fresh static keys), run here in-process rather than over the
+ * ports, and is installed as bauxite-app's control lcore installs it.
  *
  * A round launches one node's worker on the worker lcore, which finds P
  * packets waiting on its input ring and runs its loop until all P are on
@@ -55,7 +59,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +83,7 @@
 #include "bench.h"
 #include "bx_common.h"
 #include "bx_config.h"
+#include "bx_handshake.h"
 #include "bx_wire.h"
 
 #define BENCH_WORKER_LCORE 1u
@@ -112,7 +116,8 @@ _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
 #define BENCH_MESH_PORT 7600u
 #define BENCH_CEILING_BACKEND "ipsec-mb-burst"
 #define BENCH_CEILING_OUT_MAX 8192u
-#define BENCH_PSK_FILE "pair.psk"
+/* The public keys the configs carry are the handshake's static keys. */
+_Static_assert(BX_CONFIG_KEY_LEN == BX_HS_KEY_LEN, "X25519 public keys");
 
 static const uint16_t default_sizes[] = { 64, 512, 1400 };
 static const enum bx_crypto_cipher all_ciphers[] = {
@@ -174,13 +179,12 @@ struct node {
 	struct bx_peer_registry *reg;
 	struct bx_crypto *ctl_crypto;
 	struct bx_crypto *crypto;
-	struct app_session *sessions;
+	struct app_session *session; /* with the one peer */
 	struct app_ports ports;
 	char port_name[PORT_COUNT][RTE_ETH_NAME_MAX_LEN];
 	bool port_made[PORT_COUNT];
 	uint16_t port_id[PORT_COUNT];
 	uint64_t *nexthop;
-	uint64_t *tx_counter;
 	struct app_worker w;
 	bool running;
 	struct probe probe;
@@ -194,8 +198,10 @@ struct bench {
 	struct rte_mempool *pool;
 	struct rte_ring *link_inner;    /* sender's inner RX, receiver's inner TX */
 	struct rte_ring *link_underlay; /* sender's underlay TX, receiver's underlay RX */
-	struct rte_ring *idle;          /* RX of every other port: stays empty */
-	struct rte_ring *stray;         /* TX of every other port: must stay empty */
+	struct rte_ring *idle;          /* RX of every other port and the
+					 * workers' ctl_tx: stays empty */
+	struct rte_ring *stray;         /* TX of every other port and the
+					 * workers' hs_rx: must stay empty */
 	struct rte_mbuf *pkts[BENCH_ROUND_PKTS];
 	uint8_t tmpl[BX_WIRE_ETH_LEN + BENCH_MAX_SIZE]; /* the inner frame */
 	uint16_t size;
@@ -238,35 +244,10 @@ probe_tx(uint16_t port __rte_unused, uint16_t queue __rte_unused,
 
 /* ---- configs ---------------------------------------------------------- */
 
-/* Writes a fresh pre-shared key, mode 0600, as the config wants it. */
+/* The config of node @r for @cipher, its one peer being the other node,
+ * whose static public key is @peer_pub (base64). */
 static int
-psk_write(const char *path, char *err, size_t errlen)
-{
-	uint8_t key[BX_CONFIG_PSK_LEN];
-	char b64[BX_CONFIG_PSK_B64_LEN + 2];
-	size_t len;
-	int fd, rc = 0;
-
-	randombytes_buf(key, sizeof(key));
-	sodium_bin2base64(b64, sizeof(b64) - 1, key, sizeof(key),
-			  sodium_base64_VARIANT_ORIGINAL);
-	sodium_memzero(key, sizeof(key));
-	len = strlen(b64);
-	b64[len++] = '\n';
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
-	if (fd < 0 || write(fd, b64, len) != (ssize_t)len) {
-		rc = errno ? -errno : -EIO;
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-	}
-	if (fd >= 0)
-		close(fd);
-	sodium_memzero(b64, sizeof(b64));
-	return rc;
-}
-
-/* The config of node @r for @cipher, its one peer being the other node. */
-static int
-config_make(enum role r, enum bx_crypto_cipher cipher, const char *psk_path,
+config_make(enum role r, enum bx_crypto_cipher cipher, const char *peer_pub,
 	    struct bx_config **out, char *err, size_t errlen)
 {
 	const enum role peer = r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
@@ -289,40 +270,46 @@ config_make(enum role r, enum bx_crypto_cipher cipher, const char *psk_path,
 			 "cipher", bx_crypto_cipher_name(cipher),
 			 "peers", "id", nodes_desc[peer].id,
 			 "virtual_ip", nodes_desc[peer].vip,
-			 "endpoint", endpoint, "psk_file", psk_path);
+			 "endpoint", endpoint, "public_key", peer_pub);
 	if (root == NULL) {
 		snprintf(err, errlen, "config of %s: out of memory", nodes_desc[r].id);
 		return -ENOMEM;
 	}
-	rc = bx_config_from_json(root, nodes_desc[r].id, NULL, out, err, errlen);
+	rc = bx_config_from_json(root, nodes_desc[r].id, out, err, errlen);
 	json_decref(root);
 	return rc;
 }
 
-/* Both nodes' configs under one fresh key; the key file is gone after. */
+/*
+ * A fresh static X25519 key pair per node (@priv, which the caller wipes
+ * once the handshake has them) and both nodes' configs, each naming the
+ * other's public key.
+ */
 static int
-configs_make(enum bx_crypto_cipher cipher, struct bx_config *cfg[ROLE_COUNT],
-	     char *err, size_t errlen)
+configs_make(enum bx_crypto_cipher cipher,
+	     uint8_t priv[ROLE_COUNT][BX_HS_KEY_LEN],
+	     struct bx_config *cfg[ROLE_COUNT], char *err, size_t errlen)
 {
-	char dir[] = "/tmp/fastpath-bench.XXXXXX";
-	char path[sizeof(dir) + sizeof(BENCH_PSK_FILE) + 1];
+	uint8_t pub[BX_HS_KEY_LEN];
+	char b64[ROLE_COUNT][BX_CONFIG_KEY_B64_LEN + 1];
+	unsigned r;
 	int rc;
 
-	if (mkdtemp(dir) == NULL) {
-		rc = -errno;
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return rc;
+	for (r = 0; r < ROLE_COUNT; r++) {
+		randombytes_buf(priv[r], BX_HS_KEY_LEN);
+		if (crypto_scalarmult_base(pub, priv[r]) != 0) {
+			snprintf(err, errlen, "%s: no public key for its static "
+				 "key", nodes_desc[r].id);
+			return -EINVAL;
+		}
+		sodium_bin2base64(b64[r], sizeof(b64[r]), pub, sizeof(pub),
+				  sodium_base64_VARIANT_ORIGINAL);
 	}
-	snprintf(path, sizeof(path), "%s/%s", dir, BENCH_PSK_FILE);
-	rc = psk_write(path, err, errlen);
+	rc = config_make(ROLE_SENDER, cipher, b64[ROLE_RECEIVER],
+			 &cfg[ROLE_SENDER], err, errlen);
 	if (rc == 0)
-		rc = config_make(ROLE_SENDER, cipher, path, &cfg[ROLE_SENDER], err,
-				 errlen);
-	if (rc == 0)
-		rc = config_make(ROLE_RECEIVER, cipher, path, &cfg[ROLE_RECEIVER],
-				 err, errlen);
-	unlink(path);
-	rmdir(dir);
+		rc = config_make(ROLE_RECEIVER, cipher, b64[ROLE_SENDER],
+				 &cfg[ROLE_RECEIVER], err, errlen);
 	return rc;
 }
 
@@ -475,7 +462,7 @@ static int
 node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 {
 	const enum role peer = r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
-	uint32_t i, n_slots, peer_index;
+	uint32_t n_slots, peer_index;
 	int rc;
 
 	memset(n, 0, sizeof(*n));
@@ -502,11 +489,8 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 		snprintf(b->err, sizeof(b->err), "crypto engine: %s", strerror(errno));
 		return rc;
 	}
-	rc = app_psk_sessions_create(cfg, n->ctl_crypto, n->reg, &n->sessions,
-				     b->err, sizeof(b->err));
-	if (rc != 0)
-		return rc;
-	/* Nothing reads the registry yet: this commit does not wait. */
+	/* Nothing reads the registry yet: this commit does not wait. The
+	 * session comes later, from the handshake (sessions_handshake). */
 	bx_peer_commit(n->reg);
 
 	rc = node_ports(b, n);
@@ -516,14 +500,10 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(n->reg));
 	n->nexthop = rte_zmalloc("fpb_nexthop", n_slots * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
-	n->tx_counter = rte_zmalloc("fpb_txctr", n_slots * sizeof(uint64_t),
-				    RTE_CACHE_LINE_SIZE);
-	if (n->nexthop == NULL || n->tx_counter == NULL || peer_index >= n_slots) {
+	if (n->nexthop == NULL || peer_index >= n_slots) {
 		snprintf(b->err, sizeof(b->err), "per-peer state: no memory");
 		return -ENOMEM;
 	}
-	for (i = 0; i < n_slots; i++)
-		n->tx_counter[i] = app_tx_counter_start();
 	/* What neigh.c would have resolved: the peer's underlay MAC. */
 	__atomic_store_n(&n->nexthop[peer_index],
 			 APP_NH_VALID | mac_pack(&nodes_desc[peer].underlay_mac),
@@ -538,7 +518,10 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 	n->w.stats = n->stats;
 	n->w.crypto = n->crypto;
 	n->w.nexthop = n->nexthop;
-	n->w.tx_counter = n->tx_counter;
+	/* No control lcore runs: nothing comes down to send, and a handshake
+	 * datagram going up would be a packet where none may go. */
+	n->w.ctl_tx = b->idle;
+	n->w.hs_rx = b->stray;
 	n->w.n_slots = n_slots;
 	n->w.running = &n->running;
 	return 0;
@@ -569,17 +552,184 @@ node_stop(struct node *n)
 		if (n->port_made[k] &&
 		    rte_eth_dev_info_get(n->port_id[k], &info) == 0)
 			rte_dev_remove(info.device);
-	/* The registry points at the sessions: it goes first. */
+	/* The registry points at the session: it goes first. */
 	bx_peer_registry_free(n->reg);
-	app_psk_sessions_free(n->sessions, n->cfg ? n->cfg->n_peers : 0);
+	app_session_free(n->session);
 	bx_crypto_free(n->crypto);
 	bx_crypto_free(n->ctl_crypto);
-	rte_free(n->tx_counter);
 	rte_free(n->nexthop);
 	rte_free(n->qsbr);
 	bx_stats_free(n->stats);
 	bx_config_free(n->cfg);
 	memset(n, 0, sizeof(*n));
+}
+
+/* ---- the session: one real handshake ---------------------------------- */
+
+/* One node's side of the handshake: its engine and the other node as its
+ * one peer. Holds the static private key: sodium_allocarray'd, wiped. */
+struct hs_node {
+	struct bx_hs hs;
+	struct bx_hs_peer peer;
+};
+
+/* The engine's peer lookup: the node's one peer, if the key is its. */
+static struct bx_hs_peer *
+hs_lookup(void *ctx, const uint8_t static_pub[BX_HS_KEY_LEN])
+{
+	struct hs_node *h = ctx;
+
+	return sodium_memcmp(h->peer.remote_static, static_pub,
+			     BX_HS_KEY_LEN) == 0 ? &h->peer : NULL;
+}
+
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * BX_HS_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Makes @out (one side's handshake output, wiped here) @n's session and
+ * publishes it as its peer's CURRENT one, as session.c does. The node
+ * owns the session from here on (node_stop frees it).
+ */
+static int
+session_install(struct bench *b, struct node *n, struct bx_hs_session *out)
+{
+	const struct bx_config *cfg = n->cfg;
+	int rc;
+
+	n->session = app_session_create(n->ctl_crypto, cfg->cipher,
+					cfg->replay_window,
+					BX_HS_REJECT_AFTER_MESSAGES, out);
+	rc = n->session == NULL ? (errno ? -errno : -ENOMEM) : 0;
+	bx_hs_session_wipe(out);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "handshake: %s: session: %s",
+			 cfg->node_id, strerror(-rc));
+		return rc;
+	}
+	/* The responder's side may not send until confirmed. In bauxite-app
+	 * the initiator's keepalive confirms it; the bench's traffic only goes
+	 * sender -> receiver and sends no keepalive, so confirm it here. */
+	if (!n->session->initiator)
+		n->session->confirmed = true;
+	rc = bx_peer_set_session(n->reg, cfg->peers[0].id,
+				 BX_PEER_SESSION_CURRENT, n->session->rx_index,
+				 n->session);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "handshake: %s: installing the "
+			 "session: %s", cfg->node_id, strerror(-rc));
+		return rc;
+	}
+	/* No worker runs yet: this commit does not wait. */
+	bx_peer_commit(n->reg);
+	return 0;
+}
+
+/*
+ * The sender initiates, the receiver answers, the sender takes the
+ * response: each node ends with the session its engine made, installed.
+ * @priv: the nodes' static private keys (configs_make).
+ */
+static int
+sessions_handshake(struct bench *b, struct node nodes[ROLE_COUNT],
+		   uint8_t priv[ROLE_COUNT][BX_HS_KEY_LEN])
+{
+	struct node *tx = &nodes[ROLE_SENDER], *rx = &nodes[ROLE_RECEIVER];
+	uint8_t init[BX_HS_INIT_LEN];
+	struct bx_hs_session out;
+	struct bx_hs_result res;
+	struct bx_hs_rx in;
+	struct hs_node *h;
+	enum bx_hs_reason why;
+	uint64_t now = bench_now_ns();
+	unsigned r;
+	int rc = 0;
+
+	memset(&out, 0, sizeof(out));
+	memset(&res, 0, sizeof(res));
+	h = sodium_allocarray(ROLE_COUNT, sizeof(*h));
+	if (h == NULL) {
+		snprintf(b->err, sizeof(b->err), "handshake: no memory for the "
+			 "engines");
+		return -ENOMEM;
+	}
+	memset(h, 0, ROLE_COUNT * sizeof(*h));
+	for (r = 0; rc == 0 && r < ROLE_COUNT; r++) {
+		const struct bx_config *cfg = nodes[r].cfg;
+
+		rc = bx_hs_init(&h[r].hs, NULL, priv[r], hs_lookup, &h[r], now);
+		if (rc == 0)
+			rc = bx_hs_peer_init(&h[r].hs, &h[r].peer,
+					     cfg->peers[0].public_key,
+					     bx_peer_id_cmp(cfg->node_id,
+							    cfg->peers[0].id) < 0,
+					     NULL);
+		if (rc != 0)
+			snprintf(b->err, sizeof(b->err), "handshake: %s: engine "
+				 "and peer %s: %s", cfg->node_id,
+				 cfg->peers[0].id, strerror(-rc));
+	}
+	if (rc != 0)
+		goto out;
+
+	rc = bx_hs_create_initiation(&h[ROLE_SENDER].hs, &h[ROLE_SENDER].peer,
+				     bx_hs_random_index(), now, wall_ns(), init);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "handshake: %s cannot initiate: "
+			 "%s", tx->cfg->node_id, strerror(-rc));
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	in.msg = init;
+	in.len = sizeof(init);
+	in.source = (uint64_t)rte_be_to_cpu_32(tx->cfg->underlay.address.addr)
+			    << 16 | BENCH_MESH_PORT;
+	in.now = now;
+	in.wall_ns = wall_ns();
+	in.local_index = bx_hs_random_index();
+	why = bx_hs_consume_initiation(&h[ROLE_RECEIVER].hs, &in, &res);
+	if (why != BX_HS_OK) {
+		snprintf(b->err, sizeof(b->err), "handshake: %s refused the "
+			 "initiation: %s", rx->cfg->node_id,
+			 bx_hs_reason_name(why));
+		rc = -EPROTO;
+		goto out;
+	}
+	why = bx_hs_consume_response(&h[ROLE_SENDER].hs, &h[ROLE_SENDER].peer,
+				     res.reply, res.reply_len, now, &out);
+	if (why != BX_HS_OK) {
+		snprintf(b->err, sizeof(b->err), "handshake: %s refused the "
+			 "response: %s", tx->cfg->node_id,
+			 bx_hs_reason_name(why));
+		rc = -EPROTO;
+		goto out;
+	}
+
+	rc = session_install(b, tx, &out);
+	if (rc == 0)
+		rc = session_install(b, rx, &res.session);
+	/* Each sends to the index the other receives on. */
+	if (rc == 0 && (tx->session->tx_index != rx->session->rx_index ||
+			rx->session->tx_index != tx->session->rx_index)) {
+		snprintf(b->err, sizeof(b->err), "handshake: the two nodes "
+			 "disagree on the session indices");
+		rc = -EPROTO;
+	}
+out:
+	bx_hs_session_wipe(&out);
+	sodium_memzero(&res, sizeof(res));
+	for (r = 0; r < ROLE_COUNT; r++) {
+		bx_hs_peer_wipe(&h[r].peer);
+		bx_hs_wipe(&h[r].hs);
+	}
+	sodium_free(h);
+	return rc;
 }
 
 /* ---- packets ---------------------------------------------------------- */
@@ -685,7 +835,7 @@ check_sealed(struct bench *b, const struct node nodes[ROLE_COUNT])
 		    bx_wire_decode(f + v.payload_off, v.payload_len, &info) !=
 			    BX_DROP_NONE ||
 		    info.type != BX_WIRE_DATA ||
-		    info.rx_index != rx->sessions[0].rx_index ||
+		    info.rx_index != rx->session->rx_index ||
 		    (i != 0 && info.counter <= last) ||
 		    memcmp(f + v.payload_off + BX_WIRE_HDR_LEN, clear, b->size) == 0)
 			break;
@@ -1001,13 +1151,15 @@ bench_cipher(struct bench *b, enum bx_crypto_cipher cipher,
 	     const uint16_t *sizes, size_t n_sizes)
 {
 	struct bx_config *cfg[ROLE_COUNT] = { NULL, NULL };
+	uint8_t priv[ROLE_COUNT][BX_HS_KEY_LEN];
 	struct node nodes[ROLE_COUNT];
 	size_t i;
 	int rc;
 
 	memset(nodes, 0, sizeof(nodes));
-	rc = configs_make(cipher, cfg, b->err, sizeof(b->err));
+	rc = configs_make(cipher, priv, cfg, b->err, sizeof(b->err));
 	if (rc != 0) {
+		sodium_memzero(priv, sizeof(priv));
 		bx_config_free(cfg[ROLE_SENDER]);
 		bx_config_free(cfg[ROLE_RECEIVER]);
 		return rc;
@@ -1018,13 +1170,9 @@ bench_cipher(struct bench *b, enum bx_crypto_cipher cipher,
 				cfg[ROLE_RECEIVER]);
 	else
 		bx_config_free(cfg[ROLE_RECEIVER]);
-	/* Both ends derived the same receiver index from the key. */
-	if (rc == 0 && nodes[ROLE_SENDER].sessions[0].tx_index !=
-			       nodes[ROLE_RECEIVER].sessions[0].rx_index) {
-		snprintf(b->err, sizeof(b->err), "the two nodes disagree on the "
-			 "session index");
-		rc = -EPROTO;
-	}
+	if (rc == 0)
+		rc = sessions_handshake(b, nodes, priv);
+	sodium_memzero(priv, sizeof(priv));
 	if (rc == 0 && !b->json)
 		printf("# %s: worker crypto engine %s\n",
 		       bx_crypto_cipher_name(cipher),

@@ -17,6 +17,8 @@
 #include "bx_classify.h"
 #include "bx_config.h"
 #include "bx_crypto.h"
+#include "bx_handshake.h"
+#include "bx_identity.h"
 #include "bx_lanes.h"
 #include "bx_peer.h"
 #include "bx_replay.h"
@@ -70,17 +72,40 @@ struct app_ports {
 	struct rte_mempool *pool;
 };
 
+/* Handshake datagrams from the fast path to the control lcore. */
+#define APP_HS_RING 1024u
+/* Above this many queued, the handshake engine is "under load" and answers
+ * initiations without a valid mac2 with a cookie reply. */
+#define APP_HS_LOAD_MARK (APP_HS_RING / 8u)
+/* Frames the control lcore made, out through the queue-0 lcore. */
+#define APP_CTL_TX_RING 256u
+
 /*
- * One peer's static-key session (psk.c). Keys and window are read and
- * written by the worker only once published; the control lcore builds it
- * before the worker starts and frees it after the worker stopped.
+ * One session with one peer (session.c): the keys of both directions,
+ * made by a handshake. The control lcore builds it, publishes it through
+ * the peer registry (slot CURRENT or PREVIOUS), and wipes and frees it
+ * after the commit that unpublished it.
  */
 struct app_session {
-	struct bx_crypto_key *tx_key; /* our direction: us -> peer */
+	/* Read-only once published. */
+	struct bx_crypto_key *tx_key; /* us -> peer */
 	struct bx_crypto_key *rx_key; /* peer -> us */
+	uint32_t tx_index;            /* the peer's receiver index */
+	uint32_t rx_index;            /* ours */
+	uint64_t tx_limit;            /* counters from here on are refused */
+	/*
+	 * Written only by the worker that owns the peer (worker.c,
+	 * owns_peer); the control lcore reads them with relaxed atomics.
+	 */
 	struct bx_replay *replay;     /* over the peer's counters */
-	uint32_t tx_index;            /* peer's receiver index for us -> peer */
-	uint32_t rx_index;            /* our receiver index for peer -> us */
+	uint64_t tx_counter;          /* next counter to seal */
+	/* We may send on it: we initiated it, or a packet arrived on it
+	 * (key confirmation, bx_handshake.h). */
+	bool confirmed;
+	/* Control lcore only. */
+	uint64_t created_ns;          /* monotonic */
+	bool initiator;
+	struct app_session *next;     /* retired list */
 };
 
 /*
@@ -132,7 +157,10 @@ struct app_worker {
 	struct bx_crypto *crypto;       /* the worker's own engine */
 	/* Per peer index (registry capacity entries). */
 	uint64_t *nexthop;              /* APP_NH_VALID | MAC, release-stored */
-	uint64_t *tx_counter;           /* worker-owned nonce counters */
+	/* The RTC worker or the RX lcore: handshake datagrams go up this
+	 * ring, control-made frames come down the other to go out. */
+	struct rte_ring *hs_rx;
+	struct rte_ring *ctl_tx;
 	struct app_lan *lan;            /* gateway mode, else NULL */
 	uint32_t n_slots;
 	const bool *running;             /* read with __atomic_load_n */
@@ -140,31 +168,113 @@ struct app_worker {
 	bool exited;                    /* set (release) when the loop ends */
 };
 
+struct app_warm;
+
 /* ports.c */
-/* Probes and starts the ports with @n_queues queue pairs each. */
-int app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
-		    uint16_t n_queues, char *err, size_t errlen);
+/* Probes and starts the ports with @n_queues queue pairs each, and routes
+ * @peers' prefixes into the inner TAP. */
+int app_ports_setup(const struct bx_config *cfg, const struct app_warm *peers,
+		    struct app_ports *p, uint16_t n_queues, char *err,
+		    size_t errlen);
 void app_ports_close(struct app_ports *p);
 
 /* neigh.c: the control lcore's next-hop resolution through the kernel. */
 struct app_neigh;
 struct app_neigh *app_neigh_create(const struct bx_config *cfg,
+				   const struct app_warm *peers,
 				   const struct bx_peer_registry *reg,
 				   uint64_t *nexthop, uint32_t n_slots);
 /* Checks / provokes every peer whose time has come; @now_ms monotonic. */
 void app_neigh_tick(struct app_neigh *n, uint64_t now_ms);
 void app_neigh_free(struct app_neigh *n);
 
-/* psk.c */
-int app_psk_sessions_create(const struct bx_config *cfg,
-			    struct bx_crypto *crypto,
-			    struct bx_peer_registry *reg,
-			    struct app_session **out, char *err, size_t errlen);
-void app_psk_sessions_free(struct app_session *s, unsigned n);
+/* warm.c: the peers this node knows (config + snapshot), and snapshots. */
+struct app_peer_src {
+	char id[BX_PEER_ID_MAX];
+	rte_be32_t vip;
+	unsigned n_allowed;
+	struct bx_peer_prefix allowed[BX_PEER_MAX_PREFIXES];
+	rte_be32_t endpoint_ip;
+	rte_be16_t endpoint_port;
+	uint8_t public_key[BX_HS_KEY_LEN]; /* X25519 static */
+	int cfg_index;                     /* peers[i] of the config; -1: snapshot */
+};
+
+struct app_warm {
+	struct app_peer_src *peers;
+	unsigned n;
+	uint64_t topology_version;         /* of the snapshot restored from */
+};
+
+struct app_warm_saved {
+	char path[BX_CONFIG_PATH_MAX + 32];
+	unsigned peers;
+	uint64_t bytes;
+};
+
+/*
+ * The config's peers, then those of the snapshot in state_dir that it
+ * restores (warm.c's rules). Reports what it found on stdout; a snapshot
+ * it cannot use is reported and ignored. Fails only without memory.
+ */
+int app_warm_load(const struct bx_config *cfg, struct app_warm *w, char *err,
+		  size_t errlen);
+void app_warm_free(struct app_warm *w);
+/* Writes the snapshot of @w's peers, with their endpoints from @reg. */
+int app_warm_save(const struct bx_config *cfg,
+		  const struct bx_peer_registry *reg, const struct app_warm *w,
+		  struct app_warm_saved *out, char *err, size_t errlen);
+
+/* session.c: sessions from handshakes, driven by the control lcore. */
+struct app_sessions;
+
+struct app_sessions_conf {
+	const struct bx_config *cfg;
+	const struct bx_identity *identity;
+	const struct app_peer_src *peers; /* in the registry already */
+	unsigned n_peers;
+	struct bx_peer_registry *reg;
+	struct bx_crypto *crypto;      /* the control lcore's engine */
+	struct bx_stats_lcore *st;     /* the control lcore's counters */
+	const struct app_ports *ports;
+	const uint64_t *nexthop;       /* per peer index, from neigh.c */
+	uint32_t n_slots;
+};
+
+/*
+ * The session layer of the peers in @c->reg: its handshake engine, the
+ * rings to and from the fast path, no session yet. Errors name the config
+ * field they come from (peers[i].public_key). NULL and @err on failure.
+ */
+struct app_sessions *app_sessions_create(const struct app_sessions_conf *c,
+					 char *err, size_t errlen);
+struct rte_ring *app_sessions_hs_ring(const struct app_sessions *s);
+struct rte_ring *app_sessions_tx_ring(const struct app_sessions *s);
+/*
+ * One round of the control lcore's work: handshake datagrams the fast
+ * path queued, then the timers (initiation, retransmission, rekey, expiry)
+ * when their period is due. Publishes what changed (one registry commit).
+ */
+void app_sessions_poll(struct app_sessions *s);
+/* Peers with a session we can send on. */
+unsigned app_sessions_up(const struct app_sessions *s);
+/* After the workers stopped and the registry is freed: wipes every key. */
+void app_sessions_free(struct app_sessions *s);
+
+/*
+ * A session object from a handshake's output (also the benchmark's way to
+ * make sessions): keys expanded for @cipher with @crypto, a replay window
+ * of @window counters refusing counters from @limit on, tx_limit @limit.
+ * @hs's keys are not wiped here. NULL (errno) on failure.
+ */
+struct app_session *app_session_create(struct bx_crypto *crypto,
+				       enum bx_crypto_cipher cipher,
+				       uint32_t window, uint64_t limit,
+				       const struct bx_hs_session *hs);
+/* Wipes the keys and frees @s; NULL is fine. */
+void app_session_free(struct app_session *s);
 
 /* worker.c */
 int app_worker_main(void *arg);
-/* First TX counter of a fresh process: see psk.c. */
-uint64_t app_tx_counter_start(void);
 
 #endif /* BX_APP_H */

@@ -6,8 +6,11 @@
  *
  * The main lcore is the control lcore: it reads and checks the config
  * (before the EAL or any port is touched, so a bad config costs nothing),
- * sets up ports, peers and sessions, launches the worker, resolves next
- * hops, serves telemetry and signals, and shuts everything down cleanly.
+ * loads the identity and the peers (config, then the warm-start snapshot:
+ * warm.c), sets up ports and the session layer, launches the workers,
+ * then runs handshakes and rekeys (session.c), resolves next hops, writes
+ * snapshots, serves telemetry and signals, and shuts everything down
+ * cleanly.
  * One worker lcore runs the fast path to completion; with more, the first
  * is the RX/classify lcore and the rest are crypto/TX workers fed through
  * their lane rings (worker.c).
@@ -16,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +34,50 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_telemetry.h>
 
 #include "app.h"
 #include "bx_identity.h"
 
 #define APP_NAME "bauxite-app"
 #define APP_ERR_LEN 512u
-#define APP_TICK_MS 100u /* control loop period */
+/* The control loop polls the handshake ring this often, and runs its
+ * slower chores (next hops, stats) every APP_TICK_MS. */
+#define APP_POLL_US 1000u
+#define APP_TICK_MS 100u
 #define APP_EAL_ARGS_MAX 256u /* EAL arguments, ours included */
 /* The RTC worker, or the RX lcore and its crypto workers. */
 #define APP_MAX_WORKERS (1u + APP_MAX_CRYPTO)
+/* How long `bauxite snapshot save` waits for the control lcore. */
+#define APP_SNAPSHOT_WAIT_MS 3000u
+#define APP_SNAPSHOT_CMD "/bauxite/snapshot/save"
 
 static volatile sig_atomic_t sig_stop;
 static char eal_rundir[PATH_MAX];
 static volatile sig_atomic_t sig_dump;
+/* The telemetry callback's way to the app (callbacks take no argument). */
+static struct app *tel_app;
+static pthread_mutex_t tel_snap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * A snapshot asked for over telemetry: the telemetry thread takes a
+ * ticket, the control lcore (which owns the registry) writes the file and
+ * publishes the ticket it served with the result.
+ */
+struct app_snap_req {
+	uint32_t asked;                  /* last ticket taken */
+	uint32_t done;                   /* last ticket served */
+	int rc;
+	struct app_warm_saved saved;
+	char err[APP_ERR_LEN];
+};
 
 struct app {
 	struct bx_config *cfg;
 	struct bx_identity *identity;    /* the node's keys, from state_dir */
+	struct app_warm warm;            /* its peers: config + snapshot */
+	struct app_snap_req snap;
+	bool up;                         /* set up completely: snapshots now */
 	bool eal_up;
 	unsigned n_workers;              /* fast-path lcores */
 	unsigned n_launched;
@@ -58,11 +88,10 @@ struct app {
 	struct bx_peer_registry *reg;
 	struct bx_crypto *ctl_crypto;    /* key expansion on this lcore */
 	struct bx_crypto *crypto[APP_MAX_WORKERS]; /* one per worker */
-	struct app_session *sessions;
+	struct app_sessions *sessions;
 	struct app_ports ports;
 	bool ports_up;
 	uint64_t *nexthop;
-	uint64_t *tx_counter;
 	struct app_neigh *neigh;
 	struct app_lan lan;              /* gateway mode */
 	struct app_worker worker[APP_MAX_WORKERS];
@@ -333,19 +362,19 @@ pick_lcores(struct app *a, char *err, size_t errlen)
 static int
 add_peers(struct app *a, char *err, size_t errlen)
 {
-	const struct bx_config *cfg = a->cfg;
+	struct app_warm *w = &a->warm;
 	struct bx_peer_registry_conf rc;
-	unsigned i, j, rules = 0, longs = 0;
+	unsigned i, j, kept, rules = 0, longs = 0;
 	int ret;
 
-	for (i = 0; i < cfg->n_peers; i++) {
-		rules += cfg->peers[i].n_allowed + 1u;
+	for (i = 0; i < w->n; i++) {
+		rules += w->peers[i].n_allowed + 1u;
 		longs += 1u;
-		for (j = 0; j < cfg->peers[i].n_allowed; j++)
-			longs += cfg->peers[i].allowed[j].len > BX_PEER_TBL8_DEPTH;
+		for (j = 0; j < w->peers[i].n_allowed; j++)
+			longs += w->peers[i].allowed[j].len > BX_PEER_TBL8_DEPTH;
 	}
 	memset(&rc, 0, sizeof(rc));
-	rc.max_peers = cfg->n_peers ? cfg->n_peers : 1u;
+	rc.max_peers = w->n ? w->n : 1u;
 	rc.max_prefixes = rules ? rules : 1u;
 	rc.max_long_prefixes = longs ? longs : 1u;
 	rc.qsbr = a->qsbr;
@@ -356,29 +385,31 @@ add_peers(struct app *a, char *err, size_t errlen)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	for (i = 0; i < cfg->n_peers; i++) {
-		const struct bx_config_peer *cp = &cfg->peers[i];
-		struct bx_peer_prefix pfx[BX_CONFIG_MAX_PREFIXES];
+	for (i = 0, kept = 0; i < w->n; i++) {
+		const struct app_peer_src *ps = &w->peers[i];
 		struct bx_peer_conf pc;
 
 		memset(&pc, 0, sizeof(pc));
-		pc.id = cp->id;
-		pc.vip = cp->virtual_ip;
-		pc.endpoint_ip = cp->endpoint_ip;
-		pc.endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
-		for (j = 0; j < cp->n_allowed; j++) {
-			pfx[j].addr = cp->allowed[j].addr;
-			pfx[j].len = cp->allowed[j].len;
-		}
-		pc.n_prefixes = cp->n_allowed;
-		pc.prefixes = pfx;
+		pc.id = ps->id;
+		pc.vip = ps->vip;
+		pc.endpoint_ip = ps->endpoint_ip;
+		pc.endpoint_port = ps->endpoint_port;
+		pc.n_prefixes = ps->n_allowed;
+		pc.prefixes = ps->allowed;
 		ret = bx_peer_add(a->reg, &pc, NULL);
-		if (ret != 0) {
-			snprintf(err, errlen, "peers[%u] (%s): cannot add: %s", i,
-				 cp->id, strerror(-ret));
+		if (ret != 0 && ps->cfg_index >= 0) {
+			snprintf(err, errlen, "peers[%d] (%s): cannot add: %s",
+				 ps->cfg_index, ps->id, strerror(-ret));
 			return ret;
 		}
+		if (ret != 0) { /* a snapshot's peer is a hint: skip it */
+			printf(APP_NAME ": snapshot peer %s not restored: %s\n",
+			       ps->id, strerror(-ret));
+			continue;
+		}
+		w->peers[kept++] = *ps;
 	}
+	w->n = kept;
 	return 0;
 }
 
@@ -402,7 +433,6 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 		w->stats = a->stats;
 		w->crypto = a->crypto[i];
 		w->nexthop = a->nexthop;
-		w->tx_counter = a->tx_counter;
 		w->n_slots = n_slots;
 		w->running = &a->running;
 		w->txq = (uint16_t)i;
@@ -433,6 +463,9 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 			w->n_crypto_all = a->n_workers - 1;
 		}
 	}
+	/* The RTC worker or the RX lcore talks to the control lcore. */
+	a->worker[0].hs_rx = app_sessions_hs_ring(a->sessions);
+	a->worker[0].ctl_tx = app_sessions_tx_ring(a->sessions);
 	if (pipeline) {
 		a->worker[0].n_crypto = a->n_workers - 1;
 		/* The RX lcore's handle on its crypto workers. */
@@ -491,6 +524,14 @@ count_leftovers(struct app *a)
 		if (n != 0)
 			bx_stats_rx_drop(st, BX_DROP_SHUTDOWN, n);
 	}
+	/* Handshakes the control lcore did not get to, frames it made that
+	 * did not go out. */
+	n = rte_ring_count(app_sessions_hs_ring(a->sessions));
+	if (n != 0)
+		bx_stats_rx_drop(st, BX_DROP_SHUTDOWN, n);
+	n = rte_ring_count(app_sessions_tx_ring(a->sessions));
+	if (n != 0)
+		bx_stats_tx_drop(st, BX_DROP_SHUTDOWN, n);
 }
 
 /* Frees a crypto worker's rings and the mbufs still queued in them. */
@@ -511,11 +552,78 @@ worker_rings_free(struct app_worker *w)
 	w->ingress = NULL;
 }
 
+/* Writes the warm-start snapshot and says so; @why names the occasion. */
+static int
+save_snapshot(struct app *a, const char *why, struct app_warm_saved *saved,
+	      char *err, size_t errlen)
+{
+	int rc = app_warm_save(a->cfg, a->reg, &a->warm, saved, err, errlen);
+
+	if (rc != 0)
+		fprintf(stderr, APP_NAME ": snapshot not written (%s): %s\n", why,
+			err);
+	else
+		printf(APP_NAME ": snapshot written (%s): %s, %u peer(s), %" PRIu64
+		       " bytes\n", why, saved->path, saved->peers, saved->bytes);
+	fflush(stdout);
+	return rc;
+}
+
+/* Control lcore: serves a snapshot the telemetry thread asked for. */
+static void
+serve_snapshot(struct app *a)
+{
+	uint32_t asked = __atomic_load_n(&a->snap.asked, __ATOMIC_ACQUIRE);
+
+	if (asked == a->snap.done)
+		return;
+	a->snap.rc = save_snapshot(a, "asked", &a->snap.saved, a->snap.err,
+				   sizeof(a->snap.err));
+	__atomic_store_n(&a->snap.done, asked, __ATOMIC_RELEASE);
+}
+
+/*
+ * Telemetry thread: /bauxite/snapshot/save, for `bauxite snapshot save`.
+ * Always a dict (a negative return would read as an unknown command):
+ * {path, peers, bytes}, or {error}.
+ */
+static int
+tel_snapshot_save(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct app *a = tel_app;
+	uint32_t ticket;
+	unsigned waited;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_snap_lock);
+	ticket = __atomic_add_fetch(&a->snap.asked, 1, __ATOMIC_ACQ_REL);
+	for (waited = 0; waited < APP_SNAPSHOT_WAIT_MS &&
+			 __atomic_load_n(&a->snap.done, __ATOMIC_ACQUIRE) != ticket;
+	     waited++)
+		usleep(1000);
+	if (__atomic_load_n(&a->snap.done, __ATOMIC_ACQUIRE) != ticket) {
+		rte_tel_data_add_dict_string(d, "error", "the control lcore did "
+					     "not answer within 3 s (starting or "
+					     "stopping?)");
+	} else if (a->snap.rc != 0) {
+		rte_tel_data_add_dict_string(d, "error", a->snap.err);
+	} else {
+		rte_tel_data_add_dict_string(d, "path", a->snap.saved.path);
+		rte_tel_data_add_dict_int(d, "peers", (int)a->snap.saved.peers);
+		rte_tel_data_add_dict_u64(d, "bytes", a->snap.saved.bytes);
+	}
+	pthread_mutex_unlock(&tel_snap_lock);
+	return 0;
+}
+
 /* Everything between rte_eal_init and launching the workers. */
 static int
 app_setup(struct app *a, char *err, size_t errlen)
 {
 	const struct bx_config *cfg = a->cfg;
+	struct app_sessions_conf sc;
 	size_t qsize;
 	uint32_t i, n_slots;
 	int rc;
@@ -529,6 +637,11 @@ app_setup(struct app *a, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	rc = bx_stats_telemetry_register(a->stats);
+	tel_app = a;
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(APP_SNAPSHOT_CMD, tel_snapshot_save,
+						"Writes the warm-start snapshot now. "
+						"Takes no parameters");
 	if (rc != 0)
 		fprintf(stderr, APP_NAME ": telemetry unavailable: %s\n",
 			strerror(-rc));
@@ -538,7 +651,9 @@ app_setup(struct app *a, char *err, size_t errlen)
 		snprintf(err, errlen, "QSBR variable: no memory");
 		return -ENOMEM;
 	}
-	rc = add_peers(a, err, errlen);
+	rc = app_warm_load(cfg, &a->warm, err, errlen);
+	if (rc == 0)
+		rc = add_peers(a, err, errlen);
 	if (rc != 0)
 		return rc;
 
@@ -554,15 +669,12 @@ app_setup(struct app *a, char *err, size_t errlen)
 		snprintf(err, errlen, "crypto engine: %s", strerror(errno));
 		return rc;
 	}
-	rc = app_psk_sessions_create(cfg, a->ctl_crypto, a->reg, &a->sessions,
-				     err, errlen);
-	if (rc != 0)
-		return rc;
 	/* Nothing reads the registry yet: this commit does not wait. */
 	bx_peer_commit(a->reg);
 
 	/* A TX queue per transmitting lcore on every port. */
-	rc = app_ports_setup(cfg, &a->ports, (uint16_t)a->n_workers, err, errlen);
+	rc = app_ports_setup(cfg, &a->warm, &a->ports, (uint16_t)a->n_workers,
+			     err, errlen);
 	a->ports_up = true;
 	if (rc != 0)
 		return rc;
@@ -575,23 +687,31 @@ app_setup(struct app *a, char *err, size_t errlen)
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
 	a->nexthop = rte_zmalloc("bx_nexthop", n_slots * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
-	a->tx_counter = rte_zmalloc_socket("bx_txctr",
-					   n_slots * sizeof(uint64_t),
-					   RTE_CACHE_LINE_SIZE,
-					   (int)rte_lcore_to_socket_id(a->lcore[0]));
-	if (a->nexthop == NULL || a->tx_counter == NULL) {
+	if (a->nexthop == NULL) {
 		snprintf(err, errlen, "per-peer state: no memory");
 		return -ENOMEM;
 	}
-	for (i = 0; i < n_slots; i++)
-		a->tx_counter[i] = app_tx_counter_start();
-	a->neigh = app_neigh_create(cfg, a->reg, a->nexthop, n_slots);
+	a->neigh = app_neigh_create(cfg, &a->warm, a->reg, a->nexthop, n_slots);
 	if (a->neigh == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "next-hop resolution on %s: %s",
 			 cfg->underlay.exception_iface, strerror(errno));
 		return rc;
 	}
+	memset(&sc, 0, sizeof(sc));
+	sc.cfg = cfg;
+	sc.identity = a->identity;
+	sc.peers = a->warm.peers;
+	sc.n_peers = a->warm.n;
+	sc.reg = a->reg;
+	sc.crypto = a->ctl_crypto;
+	sc.st = bx_stats_lcore(a->stats, rte_lcore_id());
+	sc.ports = &a->ports;
+	sc.nexthop = a->nexthop;
+	sc.n_slots = n_slots;
+	a->sessions = app_sessions_create(&sc, err, errlen);
+	if (a->sessions == NULL)
+		return -errno;
 
 	return workers_setup(a, n_slots, err, errlen);
 }
@@ -599,6 +719,8 @@ app_setup(struct app *a, char *err, size_t errlen)
 static void
 app_teardown(struct app *a)
 {
+	struct app_warm_saved saved;
+	char err[APP_ERR_LEN];
 	unsigned i;
 
 	if (a->n_launched != 0) {
@@ -607,6 +729,8 @@ app_teardown(struct app *a)
 		count_leftovers(a);
 		print_stats(a, "exit");
 	}
+	if (a->up)
+		save_snapshot(a, "shutdown", &saved, err, sizeof(err));
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
 	if (a->ports_up)
@@ -614,11 +738,10 @@ app_teardown(struct app *a)
 	app_neigh_free(a->neigh);
 	/* The registry points at the sessions: it goes first. */
 	bx_peer_registry_free(a->reg);
-	app_psk_sessions_free(a->sessions, a->cfg ? a->cfg->n_peers : 0);
+	app_sessions_free(a->sessions);
 	for (i = 0; i < a->n_workers; i++)
 		bx_crypto_free(a->crypto[i]);
 	bx_crypto_free(a->ctl_crypto);
-	rte_free(a->tx_counter);
 	rte_free(a->nexthop);
 	rte_free(a->lan.mac);
 	rte_free(a->lan.asked);
@@ -627,6 +750,7 @@ app_teardown(struct app *a)
 	if (a->eal_up)
 		rte_eal_cleanup();
 	bx_identity_free(a->identity);
+	app_warm_free(&a->warm);
 	bx_config_free(a->cfg);
 }
 
@@ -634,13 +758,20 @@ static int
 control_loop(struct app *a)
 {
 	uint64_t interval = (uint64_t)a->cfg->stats_interval_s * 1000u;
-	uint64_t next_stats = now_ms() + interval;
-	const struct timespec tick = { 0, APP_TICK_MS * 1000000L };
+	uint64_t next_stats = now_ms() + interval, next_tick = 0;
+	const struct timespec poll = { 0, APP_POLL_US * 1000L };
 
 	while (!sig_stop) {
 		uint64_t now = now_ms();
-
 		unsigned i;
+
+		app_sessions_poll(a->sessions);
+		serve_snapshot(a);
+		if (now < next_tick) {
+			nanosleep(&poll, NULL);
+			continue;
+		}
+		next_tick = now + APP_TICK_MS;
 
 		for (i = 0; i < a->n_launched; i++) {
 			if (!__atomic_load_n(&a->worker[i].exited, __ATOMIC_ACQUIRE))
@@ -658,7 +789,6 @@ control_loop(struct app *a)
 			next_stats = now + interval;
 			print_stats(a, "interval");
 		}
-		nanosleep(&tick, NULL);
 	}
 	return 0;
 }
@@ -748,18 +878,20 @@ main(int argc, char **argv)
 	       a.ports.gateway ? " (gateway LAN)" : "",
 	       a.cfg->underlay.exception_iface,
 	       bx_crypto_cipher_name(a.cfg->cipher),
-	       bx_crypto_backend_name(a.crypto[0]), a.cfg->n_peers);
+	       bx_crypto_backend_name(a.crypto[0]), a.warm.n);
 	if (a.n_workers == 1)
 		printf(APP_NAME ": lcore %u runs to completion\n", a.lcore[0]);
 	else
 		for (i = 0; i < (int)a.n_workers; i++)
 			printf(APP_NAME ": lcore %u: %s\n", a.lcore[i],
 			       i == 0 ? "RX/classify" : "crypto/TX");
-	for (i = 0; i < (int)a.cfg->n_peers; i++)
-		printf(APP_NAME ": peer %s session index rx %08x tx %08x\n",
-		       a.cfg->peers[i].id, a.sessions[i].rx_index,
-		       a.sessions[i].tx_index);
-	fflush(stdout);
+	/* A node killed from here on still restarts warm. */
+	a.up = true;
+	{
+		struct app_warm_saved saved;
+
+		save_snapshot(&a, "start", &saved, err, sizeof(err));
+	}
 	rc = control_loop(&a);
 out:
 	app_teardown(&a);

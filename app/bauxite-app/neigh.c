@@ -56,21 +56,22 @@ in_prefix(uint32_t ip_be, const struct bx_config_prefix *p)
 }
 
 struct app_neigh *
-app_neigh_create(const struct bx_config *cfg, const struct bx_peer_registry *reg,
-		 uint64_t *nexthop, uint32_t n_slots)
+app_neigh_create(const struct bx_config *cfg, const struct app_warm *w,
+		 const struct bx_peer_registry *reg, uint64_t *nexthop,
+		 uint32_t n_slots)
 {
 	const char *ifname = cfg->underlay.exception_iface;
 	struct app_neigh *n;
 	unsigned i;
 	int err;
 
-	n = calloc(1, sizeof(*n) + cfg->n_peers * sizeof(n->ent[0]));
+	n = calloc(1, sizeof(*n) + w->n * sizeof(n->ent[0]));
 	if (n == NULL)
 		return NULL;
 	n->cfg = cfg;
 	n->nexthop = nexthop;
 	n->n_slots = n_slots;
-	n->n = cfg->n_peers;
+	n->n = w->n;
 	n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (n->fd < 0)
 		goto fail;
@@ -78,7 +79,7 @@ app_neigh_create(const struct bx_config *cfg, const struct bx_peer_registry *reg
 		       (socklen_t)strlen(ifname)) != 0)
 		goto fail_fd;
 	for (i = 0; i < n->n; i++) {
-		const struct bx_config_peer *cp = &cfg->peers[i];
+		const struct app_peer_src *cp = &w->peers[i];
 		const struct bx_peer *p = bx_peer_find(reg, cp->id);
 		struct neigh_ent *e = &n->ent[i];
 
@@ -87,6 +88,8 @@ app_neigh_create(const struct bx_config *cfg, const struct bx_peer_registry *reg
 			goto fail_fd;
 		}
 		e->peer_index = p->index;
+		if (cp->endpoint_ip == 0)
+			continue; /* no endpoint known: it must call us */
 		if (in_prefix(cp->endpoint_ip, &cfg->underlay.address))
 			e->nh_ip = cp->endpoint_ip;
 		else if (cfg->underlay.has_gateway)

@@ -265,19 +265,19 @@ kernel_default_route(int fd, const char *ifname, uint32_t gw_be, char *err,
  * for any address there). Routes the operator already has are kept.
  */
 static int
-kernel_peer_routes(int fd, const struct bx_config *cfg, char *err,
-		   size_t errlen)
+kernel_peer_routes(int fd, const struct bx_config *cfg,
+		   const struct app_warm *w, char *err, size_t errlen)
 {
 	const struct bx_config_prefix *inner = &cfg->inner.address;
 	char dev[IFNAMSIZ];
 	unsigned i, j;
 
 	snprintf(dev, sizeof(dev), "%s", cfg->inner.iface);
-	for (i = 0; i < cfg->n_peers; i++) {
-		const struct bx_config_peer *p = &cfg->peers[i];
+	for (i = 0; i < w->n; i++) {
+		const struct app_peer_src *p = &w->peers[i];
 
 		for (j = 0; j < p->n_allowed; j++) {
-			const struct bx_config_prefix *a = &p->allowed[j];
+			const struct bx_peer_prefix *a = &p->allowed[j];
 			uint32_t mask = prefix_mask_be(inner->len);
 			struct rtentry rt;
 
@@ -292,8 +292,14 @@ kernel_peer_routes(int fd, const struct bx_config *cfg, char *err,
 			if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
 				int rc = errno;
 
-				snprintf(err, errlen, "peers[%u].allowed_prefixes[%u]: "
-					 "route via %s: %s", i, j, dev, strerror(rc));
+				if (p->cfg_index >= 0)
+					snprintf(err, errlen, "peers[%d].allowed_prefixes[%u]: "
+						 "route via %s: %s", p->cfg_index, j,
+						 dev, strerror(rc));
+				else
+					snprintf(err, errlen, "snapshot peer %s: prefix "
+						 "%u: route via %s: %s", p->id, j, dev,
+						 strerror(rc));
 				return -rc;
 			}
 		}
@@ -320,8 +326,8 @@ kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
 }
 
 int
-app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
-		uint16_t n_queues, char *err, size_t errlen)
+app_ports_setup(const struct bx_config *cfg, const struct app_warm *w,
+		struct app_ports *p, uint16_t n_queues, char *err, size_t errlen)
 {
 	char devargs[TAP_DEVARGS_MAX], inner_args[TAP_DEVARGS_MAX];
 	const struct rte_ether_addr *m;
@@ -431,7 +437,7 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
 	if (rc == 0 && !p->gateway)
-		rc = kernel_peer_routes(fd, cfg, err, errlen);
+		rc = kernel_peer_routes(fd, cfg, w, err, errlen);
 	if (rc == 0)
 		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,
 				     &cfg->underlay.address, 0, err, errlen);

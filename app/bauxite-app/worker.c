@@ -3,6 +3,8 @@
  * The fast-path lcores (DESIGN §3.2). Egress: inner TAP -> classify -> peer
  * -> seal -> underlay. Ingress: underlay -> mesh datagram -> replay
  * pre-check -> open -> replay commit -> source check -> inner TAP;
+ * handshake datagrams go to the control lcore's ring (session.c), and
+ * what it sends comes back down another ring and out on the underlay;
  * everything else goes up the exception TAP, and what the kernel sends on
  * it goes out the underlay.
  *
@@ -309,6 +311,22 @@ owns_peer(const struct app_worker *w, const struct bx_peer *p)
 }
 
 /*
+ * The session to seal a peer's packets with: CURRENT once confirmed (a
+ * packet arrived on it, or we initiated it); until then the one it
+ * replaced, which the peer still has. NULL if neither can be used.
+ */
+static inline struct app_session *
+send_session(const struct bx_peer *p)
+{
+	struct app_session *s = p->sessions[BX_PEER_SESSION_CURRENT].ctx;
+
+	if (BX_LIKELY(s != NULL && s->confirmed))
+		return s;
+	s = p->sessions[BX_PEER_SESSION_PREVIOUS].ctx;
+	return s != NULL && s->confirmed ? s : NULL;
+}
+
+/*
  * Classified inner frames -> sealed mesh datagrams out on the underlay
  * (this lcore's TX queue). Peers and sessions come from @t.
  */
@@ -346,7 +364,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_PEER_MOVED, m);
 			continue;
 		}
-		s = p->sessions[BX_PEER_SESSION_CURRENT].ctx;
+		s = send_session(p);
 		if (s == NULL) {
 			drop_tx(st, BX_DROP_NO_SESSION, m);
 			continue;
@@ -379,7 +397,13 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		info.path_id = 0;
 		info.rx_index = s->tx_index;
 		/* Only the worker that owns this peer ever sends to it. */
-		info.counter = w->tx_counter[p->index]++;
+		info.counter = s->tx_counter;
+		if (BX_UNLIKELY(info.counter >= s->tx_limit)) {
+			drop_tx(st, BX_DROP_SESSION_EXHAUSTED, m);
+			continue;
+		}
+		__atomic_store_n(&s->tx_counter, info.counter + 1,
+				 __ATOMIC_RELAXED);
 		bx_wire_encode(hdr, &info);
 		keys[n_seal] = s->tx_key;
 		meta[n_seal].peer = p;
@@ -456,6 +480,27 @@ underlay_sort(const struct app_worker *w, struct rte_mbuf *m,
 }
 
 /*
+ * A well-formed mesh datagram that is not data: handshakes go whole to
+ * the control lcore (its ring full: dropped, the flood's price is paid
+ * here); probes and relaying arrive with later issues.
+ */
+static void
+to_control(struct app_worker *w, struct bx_stats_lcore *st,
+	   const struct bx_wire_info *info, struct rte_mbuf *m)
+{
+	if (info->type != BX_WIRE_HANDSHAKE_INIT &&
+	    info->type != BX_WIRE_HANDSHAKE_RESP && info->type != BX_WIRE_COOKIE) {
+		drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
+		return;
+	}
+	if (rte_ring_sp_enqueue(w->hs_rx, m) != 0) {
+		drop_rx(st, BX_DROP_HS_QUEUE_FULL, m);
+		return;
+	}
+	bx_stats_add(st, BX_STAT_HANDSHAKE_RX, 1);
+}
+
+/*
  * Receives a burst from underlay queue @q. Frames that are not mesh data
  * for us go up the exception TAP (this lcore's TX queue), broken ones are
  * dropped. Returns how many mesh data datagrams are left in dg[], each
@@ -503,10 +548,8 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 			drop_rx(st, r, m);
 			continue;
 		}
-		/* Handshakes, probes and relaying arrive with later issues;
-		 * until then they are well-formed but not handled here. */
 		if (info.type != BX_WIRE_DATA) {
-			drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
+			to_control(w, st, &info, m);
 			continue;
 		}
 		rte_pktmbuf_adj(m, v.payload_off);
@@ -630,7 +673,16 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_rx(st, r, m);
 			continue;
 		}
+		/* The peer has these keys: we may send on them too. */
+		if (BX_UNLIKELY(!meta[j].sess->confirmed))
+			__atomic_store_n(&meta[j].sess->confirmed, true,
+					 __ATOMIC_RELAXED);
 		rte_pktmbuf_adj(m, BX_WIRE_HDR_LEN);
+		if (rte_pktmbuf_data_len(m) == 0) { /* a keepalive */
+			bx_stats_add(st, BX_STAT_KEEPALIVE_RX, 1);
+			rte_pktmbuf_free(m);
+			continue;
+		}
 		if (rte_pktmbuf_data_len(m) < IPV4_MIN_LEN) {
 			drop_rx(st, BX_DROP_CLASSIFY_TRUNCATED, m);
 			continue;
@@ -700,6 +752,27 @@ exception_down(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q)
 	return n;
 }
 
+/* Frames the control lcore made (handshakes, keepalives) go out. */
+static void
+control_down(struct app_worker *w, struct bx_stats_lcore *st)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	uint16_t n, i, sent;
+	uint64_t bytes = 0;
+
+	n = (uint16_t)rte_ring_sc_dequeue_burst(w->ctl_tx, (void **)pkts,
+						APP_BURST, NULL);
+	if (n == 0)
+		return;
+	sent = send_burst(w->ports->underlay, w->txq, pkts, n);
+	for (i = 0; i < sent; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
+	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
+	for (i = sent; i < n; i++)
+		drop_tx(st, BX_DROP_TX_PORT_FULL, pkts[i]);
+}
+
 /* One pass of the run-to-completion worker; returns frames received. */
 static unsigned
 rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
@@ -715,6 +788,7 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	n = underlay_rx(w, st, 0, pkts, &n_rx);
 	open_tx(w, st, t, pkts, n);
 	got += n_rx;
+	control_down(w, st);
 	return got + exception_down(w, st, 0);
 }
 
@@ -828,6 +902,7 @@ rx_pass(struct app_worker *w, struct bx_stats_lcore *st,
 		got += n_rx;
 		got += exception_down(w, st, q);
 	}
+	control_down(w, st);
 	return got;
 }
 

@@ -96,3 +96,34 @@ cli_getopt(const char *prog, int argc, char **argv, const struct option *opts)
 	}
 	return o;
 }
+
+int
+cli_telemetry_option(const char *prog, struct cli_telemetry_target *t, int o,
+		     const char *arg)
+{
+	if (o == CLI_OPT_FILE_PREFIX) {
+		if (!cli_telemetry_prefix_ok(arg)) {
+			cli_usage_error(prog,
+					"--file-prefix '%s': expected the name "
+					"given to bauxite-app's --file-prefix "
+					"(not empty, no '/')",
+					arg);
+			return -1;
+		}
+		t->file_prefix = arg;
+	} else if (o == CLI_OPT_SOCKET) {
+		if (arg[0] == '\0') {
+			cli_usage_error(prog, "--socket needs a path");
+			return -1;
+		}
+		t->socket = arg;
+	} else {
+		return 0;
+	}
+	if (t->file_prefix != NULL && t->socket != NULL) {
+		cli_usage_error(prog,
+				"give --file-prefix or --socket, not both");
+		return -1;
+	}
+	return 1;
+}

@@ -5,6 +5,7 @@
  *   bauxite keys generate --dir DIR [--force]
  *   bauxite keys show [--dir DIR | --config FILE]
  *   bauxite snapshot show FILE            (builds with protobuf-c)
+ *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
  *
  * Output meant for scripts goes to stdout; notes and errors, each naming
  * the file or field at fault, go to stderr. Exit status: 0 done, 1 failed,
@@ -16,7 +17,8 @@
 static const struct cli_cmd commands[] = {
 	{ "keys", "show or create the node's identity keys", cli_keys },
 #ifdef BX_CLI_SNAPSHOT
-	{ "snapshot", "inspect a warm-start state snapshot", cli_snapshot },
+	{ "snapshot", "inspect or save warm-start state snapshots",
+	  cli_snapshot },
 #endif
 };
 

@@ -3,12 +3,17 @@
  * bauxite snapshot: warm-start state snapshots (control/snapshot).
  *
  *   snapshot show FILE   decode, check and print FILE, or say what is wrong
+ *   snapshot save [--file-prefix NAME | --socket PATH]
+ *                        have the running bauxite-app write its snapshot now
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #include "bx_common.h"
 #include "bx_identity.h"
@@ -16,6 +21,10 @@
 #include "cli.h"
 
 #define SHOW_PROG CLI_NAME " snapshot show"
+#define SAVE_PROG CLI_NAME " snapshot save"
+/* bauxite-app's telemetry command: writes the snapshot, replies
+ * {"path", "peers", "bytes"} or {"error": message}. */
+#define SAVE_CMD "/bauxite/snapshot/save"
 #define FIELD_FMT "%-32s %s\n"
 #define FIELD_LEN 64u
 /* "a.b.c.d/nn " per prefix, all of them on one line. */
@@ -131,8 +140,93 @@ snapshot_show(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+static void
+save_help(FILE *f)
+{
+	fprintf(f,
+		"usage: " SAVE_PROG " [--file-prefix NAME | --socket PATH]\n\n"
+		"Has the running bauxite-app write its warm-start snapshot now, to\n"
+		"<state_dir>/" BX_SNAPSHOT_FILE " (peers and their public keys, never\n"
+		"session keys), and prints\n"
+		"  saved PATH: N peer(s), B bytes\n"
+		"It asks over bauxite-app's DPDK telemetry socket, so it runs on the\n"
+		"same machine, as the same user (root). Exits 1, saying why, when\n"
+		"bauxite-app cannot be reached or cannot write the file.\n\n"
+		CLI_TELEMETRY_HELP);
+}
+
+/* Prints what bauxite-app said it did; returns the exit status. */
+static int
+print_saved(const json_t *data)
+{
+	json_t *msg = json_object_get(data, "error");
+	json_int_t peers, bytes;
+	const char *path;
+	char *text;
+
+	if (json_is_string(msg)) {
+		cli_error("snapshot save: %s", json_string_value(msg));
+		return CLI_EXIT_FAIL;
+	}
+	/* json_unpack takes no const, but only reads. */
+	if (json_unpack((json_t *)data, "{s:s, s:I, s:I}", "path", &path,
+			"peers", &peers, "bytes", &bytes) == 0 &&
+	    peers >= 0 && bytes >= 0) {
+		printf("saved %s: %" JSON_INTEGER_FORMAT " peer(s), "
+		       "%" JSON_INTEGER_FORMAT " bytes\n",
+		       path, peers, bytes);
+		return CLI_EXIT_OK;
+	}
+	text = json_dumps(data, JSON_COMPACT);
+	cli_error("snapshot save: unexpected reply from bauxite-app: %s",
+		  text != NULL ? text : "(unprintable)");
+	free(text);
+	return CLI_EXIT_FAIL;
+}
+
+static int
+snapshot_save(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_TELEMETRY_OPTIONS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_telemetry_target target = { NULL, NULL };
+	char err[CLI_ERR_LEN];
+	json_t *data = NULL;
+	int o, rc, status;
+
+	while ((o = cli_getopt(SAVE_PROG, argc, argv, opts)) != -1) {
+		rc = cli_telemetry_option(SAVE_PROG, &target, o, optarg);
+		if (rc < 0)
+			return CLI_EXIT_USAGE;
+		if (rc > 0)
+			continue;
+		if (o != 'h')
+			return CLI_EXIT_USAGE;
+		save_help(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (optind < argc) {
+		cli_usage_error(SAVE_PROG, "unexpected argument '%s'",
+				argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	rc = cli_telemetry_call(&target, SAVE_CMD, &data, err, sizeof(err));
+	if (rc < 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	status = print_saved(data);
+	json_decref(data);
+	return status;
+}
+
 static const struct cli_cmd snapshot_commands[] = {
 	{ "show", "check and print a snapshot file", snapshot_show },
+	{ "save", "have the running bauxite-app write its snapshot now",
+	  snapshot_save },
 };
 
 int

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,8 +32,6 @@
 #define ADDR_LEN 24      /* "255.255.255.255/32", with room for any uint8_t length */
 #define IPV4_PORT_MAX_DIGITS 5
 #define PREFIX_MAX_DIGITS 2
-/* The key file may end with one newline; anything longer is refused. */
-#define PSK_FILE_MAX (BX_CONFIG_PSK_B64_LEN + 1)
 
 #define ID_HINT "1..63 characters of [A-Za-z0-9._-]"
 #define IFNAME_HINT "an interface name of 1..15 characters without '/', ':' or blanks"
@@ -42,14 +41,12 @@
 #define NET_HINT "\"IPv4/prefix\" with no host bits set"
 #define IPV4_HINT "an IPv4 address"
 #define ENDPOINT_HINT "\"IPv4:port\"" /* port 1..65535 */
-#define PSK_HINT                                                              \
-	"a 32-byte key in standard base64, 44 characters: "                   \
-	"head -c 32 /dev/urandom | base64"
+#define KEY_HINT "the base64 of a 32-byte X25519 public key (44 characters)"
+#define KEY_SOURCE "bauxite keys show --dir STATE_DIR on that node"
 
 /* Where errors go and how the file is called in them. */
 struct ctx {
 	const char *name;
-	const char *base_dir;
 	char *err;
 	size_t errlen;
 };
@@ -271,9 +268,10 @@ want_string(struct ctx *c, const char *path, const json_t *v, size_t max,
 	return 0;
 }
 
+/* An integer in @min..@max (@min >= 0); @hint NULL says the range. */
 static int
-want_int(struct ctx *c, const char *path, const json_t *v, json_int_t min,
-	 json_int_t max, const char *hint, uint32_t *out)
+want_int64(struct ctx *c, const char *path, const json_t *v, json_int_t min,
+	   json_int_t max, const char *hint, uint64_t *out)
 {
 	char h[96];
 	json_int_t x;
@@ -288,6 +286,20 @@ want_int(struct ctx *c, const char *path, const json_t *v, json_int_t min,
 	x = json_integer_value(v);
 	if (x < min || x > max)
 		return bad_value(c, path, v, hint);
+	*out = (uint64_t)x;
+	return 0;
+}
+
+/* The same for the fields that fit 32 bits (@max <= UINT32_MAX). */
+static int
+want_int(struct ctx *c, const char *path, const json_t *v, json_int_t min,
+	 json_int_t max, const char *hint, uint32_t *out)
+{
+	uint64_t x = 0;
+
+	BX_ASSERT(max <= UINT32_MAX);
+	if (want_int64(c, path, v, min, max, hint, &x) < 0)
+		return -EINVAL;
 	*out = (uint32_t)x;
 	return 0;
 }
@@ -838,103 +850,37 @@ parse_rules(struct ctx *c, const json_t *root, struct bx_config *cfg)
 }
 
 /*
- * Reads one key file: open, then fstat and read the same descriptor (no
- * window between the checks and the read), mode and shape checked before
- * the content is decoded into @key. The base64 copy is wiped on every path.
+ * "public_key": a peer's static X25519 public key, in the base64 that
+ * `bauxite keys show` prints. The whole string must decode to exactly
+ * BX_CONFIG_KEY_LEN bytes (no blanks, padding included); libsodium also
+ * refuses non-zero padding bits, so each key has one spelling. All zero
+ * is the key a forgotten placeholder would have, and no peer's.
  */
 static int
-read_psk(struct ctx *c, const char *path, const char *file, uint8_t *key)
+want_public_key(struct ctx *c, const char *path, const json_t *v,
+		uint8_t out[BX_CONFIG_KEY_LEN])
 {
-	char b64[PSK_FILE_MAX + 1];
-	size_t n = 0, bin_len = 0;
-	struct stat st;
-	ssize_t r;
-	int fd, rc = 0;
+	uint8_t key[BX_CONFIG_KEY_LEN];
+	char got[GOT_LEN];
+	size_t bin_len = 0, n;
+	const char *s;
 
-	/* O_NONBLOCK: a FIFO must not hang start-up before fstat refuses it. */
-	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0) {
-		rc = -errno;
-		return fail(c, rc, path, "%s: %s", file, strerror(-rc));
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		fail(c, rc, path, "%s: %s", file, strerror(-rc));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = fail(c, -EINVAL, path,
-			  "%s is not a regular file; expected a key file holding %s",
-			  file, PSK_HINT);
-		goto out;
-	}
-	if ((st.st_mode & 077) != 0) {
-		rc = fail(c, -EPERM, path,
-			  "%s has mode %04o, must not be readable or writable by group or others (chmod 600)",
-			  file, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	while (n < sizeof(b64)) {
-		r = read(fd, b64 + n, sizeof(b64) - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			fail(c, rc, path, "%s: %s", file, strerror(-rc));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > 0 && b64[n - 1] == '\n')
-		n--;
-	if (n != BX_CONFIG_PSK_B64_LEN) {
-		rc = fail(c, -EINVAL, path, "%s: %s%zu characters; expected %s",
-			  file, n >= PSK_FILE_MAX ? "at least " : "", n, PSK_HINT);
-		goto out;
-	}
-	/* b64_end NULL: the whole text must decode, padding included. */
-	if (sodium_base642bin(key, BX_CONFIG_PSK_LEN, b64, n, NULL, &bin_len,
-			      NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    bin_len != BX_CONFIG_PSK_LEN) {
-		sodium_memzero(key, BX_CONFIG_PSK_LEN);
-		rc = fail(c, -EINVAL, path, "%s: not valid base64; expected %s",
-			  file, PSK_HINT);
-		goto out;
-	}
-out:
-	sodium_memzero(b64, sizeof(b64));
-	close(fd);
-	return rc;
-}
-
-static int
-parse_psk_file(struct ctx *c, const json_t *obj, const char *parent,
-	       struct bx_config_peer *p, uint8_t *key)
-{
-	static const char hint[] =
-		"a path to a key file, relative to the config file's directory unless absolute";
-	char path[PATH_LEN];
-	const json_t *v;
-	const char *s = NULL;
-	int n;
-
-	v = field(obj, parent, "psk_file", path);
-	if (v == NULL)
-		return missing(c, path, hint);
-	if (want_string(c, path, v, BX_CONFIG_PATH_MAX, hint, &s) < 0)
-		return -EINVAL;
-	if (s[0] == '/' || c->base_dir == NULL)
-		n = snprintf(p->psk_file, sizeof(p->psk_file), "%s", s);
-	else
-		n = snprintf(p->psk_file, sizeof(p->psk_file), "%s/%s",
-			     c->base_dir, s);
-	if (n < 0 || (size_t)n >= sizeof(p->psk_file))
-		return fail(c, -ENAMETOOLONG, path,
-			    "resolved path longer than %u characters",
-			    BX_CONFIG_PATH_MAX);
-	return read_psk(c, path, p->psk_file, key);
+	if (!json_is_string(v))
+		return bad_value(c, path, v, KEY_HINT);
+	s = json_string_value(v);
+	n = json_string_length(v);
+	/* A longer string cannot fit @key: base642bin refuses it. */
+	if (n != BX_CONFIG_KEY_B64_LEN || strlen(s) != n ||
+	    sodium_base642bin(key, sizeof(key), s, n, NULL, &bin_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    bin_len != sizeof(key))
+		return bad_value(c, path, v, KEY_HINT);
+	if (sodium_is_zero(key, sizeof(key)))
+		return fail(c, -EINVAL, path,
+			    "%s is the all-zero key (expected the peer's X25519 public key: " KEY_SOURCE ")",
+			    describe(v, got, sizeof(got)));
+	memcpy(out, key, sizeof(key));
+	return 0;
 }
 
 static int
@@ -976,11 +922,10 @@ parse_allowed(struct ctx *c, const json_t *obj, const char *parent,
 }
 
 static int
-parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg,
-	   uint8_t *key)
+parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg)
 {
 	static const char *const known[] = {
-		"id", "virtual_ip", "allowed_prefixes", "endpoint", "psk_file",
+		"id", "virtual_ip", "allowed_prefixes", "endpoint", "public_key",
 	};
 	struct bx_config_peer *p = &cfg->peers[idx];
 	char parent[PATH_LEN], path[PATH_LEN], a[ADDR_LEN], b[ADDR_LEN];
@@ -988,8 +933,13 @@ parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg,
 	size_t j;
 
 	bprintf(parent, sizeof(parent), "peers[%zu]", idx);
-	if (want_object(c, parent, obj) < 0 ||
-	    check_keys(c, obj, parent, known, BX_ARRAY_SIZE(known)) < 0)
+	if (want_object(c, parent, obj) < 0)
+		return -EINVAL;
+	/* Unknown like any other key, but an old config deserves the way on. */
+	if (field(obj, parent, "psk_file", path) != NULL)
+		return fail(c, -EINVAL, path,
+			    "pre-shared keys are gone; give the peer's \"public_key\" (bauxite keys show on that node)");
+	if (check_keys(c, obj, parent, known, BX_ARRAY_SIZE(known)) < 0)
 		return -EINVAL;
 
 	v = field(obj, parent, "id", path);
@@ -1048,8 +998,19 @@ parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg,
 			    fmt_addr(p->endpoint_ip, a),
 			    fmt_prefix(&cfg->underlay.address, b));
 
-	p->psk = key;
-	return parse_psk_file(c, obj, parent, p, key);
+	v = field(obj, parent, "public_key", path);
+	if (v == NULL)
+		return missing(c, path, KEY_HINT ": " KEY_SOURCE);
+	if (want_public_key(c, path, v, p->public_key) < 0)
+		return -EINVAL;
+	/* One key, one peer: the handshake finds the peer by its key. */
+	for (j = 0; j < idx; j++) {
+		if (memcmp(p->public_key, cfg->peers[j].public_key,
+			   BX_CONFIG_KEY_LEN) == 0)
+			return fail(c, -EINVAL, path, "same key as peers[%zu] (%s)",
+				    j, cfg->peers[j].id);
+	}
+	return 0;
 }
 
 /* An allowed prefix and where it was written, to find one given twice. */
@@ -1146,16 +1107,14 @@ parse_peers(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	if (n == 0)
 		return 0;
 	cfg->peers = calloc(n, sizeof(*cfg->peers));
-	cfg->psk_mem = sodium_malloc(n * BX_CONFIG_PSK_LEN);
-	if (cfg->peers == NULL || cfg->psk_mem == NULL)
+	if (cfg->peers == NULL)
 		return fail(c, -ENOMEM, path, "out of memory");
-	/* Counted as they fill, so bx_config_free wipes what was read. */
 	json_array_foreach(arr, i, v) {
-		cfg->n_peers = (unsigned)i + 1;
-		rc = parse_peer(c, v, i, cfg, cfg->psk_mem + i * BX_CONFIG_PSK_LEN);
+		rc = parse_peer(c, v, i, cfg);
 		if (rc < 0)
 			return rc;
 	}
+	cfg->n_peers = (unsigned)n;
 	return check_prefix_dups(c, cfg);
 }
 
@@ -1190,13 +1149,124 @@ parse_cipher(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	return 0;
 }
 
+/* An optional integer of "session" (@obj NULL: the section is absent):
+ * @out keeps its default when the field is absent; *@given (if not NULL)
+ * says which. */
+static int
+session_int(struct ctx *c, const json_t *obj, const char *key, json_int_t min,
+	    json_int_t max, uint64_t *out, bool *given)
+{
+	char path[PATH_LEN];
+	const json_t *v = obj != NULL ? field(obj, "session", key, path) : NULL;
+
+	if (given != NULL)
+		*given = v != NULL;
+	if (v == NULL)
+		return 0;
+	return want_int64(c, path, v, min, max, NULL, out);
+}
+
+/* The reject limit must lie beyond the rekey limit, or a session would be
+ * refused before it is replaced. */
+static int
+check_reject(struct ctx *c, const char *reject_key, uint64_t reject,
+	     const char *rekey_key, uint64_t rekey, bool rekey_given)
+{
+	char path[PATH_LEN];
+
+	if (reject > rekey)
+		return 0;
+	bprintf(path, sizeof(path), "session.%s", reject_key);
+	return fail(c, -EINVAL, path,
+		    "%" PRIu64 " is not greater than session.%s (%" PRIu64 "%s); expected more: a session is rekeyed before it is refused",
+		    reject, rekey_key, rekey, rekey_given ? "" : ", the default");
+}
+
+static int
+parse_session(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"rekey_after_s", "reject_after_s", "rekey_after_messages",
+		"reject_after_messages", "keep_previous_s", "handshake_timeout_s",
+		"max_clock_skew_s", "initiations_per_sec", "initiations_burst",
+	};
+	struct bx_config_session *ss = &cfg->session;
+	uint64_t rekey_s = BX_CONFIG_DEFAULT_REKEY_AFTER_S, reject_s;
+	uint64_t rekey_m = BX_CONFIG_DEFAULT_REKEY_AFTER_MESSAGES, reject_m;
+	uint64_t keep = BX_CONFIG_DEFAULT_KEEP_PREVIOUS_S;
+	uint64_t timeout = BX_CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_S;
+	uint64_t skew = BX_CONFIG_DEFAULT_MAX_CLOCK_SKEW_S;
+	uint64_t rate = BX_CONFIG_DEFAULT_INITIATIONS_PER_SEC;
+	uint64_t burst = BX_CONFIG_DEFAULT_INITIATIONS_BURST;
+	bool rekey_given;
+	char path[PATH_LEN];
+	const json_t *obj;
+
+	obj = field(root, "", "session", path);
+	if (obj != NULL &&
+	    (want_object(c, path, obj) < 0 ||
+	     check_keys(c, obj, "session", known, BX_ARRAY_SIZE(known)) < 0))
+		return -EINVAL;
+
+	/* Absent reject limits follow the rekey limits (bx_config.h). */
+	if (session_int(c, obj, "rekey_after_s", 1, BX_CONFIG_REKEY_AFTER_MAX_S,
+			&rekey_s, &rekey_given) < 0)
+		return -EINVAL;
+	reject_s = rekey_s + BX_CONFIG_REJECT_MARGIN_S;
+	if (reject_s < BX_CONFIG_DEFAULT_REJECT_AFTER_S)
+		reject_s = BX_CONFIG_DEFAULT_REJECT_AFTER_S;
+	if (reject_s > BX_CONFIG_SESSION_AGE_MAX_S)
+		reject_s = BX_CONFIG_SESSION_AGE_MAX_S;
+	if (session_int(c, obj, "reject_after_s", 2, BX_CONFIG_SESSION_AGE_MAX_S,
+			&reject_s, NULL) < 0 ||
+	    check_reject(c, "reject_after_s", reject_s, "rekey_after_s", rekey_s,
+			 rekey_given) < 0)
+		return -EINVAL;
+
+	if (session_int(c, obj, "rekey_after_messages", 1,
+			BX_CONFIG_REKEY_MESSAGES_MAX, &rekey_m, &rekey_given) < 0)
+		return -EINVAL;
+	reject_m = BX_CONFIG_MESSAGES_MAX - rekey_m > BX_CONFIG_REJECT_MARGIN_MESSAGES ?
+			   rekey_m + BX_CONFIG_REJECT_MARGIN_MESSAGES :
+			   BX_CONFIG_MESSAGES_MAX;
+	if (session_int(c, obj, "reject_after_messages", 2,
+			BX_CONFIG_MESSAGES_MAX, &reject_m, NULL) < 0 ||
+	    check_reject(c, "reject_after_messages", reject_m,
+			 "rekey_after_messages", rekey_m, rekey_given) < 0)
+		return -EINVAL;
+
+	if (session_int(c, obj, "keep_previous_s", 0,
+			BX_CONFIG_KEEP_PREVIOUS_MAX_S, &keep, NULL) < 0 ||
+	    session_int(c, obj, "handshake_timeout_s", 1,
+			BX_CONFIG_HANDSHAKE_TIMEOUT_MAX_S, &timeout, NULL) < 0 ||
+	    session_int(c, obj, "max_clock_skew_s", 0, BX_CONFIG_CLOCK_SKEW_MAX_S,
+			&skew, NULL) < 0 ||
+	    session_int(c, obj, "initiations_per_sec", 1,
+			BX_CONFIG_INITIATIONS_MAX, &rate, NULL) < 0 ||
+	    session_int(c, obj, "initiations_burst", 1, BX_CONFIG_INITIATIONS_MAX,
+			&burst, NULL) < 0)
+		return -EINVAL;
+
+	/* Every value is within its 32-bit range by now. */
+	ss->rekey_after_s = (uint32_t)rekey_s;
+	ss->reject_after_s = (uint32_t)reject_s;
+	ss->rekey_after_messages = rekey_m;
+	ss->reject_after_messages = reject_m;
+	ss->keep_previous_s = (uint32_t)keep;
+	ss->handshake_timeout_s = (uint32_t)timeout;
+	ss->max_clock_skew_s = (uint32_t)skew;
+	ss->initiations_per_sec = (uint32_t)rate;
+	ss->initiations_burst = (uint32_t)burst;
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 {
 	static const char *const known[] = {
 		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
 		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
-		"stats_interval_s", "rules", "peers",
+		"stats_interval_s", "rules", "session", "peers",
 	};
 	static const char role_hint[] = "\"edge\" or \"relay\"";
 	static const char dir_hint[] = "an absolute path";
@@ -1282,12 +1352,11 @@ parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 /* ---- public ------------------------------------------------------------ */
 
 int
-bx_config_from_json(const json_t *root, const char *name, const char *base_dir,
+bx_config_from_json(const json_t *root, const char *name,
 		    struct bx_config **out, char *err, size_t errlen)
 {
 	struct ctx c = {
 		.name = name != NULL ? name : "config",
-		.base_dir = base_dir,
 		.err = err,
 		.errlen = errlen,
 	};
@@ -1315,6 +1384,9 @@ bx_config_from_json(const json_t *root, const char *name, const char *base_dir,
 	rc = parse_rules(&c, root, cfg);
 	if (rc < 0)
 		goto out;
+	rc = parse_session(&c, root, cfg);
+	if (rc < 0)
+		goto out;
 	rc = parse_peers(&c, root, cfg);
 	if (rc < 0)
 		goto out;
@@ -1323,19 +1395,6 @@ bx_config_from_json(const json_t *root, const char *name, const char *base_dir,
 out:
 	bx_config_free(cfg);
 	return rc;
-}
-
-/* The directory of @path ("." for a bare file name), for relative psk_file. */
-static char *
-dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
 }
 
 int
@@ -1348,7 +1407,6 @@ bx_config_load(const char *path, struct bx_config **out, char *err,
 		.errlen = errlen,
 	};
 	json_t *root = NULL;
-	char *dir = NULL;
 	json_error_t je;
 	struct stat st;
 	int fd = -1, rc;
@@ -1384,14 +1442,8 @@ bx_config_load(const char *path, struct bx_config **out, char *err,
 			fail(&c, rc, "", "%s", je.text);
 		goto out;
 	}
-	dir = dir_of(path);
-	if (dir == NULL) {
-		rc = fail(&c, -ENOMEM, "", "out of memory");
-		goto out;
-	}
-	rc = bx_config_from_json(root, path, dir, out, err, errlen);
+	rc = bx_config_from_json(root, path, out, err, errlen);
 out:
-	free(dir);
 	json_decref(root);
 	if (fd >= 0)
 		close(fd);
@@ -1403,11 +1455,6 @@ bx_config_free(struct bx_config *c)
 {
 	if (c == NULL)
 		return;
-	if (c->psk_mem != NULL) {
-		/* sodium_free wipes too; the explicit wipe states the intent. */
-		sodium_memzero(c->psk_mem, (size_t)c->n_peers * BX_CONFIG_PSK_LEN);
-		sodium_free(c->psk_mem);
-	}
 	bx_classify_rules_free(c->rules);
 	free(c->peers);
 	free(c);
@@ -1428,9 +1475,9 @@ bx_config_inner_type_name(enum bx_config_inner_type t)
 #define DUMP_FMT "%-36s %s\n"
 
 static void
-dump_uint(FILE *f, const char *key, unsigned long v, const char *note)
+dump_uint(FILE *f, const char *key, uint64_t v, const char *note)
 {
-	fprintf(f, "%-36s %lu%s\n", key, v, note);
+	fprintf(f, "%-36s %" PRIu64 "%s\n", key, v, note);
 }
 
 static void
@@ -1444,10 +1491,25 @@ dump_lcores(FILE *f, const char *key, const uint16_t *ids, unsigned n)
 	fprintf(f, "]\n");
 }
 
+static void
+dump_session(FILE *f, const struct bx_config_session *s)
+{
+	dump_uint(f, "session.rekey_after_s", s->rekey_after_s, "");
+	dump_uint(f, "session.reject_after_s", s->reject_after_s, "");
+	dump_uint(f, "session.rekey_after_messages", s->rekey_after_messages, "");
+	dump_uint(f, "session.reject_after_messages", s->reject_after_messages, "");
+	dump_uint(f, "session.keep_previous_s", s->keep_previous_s, "");
+	dump_uint(f, "session.handshake_timeout_s", s->handshake_timeout_s, "");
+	dump_uint(f, "session.max_clock_skew_s", s->max_clock_skew_s,
+		  s->max_clock_skew_s == 0 ? " (no bound)" : "");
+	dump_uint(f, "session.initiations_per_sec", s->initiations_per_sec, "");
+	dump_uint(f, "session.initiations_burst", s->initiations_burst, "");
+}
+
 void
 bx_config_dump(const struct bx_config *c, FILE *f)
 {
-	char key[PATH_LEN], a[ADDR_LEN];
+	char key[PATH_LEN], a[ADDR_LEN], b64[BX_CONFIG_KEY_B64_LEN + 1];
 	unsigned i, k;
 
 	if (c == NULL || f == NULL)
@@ -1488,6 +1550,7 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 			  " rule(s), then the default policy");
 	else
 		fprintf(f, DUMP_FMT, "rules", "(none: default policy only)");
+	dump_session(f, &c->session);
 	dump_uint(f, "peers", c->n_peers, "");
 	for (i = 0; i < c->n_peers; i++) {
 		const struct bx_config_peer *p = &c->peers[i];
@@ -1504,9 +1567,10 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 		bprintf(key, sizeof(key), "peers[%u].endpoint", i);
 		fprintf(f, "%-36s %s:%u\n", key, fmt_addr(p->endpoint_ip, a),
 			p->endpoint_port);
-		bprintf(key, sizeof(key), "peers[%u].psk_file", i);
-		fprintf(f, DUMP_FMT, key, p->psk_file);
-		bprintf(key, sizeof(key), "peers[%u].psk", i);
-		fprintf(f, DUMP_FMT, key, "<redacted>");
+		sodium_bin2base64(b64, sizeof(b64), p->public_key,
+				  sizeof(p->public_key),
+				  sodium_base64_VARIANT_ORIGINAL);
+		bprintf(key, sizeof(key), "peers[%u].public_key", i);
+		fprintf(f, DUMP_FMT, key, b64);
 	}
 }

@@ -38,6 +38,7 @@
  *     "replay_window": 2048,            power of two 64..1048576       [2048]
  *     "stats_interval_s": 0,            0..86400, 0 = off                 [0]
  *     "rules": [...],                   optional; bx_classify_rules_from_json
+ *     "session": {...},                 optional; see struct bx_config_session
  *     "peers": [                        optional; <= BX_CONFIG_MAX_PEERS
  *       {"id": "edge-b",                required; as node_id, unique
  *        "virtual_ip": "100.64.0.2",    required; unique, inside inner.address
@@ -45,8 +46,8 @@
  *                                       1..16 network prefixes, must cover
  *                                       virtual_ip          [virtual_ip/32]
  *        "endpoint": "10.99.0.2:7600",  required "IPv4:port"
- *        "psk_file": "keys/a-b.psk"}    required; relative to the config
- *     ]                                 file's directory unless absolute
+ *        "public_key": "<base64>"}      required; the peer's static X25519
+ *     ]                                 public key, unique, not all zero
  *   }
  *
  * A key named "$comment" is allowed in every object (rule objects
@@ -59,12 +60,14 @@
  *   edge-a.json:3:12: ':' expected near '"edge"'     (JSON syntax, via load)
  * so the application can log it as it is and exit.
  *
- * Key files: "psk_file" holds a 32-byte pre-shared key in standard base64
- * (44 characters on one line, optional trailing newline), made with
- *   head -c 32 /dev/urandom | base64 > keys/x.psk; chmod 600 keys/x.psk
- * It must be a regular file with no group or other permission bits. Keys
- * live in locked memory (sodium_malloc), are wiped when the config is
- * freed and are never printed.
+ * Keys: the config holds no secret. Sessions come from a handshake
+ * (lib/handshake) between nodes that know each other's static X25519
+ * public key; each node makes its own identity in state_dir
+ * (control/identity), and "public_key" is the peer's, in standard base64
+ * of BX_CONFIG_KEY_LEN bytes (BX_CONFIG_KEY_B64_LEN characters) exactly as
+ * `bauxite keys show --dir STATE_DIR` prints it on that node. Being
+ * public, it is printed by bx_config_dump. The retired "psk_file" is
+ * refused with a message saying so.
  */
 #ifndef BX_CONFIG_H
 #define BX_CONFIG_H
@@ -85,14 +88,14 @@
 #define BX_CONFIG_ID_MAX 63u       /* node_id, peers[].id */
 #define BX_CONFIG_IFNAME_MAX 15u   /* IFNAMSIZ - 1 */
 #define BX_CONFIG_DEVARGS_MAX 255u /* underlay.port, inner.port */
-#define BX_CONFIG_PATH_MAX 1023u   /* state_dir, resolved psk_file */
+#define BX_CONFIG_PATH_MAX 1023u   /* state_dir */
 
 #define BX_CONFIG_MAX_PEERS 1024u   /* static peers until the hub takes over */
 #define BX_CONFIG_MAX_PREFIXES 16u  /* allowed_prefixes per peer */
 #define BX_CONFIG_MAX_LCORES RTE_MAX_LCORE
 
-#define BX_CONFIG_PSK_LEN 32u     /* bytes of a pre-shared key */
-#define BX_CONFIG_PSK_B64_LEN 44u /* its standard base64, padding included */
+#define BX_CONFIG_KEY_LEN 32u     /* bytes of an X25519 public key */
+#define BX_CONFIG_KEY_B64_LEN 44u /* its standard base64, padding included */
 
 #define BX_CONFIG_MTU_MIN 576u  /* the IPv4 minimum every host must take */
 #define BX_CONFIG_MTU_MAX 9000u /* jumbo frames */
@@ -101,6 +104,21 @@
 #define BX_CONFIG_REPLAY_MIN BX_REPLAY_MIN_BITS
 #define BX_CONFIG_REPLAY_MAX BX_REPLAY_MAX_BITS
 
+/*
+ * "session" limits. A session key lives at most a day: longer buys
+ * nothing and keeps a key in use. The reject limits must exceed the rekey
+ * ones, so the largest rekey values are one below the largest reject
+ * values. Message counts are JSON integers: at most INT64_MAX.
+ */
+#define BX_CONFIG_SESSION_AGE_MAX_S 86400u
+#define BX_CONFIG_REKEY_AFTER_MAX_S (BX_CONFIG_SESSION_AGE_MAX_S - 1)
+#define BX_CONFIG_MESSAGES_MAX ((uint64_t)INT64_MAX)
+#define BX_CONFIG_REKEY_MESSAGES_MAX (BX_CONFIG_MESSAGES_MAX - 1)
+#define BX_CONFIG_KEEP_PREVIOUS_MAX_S 3600u
+#define BX_CONFIG_HANDSHAKE_TIMEOUT_MAX_S 300u
+#define BX_CONFIG_CLOCK_SKEW_MAX_S 86400u
+#define BX_CONFIG_INITIATIONS_MAX 10000u /* initiations_per_sec and _burst */
+
 #define BX_CONFIG_DEFAULT_STATE_DIR "/var/lib/bauxite"
 #define BX_CONFIG_DEFAULT_EXCEPTION_IFACE "bx-ul0"
 #define BX_CONFIG_DEFAULT_INNER_IFACE "bauxite0"
@@ -108,6 +126,32 @@
 #define BX_CONFIG_DEFAULT_MESH_PORT 7600u
 #define BX_CONFIG_DEFAULT_CIPHER BX_CRYPTO_CHACHA20_POLY1305
 #define BX_CONFIG_DEFAULT_REPLAY BX_REPLAY_DEFAULT_BITS
+
+/*
+ * "session" defaults. They mirror lib/handshake/bx_handshake.h (BX_HS_*,
+ * there in nanoseconds), written out so that the config does not depend
+ * on the handshake engine. Keep the two in step.
+ */
+#define BX_CONFIG_DEFAULT_REKEY_AFTER_S 120u       /* BX_HS_REKEY_AFTER_NS */
+#define BX_CONFIG_DEFAULT_REJECT_AFTER_S 180u      /* BX_HS_REJECT_AFTER_NS */
+#define BX_CONFIG_DEFAULT_REKEY_AFTER_MESSAGES (UINT64_C(1) << 60)
+#define BX_CONFIG_DEFAULT_REJECT_AFTER_MESSAGES                               \
+	(BX_CONFIG_DEFAULT_REKEY_AFTER_MESSAGES + BX_CONFIG_REJECT_MARGIN_MESSAGES)
+#define BX_CONFIG_DEFAULT_KEEP_PREVIOUS_S 10u      /* BX_HS_KEEP_PREVIOUS_NS */
+#define BX_CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_S 5u   /* BX_HS_HANDSHAKE_TIMEOUT_NS */
+#define BX_CONFIG_DEFAULT_MAX_CLOCK_SKEW_S 600u    /* BX_HS_MAX_CLOCK_SKEW_NS */
+#define BX_CONFIG_DEFAULT_INITIATIONS_PER_SEC 20u  /* BX_HS_INITIATIONS_PER_SEC */
+#define BX_CONFIG_DEFAULT_INITIATIONS_BURST 5u     /* BX_HS_INITIATIONS_BURST */
+/*
+ * When only the rekey limit is given, the reject limit follows it with
+ * the default gap: reject_after_s = max(BX_CONFIG_DEFAULT_REJECT_AFTER_S,
+ * rekey_after_s + BX_CONFIG_REJECT_MARGIN_S), at most
+ * BX_CONFIG_SESSION_AGE_MAX_S; reject_after_messages = rekey_after_messages
+ * + BX_CONFIG_REJECT_MARGIN_MESSAGES, at most BX_CONFIG_MESSAGES_MAX. So
+ * {"rekey_after_s": 5} or {"rekey_after_messages": 1000} alone is valid.
+ */
+#define BX_CONFIG_REJECT_MARGIN_S 60u
+#define BX_CONFIG_REJECT_MARGIN_MESSAGES (UINT64_C(1) << 32)
 
 enum bx_config_role {
 	BX_CONFIG_ROLE_EDGE = 0, /* an edge or gateway box */
@@ -166,13 +210,28 @@ struct bx_config_peer {
 	struct bx_config_prefix allowed[BX_CONFIG_MAX_PREFIXES];
 	uint32_t endpoint_ip;    /* network order */
 	uint16_t endpoint_port;  /* host order */
-	char psk_file[BX_CONFIG_PATH_MAX + 1]; /* as resolved and read */
-	/*
-	 * BX_CONFIG_PSK_LEN bytes in locked memory owned by the config: never
-	 * print it, compare it with sodium_memcmp, copy it only into memory
-	 * that is wiped in turn.
-	 */
-	const uint8_t *psk;
+	/* The peer's static X25519 public key: never all zero, no two peers
+	 * share one. */
+	uint8_t public_key[BX_CONFIG_KEY_LEN];
+};
+
+/*
+ * Session lifetime and handshake limits ("session"), for lib/handshake's
+ * bx_hs_config (which counts in nanoseconds). Always filled: absent
+ * fields take the BX_CONFIG_DEFAULT_* values, the reject limits as
+ * described at BX_CONFIG_REJECT_MARGIN_S. reject_after_s > rekey_after_s
+ * and reject_after_messages > rekey_after_messages.
+ */
+struct bx_config_session {
+	uint32_t rekey_after_s;          /* start a new handshake at this age */
+	uint32_t reject_after_s;         /* seal and open nothing past it */
+	uint64_t rekey_after_messages;   /* messages sealed, then a new handshake */
+	uint64_t reject_after_messages;  /* and none sealed or opened past this */
+	uint32_t keep_previous_s;        /* a replaced session still opens */
+	uint32_t handshake_timeout_s;    /* then a pending initiation is resent */
+	uint32_t max_clock_skew_s;       /* peer timestamps ahead of us; 0: any */
+	uint32_t initiations_per_sec;    /* per-source initiation rate limit */
+	uint32_t initiations_burst;
 };
 
 struct bx_config {
@@ -189,47 +248,45 @@ struct bx_config {
 	uint32_t replay_window;           /* counters, a power of two */
 	uint32_t stats_interval_s;        /* 0: no periodic summary */
 	struct bx_classify_rules *rules;  /* NULL: no "rules", defaults only */
+	struct bx_config_session session;
 	unsigned n_peers;
 	struct bx_config_peer *peers;
-	/* Private: the locked memory the peers' keys point into. */
-	uint8_t *psk_mem;
 };
 
 /*
  * Reads, parses and validates the config file @path, so the application
- * can refuse to start on any mistake before it opens a port. Relative
- * psk_file paths are resolved against the directory of @path; errors name
+ * can refuse to start on any mistake before it opens a port. Errors name
  * the file as @path was given. Duplicate keys in one object are refused.
  * Returns 0 and sets *@out (free it with bx_config_free), or a negative
  * errno with a one-line message in @err (@errlen bytes, always terminated
  * when @errlen > 0; @err may be NULL) and *@out untouched:
- *   -EINVAL   JSON syntax ("FILE:LINE:COLUMN: text"), a field or a key
- *             file's content is wrong, the config file is not a regular
- *             file
- *   -EPERM    a key file is accessible by group or others
- *   -ENOENT, -EACCES, ...  the config or a key file cannot be opened or read
+ *   -EINVAL   JSON syntax ("FILE:LINE:COLUMN: text"), a field is wrong,
+ *             the path is not a regular file
+ *   -ENOENT, -EACCES, ...  the file cannot be opened or read
  *   -ENOMEM
+ *   -EIO      libsodium (the key decoder) failed to initialise
  */
 int bx_config_load(const char *path, struct bx_config **out, char *err,
 		   size_t errlen);
 
 /*
  * The same from a parsed document, for callers that got the JSON elsewhere
- * (the hub, tests). Errors print @name as the file; relative psk_file
- * paths are resolved against @base_dir (NULL: the working directory).
- * @root is not modified and not kept. Returns and fills as bx_config_load.
+ * (the hub, tests). Errors print @name as the file. No field is a path
+ * relative to the file (state_dir is absolute), so the document alone
+ * decides. @root is not modified and not kept. Returns and fills as bx_config_load, with
+ * -EINVAL, -ENOMEM or -EIO.
  */
 int bx_config_from_json(const json_t *root, const char *name,
-			const char *base_dir, struct bx_config **out, char *err,
-			size_t errlen);
+			struct bx_config **out, char *err, size_t errlen);
 
-/* Wipes the keys and frees everything of @c; NULL is fine. */
+/* Frees everything of @c; NULL is fine. */
 void bx_config_free(struct bx_config *c);
 
 /*
- * Prints the effective config -- defaults applied, paths resolved -- to
- * @f, one "field value" line each, for `bauxite-app --check-config`. Keys
- * are printed as "<redacted>", never as bytes or base64.
+ * Prints the effective config -- defaults applied -- to @f, one "field
+ * value" line each, for `bauxite-app --check-config`. Peers' public keys
+ * are printed in base64, so they can be compared with `bauxite keys show`
+ * on the other node; the config holds no secret.
  */
 void bx_config_dump(const struct bx_config *c, FILE *f);
 

@@ -143,10 +143,8 @@ check_peer(const struct errbuf *e, unsigned i, const struct bx_snapshot_peer *p)
 		return fail(e, -EINVAL,
 			    "peers[%u].endpoint: address and port must both be set or both be 0",
 			    i);
-	snprintf(field, sizeof(field), "peers[%u].ed25519_public", i);
-	rc = check_key(e, field, p->ed25519_public);
-	if (rc < 0)
-		return rc;
+	/* All zero: not known (a peer from a static config is known by its
+	 * X25519 key only); written as no bytes at all. */
 	snprintf(field, sizeof(field), "peers[%u].x25519_public", i);
 	return check_key(e, field, p->x25519_public);
 }
@@ -336,8 +334,10 @@ pb_view_build(struct pb_view *v, const struct bx_snapshot *s)
 		pe->virtual_ip = ntohl(p->virtual_ip);
 		pe->endpoint_ip = ntohl(p->endpoint_ip);
 		pe->endpoint_port = p->endpoint_port;
-		pe->ed25519_public.len = BX_SNAPSHOT_KEY_LEN;
-		pe->ed25519_public.data = (uint8_t *)p->ed25519_public;
+		if (!sodium_is_zero(p->ed25519_public, BX_SNAPSHOT_KEY_LEN)) {
+			pe->ed25519_public.len = BX_SNAPSHOT_KEY_LEN;
+			pe->ed25519_public.data = (uint8_t *)p->ed25519_public;
+		}
 		pe->x25519_public.len = BX_SNAPSHOT_KEY_LEN;
 		pe->x25519_public.data = (uint8_t *)p->x25519_public;
 		pe->n_allowed_prefixes = p->n_allowed;
@@ -566,8 +566,18 @@ take_peer(const struct errbuf *e, unsigned i, const Bauxite__V1__PeerEntry *pe,
 		return fail(e, -EINVAL, "peers[%u].endpoint_port: %" PRIu32 "; expected 0..65535",
 			    i, pe->endpoint_port);
 	p->endpoint_port = (uint16_t)pe->endpoint_port;
-	rc = take_key(e, i, "ed25519_public", &pe->ed25519_public,
-		      p->ed25519_public);
+	/* No Ed25519 key: unknown, all zero in the struct. Present, it is
+	 * a key: 32 bytes, not all zero. */
+	rc = 0;
+	if (pe->ed25519_public.len != 0) {
+		rc = take_key(e, i, "ed25519_public", &pe->ed25519_public,
+			      p->ed25519_public);
+		if (rc == 0 && sodium_is_zero(p->ed25519_public,
+					      BX_SNAPSHOT_KEY_LEN))
+			rc = fail(e, -EINVAL,
+				  "peers[%u].ed25519_public: all zero, not a public key",
+				  i);
+	}
 	if (rc == 0)
 		rc = take_key(e, i, "x25519_public", &pe->x25519_public,
 			      p->x25519_public);

@@ -35,7 +35,9 @@
  *   allowed          0..BX_SNAPSHOT_MAX_PREFIXES prefixes, len 1..32, host
  *                    bits zero, none listed twice for one peer
  *   endpoint         both 0 (unknown) or both set
- *   keys             BX_SNAPSHOT_KEY_LEN bytes each, not all zero
+ *   keys             BX_SNAPSHOT_KEY_LEN bytes each, not all zero; the
+ *                    Ed25519 key may be absent (all zero in the struct:
+ *                    not known yet, as for a peer from a static config)
  *   peers            at most BX_SNAPSHOT_MAX_PEERS
  *
  * Errors name what was wrong, as
@@ -104,7 +106,7 @@ struct bx_snapshot_peer {
 	struct bx_snapshot_prefix allowed[BX_SNAPSHOT_MAX_PREFIXES];
 	uint32_t endpoint_ip;              /* network order; 0: unknown */
 	uint16_t endpoint_port;            /* host order; 0: unknown */
-	uint8_t ed25519_public[BX_SNAPSHOT_KEY_LEN];
+	uint8_t ed25519_public[BX_SNAPSHOT_KEY_LEN]; /* all zero: unknown */
 	uint8_t x25519_public[BX_SNAPSHOT_KEY_LEN];
 };
 

@@ -66,7 +66,27 @@
 	X(INNER_NOT_IPV4, "inner_not_ipv4")                                   \
 	X(INNER_NOT_FOR_US, "inner_not_for_us")                               \
 	/* well-formed mesh message this node does not handle (app) */        \
-	X(MSG_UNHANDLED, "msg_unhandled")
+	X(MSG_UNHANDLED, "msg_unhandled")                                     \
+	/* sessions (app): the send side's hard limit, control's own sends */ \
+	X(SESSION_EXHAUSTED, "session_exhausted")                             \
+	X(CTL_TX_FULL, "ctl_tx_full")                                         \
+	/* handshake datagrams (control lcore; lib/handshake's reasons) */    \
+	X(HS_QUEUE_FULL, "hs_queue_full")                                     \
+	X(HS_BAD_LEN, "hs_bad_len")                                           \
+	X(HS_BAD_HEADER, "hs_bad_header")                                     \
+	X(HS_BAD_MAC1, "hs_bad_mac1")                                         \
+	X(HS_BAD_MAC2, "hs_bad_mac2")                                         \
+	X(HS_COOKIE_SENT, "hs_cookie_sent")                                   \
+	X(HS_RATE_LIMITED, "hs_rate_limited")                                 \
+	X(HS_DECRYPT_FAILED, "hs_decrypt_failed")                             \
+	X(HS_BAD_KEY, "hs_bad_key")                                           \
+	X(HS_UNKNOWN_PEER, "hs_unknown_peer")                                 \
+	X(HS_BAD_TIMESTAMP, "hs_bad_timestamp")                               \
+	X(HS_STALE_TIMESTAMP, "hs_stale_timestamp")                           \
+	X(HS_FUTURE_TIMESTAMP, "hs_future_timestamp")                         \
+	X(HS_SIMULTANEOUS, "hs_simultaneous")                                 \
+	X(HS_NO_PENDING, "hs_no_pending")                                     \
+	X(HS_NO_MEMORY, "hs_no_memory")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,

@@ -59,7 +59,22 @@
 	X(ARP_REPLIES, "arp_replies",                                         \
 	  "ARP replies sent on the inner port (proxy ARP, gateway address)")  \
 	X(ARP_REQUESTS, "arp_requests",                                       \
-	  "ARP requests sent on a gateway's LAN for unresolved hosts")
+	  "ARP requests sent on a gateway's LAN for unresolved hosts")        \
+	X(HANDSHAKE_ACCEPTED, "handshake_accepted",                           \
+	  "handshake datagrams the control lcore accepted (the others are "   \
+	  "counted under an hs_ drop reason)")                                \
+	X(HANDSHAKE_TX, "handshake_tx",                                       \
+	  "initiations, responses and cookie replies the control lcore sent") \
+	X(KEEPALIVE_TX, "keepalive_tx",                                       \
+	  "empty data datagrams sent to confirm a new session")               \
+	X(KEEPALIVE_RX, "keepalive_rx",                                       \
+	  "empty data datagrams received (opened, nothing to deliver)")       \
+	X(SESSIONS_INITIATED, "sessions_initiated",                           \
+	  "sessions established by our initiation (first or rekey)")          \
+	X(SESSIONS_RESPONDED, "sessions_responded",                           \
+	  "sessions established by answering a peer's initiation")            \
+	X(SESSIONS_EXPIRED, "sessions_expired",                               \
+	  "sessions ended by their age or message limit before a rekey")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,

@@ -12,10 +12,12 @@ bx_tmpdir
 tmp=$bx_tmp
 eal=(-l 0-1 --no-pci --in-memory --log-level='*:error')
 
-bx_psk "$tmp/ab.psk"
+# The peer's public key: any 32 random bytes pass the config checks (this
+# test never reaches a handshake).
+pubkey=$(head -c 32 /dev/urandom | base64)
 base="$tmp/base.json"
 bx_config "$BX_SRC/config/edge-a.json" "$base" \
-	"peers.0.psk_file=\"$tmp/ab.psk\"" "state_dir=\"$tmp/state\""
+	"peers.0.public_key=\"$pubkey\"" "state_dir=\"$tmp/state\""
 
 failed=0
 # expect_refused NAME FIELD CONFIG: non-zero exit, FIELD in stderr, and
@@ -35,6 +37,11 @@ expect_refused() {
 	fi
 	bx_log "ok $name (exit $rc): $(head -n1 "$tmp/err")"
 }
+# dump_has FIELD VALUE: --check-config printed the line "FIELD   VALUE".
+dump_has() {
+	awk -v f="$1" -v v="$2" '$1 == f && $2 == v { found = 1 } END { exit !found }' \
+		"$tmp/out"
+}
 
 bx_config "$base" "$tmp/missing.json" "underlay.address=<delete>"
 expect_refused "missing field" "underlay.address" "$tmp/missing.json"
@@ -48,18 +55,35 @@ expect_refused "unknown key" 'unknown key "colour"' "$tmp/unknown.json"
 bx_config "$base" "$tmp/fips.json" 'fips=true' 'cipher="chacha20-poly1305"'
 expect_refused "fips with chacha" "cipher" "$tmp/fips.json"
 
-cp "$tmp/ab.psk" "$tmp/open.psk"
-chmod 644 "$tmp/open.psk"
-bx_config "$base" "$tmp/mode.json" "peers.0.psk_file=\"$tmp/open.psk\""
-expect_refused "key file mode 0644" "peers[0].psk_file" "$tmp/mode.json"
+bx_config "$base" "$tmp/badkey.json" 'peers.0.public_key="not a key"'
+expect_refused "public key not base64" "peers[0].public_key" "$tmp/badkey.json"
 
-(umask 077; head -c 16 /dev/urandom | base64 >"$tmp/short.psk")
-bx_config "$base" "$tmp/short.json" "peers.0.psk_file=\"$tmp/short.psk\""
-expect_refused "key of 16 bytes" "peers[0].psk_file" "$tmp/short.json"
+bx_config "$base" "$tmp/short.json" \
+	"peers.0.public_key=\"$(head -c 16 /dev/urandom | base64)\""
+expect_refused "public key of 16 bytes" "peers[0].public_key" "$tmp/short.json"
 
-(umask 077; head -c 64 /dev/urandom | base64 -w0 >"$tmp/long.psk")
-bx_config "$base" "$tmp/long.json" "peers.0.psk_file=\"$tmp/long.psk\""
-expect_refused "key of 64 bytes" "peers[0].psk_file" "$tmp/long.json"
+bx_config "$base" "$tmp/long.json" \
+	"peers.0.public_key=\"$(head -c 64 /dev/urandom | base64 -w0)\""
+expect_refused "public key of 64 bytes" "peers[0].public_key" "$tmp/long.json"
+
+bx_config "$base" "$tmp/zero.json" \
+	"peers.0.public_key=\"$(head -c 32 /dev/zero | base64)\""
+expect_refused "all-zero public key" "peers[0].public_key" "$tmp/zero.json"
+
+# A config from the pre-shared key days says what replaces the key file.
+bx_config "$base" "$tmp/psk.json" 'peers.0.public_key=<delete>' \
+	'peers.0.psk_file="keys/edge-a--edge-b.psk"'
+expect_refused "psk_file left over" \
+	"peers[0].psk_file: pre-shared keys are gone" "$tmp/psk.json"
+
+bx_config "$base" "$tmp/session.json" 'session={"handshake_timeout_s": 0}'
+expect_refused "session field out of range" "session.handshake_timeout_s" \
+	"$tmp/session.json"
+
+bx_config "$base" "$tmp/reject.json" \
+	'session={"rekey_after_s": 200, "reject_after_s": 150}'
+expect_refused "session rejected before rekeyed" "session.reject_after_s" \
+	"$tmp/reject.json"
 
 # A port that does not exist is found only by the EAL: refused after it
 # starts but before anything else, naming the field. No hugepages needed.
@@ -126,8 +150,11 @@ if [ "$rc" != 0 ] || ! grep -q 'edge-a' "$tmp/out" || grep -q 'EAL' "$tmp/err"; 
 	bx_log "not ok --check-config on a good config (exit $rc)"
 	cat "$tmp/err" >&2
 	failed=1
-elif grep -qF "$(cat "$tmp/ab.psk")" "$tmp/out"; then
-	bx_log "not ok --check-config printed the key"
+elif ! dump_has 'peers[0].public_key' "$pubkey"; then
+	bx_log "not ok --check-config does not print the peer's public key $pubkey"
+	failed=1
+elif ! dump_has session.rekey_after_s 120 || ! dump_has session.reject_after_s 180; then
+	bx_log "not ok --check-config does not print the session defaults"
 	failed=1
 else
 	bx_log "ok --check-config on a good config"

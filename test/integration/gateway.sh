@@ -13,7 +13,7 @@
 app=${1:?usage: gateway.sh BAUXITE_APP}
 [ -x "$app" ] || bx_fail "$app is not executable"
 bx_require_root
-bx_require_tools ip ping sysctl base64 awk
+bx_require_tools ip ping sysctl awk
 bx_hugepages
 bx_tmpdir
 nsG=bxG$$ nsB=bxB$$ nsH=bxH$$
@@ -21,15 +21,16 @@ prefixA=bxG$$ prefixB=bxB$$
 logA=$bx_tmp/G.log logB=$bx_tmp/B.log
 lan_host=10.1.0.10 lan_gw=10.1.0.1
 
-bx_psk "$bx_tmp/ab.psk"
+keyG=$(bx_identity "$app" "$bx_tmp/state-g")
+keyB=$(bx_identity "$app" "$bx_tmp/state-b")
 bx_config "$BX_SRC/config/edge-a.json" "$bx_tmp/g.json" \
 	'underlay.port="net_af_packet0,iface=vA"' \
-	"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+	"peers.0.public_key=\"$keyB\"" 'stats_interval_s=0' \
 	"state_dir=\"$bx_tmp/state-g\"" \
 	"inner={\"type\": \"dpdk\", \"port\": \"net_af_packet1,iface=lG\", \"address\": \"$lan_gw/24\"}"
 bx_config "$BX_SRC/config/edge-b.json" "$bx_tmp/b.json" \
 	'underlay.port="net_af_packet0,iface=vB"' \
-	"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+	"peers.0.public_key=\"$keyG\"" 'stats_interval_s=0' \
 	"state_dir=\"$bx_tmp/state-b\"" \
 	'peers.0.allowed_prefixes=["100.64.0.1/32", "10.1.0.0/24"]'
 vipB=$(bx_json "$bx_tmp/b.json" inner.address) vipB=${vipB%/*}

@@ -115,13 +115,26 @@ bx_hugepages() {
 	fi
 }
 
-# bx_psk FILE: a fresh 32-byte pre-shared key, mode 0600.
-bx_psk() {
-	(umask 077; head -c 32 /dev/urandom | base64 >"$1")
+# bx_cli APP: the bauxite CLI built next to bauxite-app APP.
+bx_cli() {
+	local cli=${1%/bauxite-app/bauxite-app}/bauxite/bauxite
+	[ -x "$cli" ] || bx_fail "$cli (the bauxite CLI) is not executable"
+	echo "$cli"
+}
+
+# bx_identity APP DIR: makes a node identity in DIR with `bauxite keys
+# generate` and prints its X25519 public key (for peers[].public_key).
+bx_identity() {
+	local out key
+	out=$("$(bx_cli "$1")" keys generate --dir "$2") ||
+		bx_fail "bauxite keys generate --dir $2 failed"
+	key=$(echo "$out" | awk '$1 == "x25519_public" { print $2 }')
+	[ -n "$key" ] || bx_fail "bauxite keys generate printed no x25519_public: $out"
+	echo "$key"
 }
 
 # bx_config SRC DST KEY=JSON...: DST is the JSON config SRC with each KEY
-# (a dotted path; "peers.0.psk_file") set to the JSON value given.
+# (a dotted path; "peers.0.public_key") set to the JSON value given.
 bx_config() {
 	local src=$1 dst=$2
 	shift 2
@@ -235,14 +248,18 @@ bx_ping() {
 
 # bx_two_nodes APP [KEY=JSON...]: the standard topology. edge-a runs in
 # namespace nsA and edge-b in nsB, from config/edge-a.json and edge-b.json
-# with a fresh shared PSK, periodic stats off and each KEY=JSON (see
-# bx_config) applied to both, or to one node only when written
-# a:KEY=JSON or b:KEY=JSON; each has its own state_dir (its identity keys)
-# in the test's temporary directory; their underlay ports are af_packet on the
+# with periodic stats off and each KEY=JSON (see bx_config) applied to
+# both, or to one node only when written a:KEY=JSON or b:KEY=JSON; each has
+# its own state_dir in the test's temporary directory, where its identity
+# is made first (bauxite keys generate), and lists the other's X25519
+# public key as peers[0].public_key (a KEY=JSON may override it); their
+# sessions come from handshakes; their underlay ports are af_packet on the
 # veth pair vA -- vB (with BX_PORT_ARGS appended to the devargs, e.g.
 # ",qpairs=2") and their EAL arguments BX_EAL. Returns once a ping
-# crosses the tunnel; fails the
-# test (with both logs) when it does not. Sets, for the test to use:
+# crosses the tunnel; fails the test (with both logs) when it does not.
+# With BX_NO_TUNNEL_WAIT=1 it returns once both nodes are up, without
+# pinging (for tests of tunnels that must not come up). Sets, for the
+# test to use:
 #   nsA nsB          the namespaces
 #   vipA vipB        virtual IPs (on bauxite0)
 #   ulA ulB          underlay IPs (on the exception TAPs)
@@ -250,8 +267,9 @@ bx_ping() {
 #   pidA pidB        the bauxite-app processes
 #   logA logB        their stdout and stderr
 #   prefixA prefixB  their EAL file prefixes (telemetry sockets)
+#   keyA keyB        their X25519 public keys (base64)
 bx_two_nodes() {
-	local app=$1 n cfg arg
+	local app=$1 n cfg arg key
 	local -a sets
 	shift
 	[ -x "$app" ] || bx_fail "$app is not executable"
@@ -259,8 +277,10 @@ bx_two_nodes() {
 	nsA=bxA$$ nsB=bxB$$
 	prefixA=bxA$$ prefixB=bxB$$
 	logA=$bx_tmp/A.log logB=$bx_tmp/B.log
-	bx_psk "$bx_tmp/ab.psk"
+	keyA=$(bx_identity "$app" "$bx_tmp/state-a")
+	keyB=$(bx_identity "$app" "$bx_tmp/state-b")
 	for n in a b; do
+		if [ "$n" = a ]; then key=$keyB; else key=$keyA; fi
 		sets=()
 		for arg in "$@"; do
 			case "$arg" in
@@ -270,7 +290,7 @@ bx_two_nodes() {
 		done
 		bx_config "$BX_SRC/config/edge-$n.json" "$bx_tmp/$n.json" \
 			"underlay.port=\"net_af_packet0,iface=v${n^^}${BX_PORT_ARGS:-}\"" \
-			"peers.0.psk_file=\"$bx_tmp/ab.psk\"" 'stats_interval_s=0' \
+			"peers.0.public_key=\"$key\"" 'stats_interval_s=0' \
 			"state_dir=\"$bx_tmp/state-$n\"" \
 			"${sets[@]+"${sets[@]}"}"
 	done
@@ -295,8 +315,10 @@ bx_two_nodes() {
 		{ bx_show_logs; bx_fail "bauxite0 never came up in $nsA"; }
 	bx_wait_iface "$nsB" bauxite0 "$pidB" ||
 		{ bx_show_logs; bx_fail "bauxite0 never came up in $nsB"; }
+	[ "${BX_NO_TUNNEL_WAIT:-0}" = 0 ] || return 0
 	# Next hops resolve within a second or so of the start (the kernels
-	# ARP through the exception path): wait for the first ping to make it.
+	# ARP through the exception path), then the handshake takes a round
+	# trip: wait for the first ping to make it.
 	for n in $(seq "$BX_TUNNEL_TIMEOUT_S"); do
 		bx_ping "$nsA" "$vipA" "$vipB" && return 0
 	done
@@ -370,22 +392,25 @@ bx_delta() {
 
 # bx_check_rx_accounting SNAPSHOT WHO: every underlay frame the app
 # received went exactly one way: dropped under a reason (rx_dropped is
-# their sum), up the exception path, or decrypted and delivered. Fails
-# the test otherwise.
+# their sum; the control lcore counts the handshakes it refuses there),
+# up the exception path, decrypted and delivered, a keepalive, or a
+# handshake the control lcore accepted. Fails the test otherwise.
 bx_check_rx_accounting() {
-	local f=$1 who=$2 rx drop exc inner
+	local f=$1 who=$2 rx drop exc inner ka hs
 	rx=$(bx_stat "$f" rx_packets)
 	drop=$(bx_stat "$f" rx_dropped)
 	exc=$(bx_stat "$f" exception_rx_packets)
 	inner=$(bx_stat "$f" inner_tx_packets)
-	bx_log "$who: rx_packets $rx = rx_dropped $drop + exception_rx_packets $exc + inner_tx_packets $inner ?"
-	[ "$rx" = $((drop + exc + inner)) ] ||
-		{ bx_show_logs; cat "$f" >&2; bx_fail "$who: $((rx - drop - exc - inner)) underlay frames unaccounted for"; }
+	ka=$(bx_stat "$f" keepalive_rx)
+	hs=$(bx_stat "$f" handshake_accepted)
+	bx_log "$who: rx_packets $rx = rx_dropped $drop + exception_rx_packets $exc + inner_tx_packets $inner + keepalive_rx $ka + handshake_accepted $hs ?"
+	[ "$rx" = $((drop + exc + inner + ka + hs)) ] ||
+		{ bx_show_logs; cat "$f" >&2; bx_fail "$who: $((rx - drop - exc - inner - ka - hs)) underlay frames unaccounted for"; }
 }
 
 # bx_nonzero_drops SNAPSHOT: the drop reasons that happened, "name n, ...".
 bx_nonzero_drops() {
-	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_rx$|^arp_/ && $2 != 0 {
+	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_|^keepalive_|^sessions_|^arp_/ && $2 != 0 {
 		printf "%s%s %s", sep, $1, $2; sep = ", " } END { print "" }' "$1"
 }
 

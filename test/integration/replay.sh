@@ -27,7 +27,7 @@ bx_hugepages
 bx_two_nodes "$app" "cipher=\"$cipher\""
 tmp=$bx_tmp
 
-# inject.py PCAP IFACE MODE PORT: sends the last mesh datagram of PCAP
+# inject.py PCAP IFACE MODE PORT: sends the last mesh data datagram of PCAP
 # again on IFACE (A's side of the veth), changed as MODE says: "same", "counter" (one bit
 # of the counter set, so it is above any counter B saw) or "ciphertext"
 # (one ciphertext byte flipped). The UDP checksum is recomputed.
@@ -36,15 +36,17 @@ import sys
 from scapy.all import IP, UDP, rdpcap, sendp
 pcap, iface, mode, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 HDR_LEN = 16      # mesh header; the counter is bytes 8..15, big-endian
-COUNTER_LOW = 11  # lowest byte of the counter's top half (seconds at start)
+COUNTER_LOW = 11  # lowest byte of the counter's top half
+DATA = 0x91       # first byte of a data datagram: mesh, version 1, type 1
 mesh = [p for p in rdpcap(pcap)
-        if UDP in p and p[UDP].dport == port and bytes(p[UDP].payload)[:1] >= b"\x80"]
+        if UDP in p and p[UDP].dport == port and bytes(p[UDP].payload)[:1] == bytes([DATA])]
 assert mesh, "no mesh datagram in " + pcap
 pkt = mesh[-1]
 data = bytearray(bytes(pkt[UDP].payload))
 if mode == "counter":
     # Set the lowest clear bit of the counter's high half: the counter
-    # grows by at least 2^32 and one byte changes.
+    # grows by at least 2^32 (still far below the session's limit of
+    # 2^60 + 2^32) and one byte changes.
     for i in range(COUNTER_LOW, 7, -1):
         if data[i] != 0xFF:
             data[i] |= (~data[i] & 0xFF) & -(~data[i] & 0xFF)

@@ -286,6 +286,36 @@ test_round_trip_empty(void **state)
 	free(buf);
 }
 
+/* A peer whose Ed25519 key is not known yet: no bytes on disk, zero back. */
+static void
+test_no_ed25519(void **state)
+{
+	struct bx_snapshot s = base_snapshot(), *back = NULL;
+	Bauxite__V1__StateSnapshot *msg;
+	char err[ERR_LEN] = "";
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	make_peers();
+	memset(peers[1].ed25519_public, 0, BX_SNAPSHOT_KEY_LEN);
+	buf = encode(&s, &len);
+	msg = bauxite__v1__state_snapshot__unpack(NULL, len - BX_SNAPSHOT_HEADER_LEN,
+						  buf + BX_SNAPSHOT_HEADER_LEN);
+	assert_non_null(msg);
+	assert_int_equal(msg->peers[0]->ed25519_public.len, BX_SNAPSHOT_KEY_LEN);
+	assert_int_equal(msg->peers[1]->ed25519_public.len, 0);
+	bauxite__v1__state_snapshot__free_unpacked(msg, NULL);
+	assert_int_equal(bx_snapshot_parse(buf, len, NAME, &back, err,
+					   sizeof(err)),
+			 0);
+	assert_snapshot_equal(&s, back);
+	assert_true(sodium_is_zero(back->peers[1].ed25519_public,
+				   BX_SNAPSHOT_KEY_LEN));
+	bx_snapshot_free(back);
+	free(buf);
+}
+
 /* The image is the documented frame around the packed message. */
 static void
 test_frame_layout(void **state)
@@ -489,7 +519,7 @@ struct bad_value {
 
 static void sp_x_31(struct pb_fixture *f) { f->entries[1].x25519_public.len = 31; }
 static void sp_x_33(struct pb_fixture *f) { f->entries[0].x25519_public.len = 33; }
-static void sp_ed_0(struct pb_fixture *f) { f->entries[0].ed25519_public.len = 0; }
+static void sp_ed_31(struct pb_fixture *f) { f->entries[0].ed25519_public.len = 31; }
 static void sp_ed_zero(struct pb_fixture *f) { memset(f->keys[2], 0, BX_SNAPSHOT_KEY_LEN); }
 static void sp_version_0(struct pb_fixture *f) { f->msg.version = 0; }
 static void sp_version_2(struct pb_fixture *f) { f->msg.version = 2; }
@@ -516,7 +546,7 @@ static void sp_ip_0(struct pb_fixture *f) { f->entries[0].endpoint_ip = 0; }
 static const struct bad_value bad_values[] = {
 	{ "31-byte X25519 key", sp_x_31, "peers[1].x25519_public: 31 bytes, expected 32" },
 	{ "33-byte X25519 key", sp_x_33, "peers[0].x25519_public: 33 bytes, expected 32" },
-	{ "no Ed25519 key", sp_ed_0, "peers[0].ed25519_public: 0 bytes, expected 32" },
+	{ "31-byte Ed25519 key", sp_ed_31, "peers[0].ed25519_public: 31 bytes, expected 32" },
 	{ "all-zero key", sp_ed_zero, "peers[1].ed25519_public: all zero" },
 	{ "version 0", sp_version_0, "version: 0 not supported; this build reads 1" },
 	{ "version 2", sp_version_2, "version: 2 not supported" },
@@ -784,6 +814,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_file),
 		cmocka_unit_test(test_round_trip_empty),
+		cmocka_unit_test(test_no_ed25519),
 		cmocka_unit_test(test_frame_layout),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_every_flipped_byte),

@@ -1,0 +1,949 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Sessions (DESIGN §3.4): the control lcore runs the handshake engine
+ * (lib/handshake) for every peer and publishes the keys it yields to the
+ * fast path through the peer registry's session slots.
+ *
+ * Datagrams
+ *   The RX (or RTC) lcore puts every handshake datagram -- initiation,
+ *   response, cookie reply -- whole onto the hs ring; a full ring drops it
+ *   (hs_queue_full), which with the engine's per-source rate limit and
+ *   cookie replies is what bounds the work a flood can cause. What this
+ *   layer sends (its handshake messages, a keepalive) goes down the ctl_tx
+ *   ring and out on the underlay through that same lcore's TX queue.
+ *   Replies go back to the frame they answer (its source MAC, address and
+ *   port); initiations to the peer's configured endpoint through the next
+ *   hop neigh.c resolved.
+ *
+ * Slots
+ *   CURRENT is what we send on, PREVIOUS the session it replaced, which
+ *   still opens packets in flight for keep_previous_s. A new session always
+ *   enters CURRENT and pushes the old CURRENT into PREVIOUS (the old
+ *   PREVIOUS is wiped). Key confirmation: a session we answered
+ *   (responder) is not sent on until a packet arrived on it -- the worker
+ *   sends on PREVIOUS meanwhile; a session we initiated is confirmed
+ *   already, and we send a keepalive on it at once so the responder's
+ *   side is confirmed without waiting for traffic.
+ *
+ * Who initiates
+ *   The peer with the lower node id initiates and rekeys, whoever made
+ *   the current session (bx_hs_should_rekey with "initiator" = lower id:
+ *   the other side steps in only a handshake timeout later). A node with no session at all (its start, or a peer
+ *   that lost its session) initiates whatever its id: a restarted node
+ *   reaches its peers in one round trip instead of waiting for theirs to
+ *   notice. When both initiate together the engine's tie-break keeps the
+ *   lower id's and both end on one session.
+ *
+ * Limits
+ *   Age: a session is rekeyed after rekey_after_s and cleared (refused)
+ *   after reject_after_s. Messages: the worker refuses to seal at
+ *   reject_after_messages (session_exhausted) and the replay window
+ *   refuses to open from there on; the rekey starts at
+ *   rekey_after_messages sent. Every key is wiped when its session leaves
+ *   the registry.
+ *
+ * Control lcore only: no locking. Session keys never reach a log or a file.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <sodium.h>
+
+#include "app.h"
+#include "bx_wire.h"
+
+#define LOG_PREFIX "bauxite-app: "
+/* Handshake datagrams taken per poll, and frames sent per flush. */
+#define HS_BATCH 32u
+/* Batches per poll: the control loop stays responsive under a flood. */
+#define HS_BATCHES_PER_POLL 8u
+/* Timers (initiation, rekey, expiry) run this often. */
+#define TIMER_PERIOD_NS (10u * 1000000u)
+/* Retransmit jitter: up to this fraction of the handshake timeout. */
+#define RETRY_JITTER_DIV 8u
+/* Index table: local receiver indices of pending initiations and of both
+ * slots, per peer. */
+#define INDICES_PER_PEER 4u
+#define HASH_MIN_ENTRIES 64u
+
+struct hs_peer {
+	struct bx_hs_peer hs;           /* engine state; hs.ctx = this */
+	char id[BX_PEER_ID_MAX];
+	uint32_t index;                 /* registry index */
+	struct app_session *slot[BX_PEER_MAX_SESSIONS];
+	uint64_t prev_since_ns;         /* when slot PREVIOUS was replaced */
+	uint64_t next_init_ns;          /* earliest next initiation */
+};
+
+struct app_sessions {
+	const struct bx_config *cfg;
+	struct bx_hs_config hcfg;
+	struct bx_peer_registry *reg;
+	struct bx_crypto *crypto;
+	struct bx_stats_lcore *st;
+	const struct app_ports *ports;
+	const uint64_t *nexthop;
+	uint32_t n_slots;
+	struct rte_ring *hs_rx;
+	struct rte_ring *ctl_tx;
+	struct rte_hash *by_index;      /* local rx index -> hs_peer */
+	struct rte_hash *by_key;        /* static public key -> hs_peer */
+	struct hs_peer *peers;          /* sodium_allocarray: holds secrets */
+	unsigned n_peers;
+	struct bx_hs *hs;               /* sodium_malloc: holds our key */
+	bool staged;                    /* registry changes not yet committed */
+	struct app_session *retired;    /* freed after the next commit */
+	struct rte_mbuf *out[HS_BATCH]; /* sent after the next commit */
+	unsigned n_out;
+	uint64_t next_timer_ns;
+};
+
+static uint64_t
+clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * BX_HS_NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- session objects ---------------------------------------------------- */
+
+struct app_session *
+app_session_create(struct bx_crypto *crypto, enum bx_crypto_cipher cipher,
+		   uint32_t window, uint64_t limit,
+		   const struct bx_hs_session *hs)
+{
+	struct app_session *s;
+	int rc = -ENOMEM;
+
+	s = rte_zmalloc("bx_session", sizeof(*s), RTE_CACHE_LINE_SIZE);
+	if (s == NULL)
+		goto fail;
+	s->tx_key = rte_zmalloc("bx_key", bx_crypto_key_size(),
+				BX_CRYPTO_KEY_ALIGN);
+	s->rx_key = rte_zmalloc("bx_key", bx_crypto_key_size(),
+				BX_CRYPTO_KEY_ALIGN);
+	s->replay = rte_zmalloc("bx_replay", bx_replay_size(window),
+				RTE_CACHE_LINE_SIZE);
+	if (s->tx_key == NULL || s->rx_key == NULL || s->replay == NULL)
+		goto fail;
+	rc = bx_replay_init(s->replay, window, limit);
+	if (rc == 0)
+		rc = bx_crypto_key_init(crypto, s->tx_key, cipher, hs->send_key);
+	if (rc == 0)
+		rc = bx_crypto_key_init(crypto, s->rx_key, cipher, hs->recv_key);
+	if (rc != 0)
+		goto fail;
+	s->tx_index = hs->remote_index;
+	s->rx_index = hs->local_index;
+	s->tx_limit = limit;
+	s->created_ns = hs->created_ns;
+	s->initiator = hs->initiator;
+	s->confirmed = hs->initiator;
+	return s;
+fail:
+	app_session_free(s);
+	errno = -rc;
+	return NULL;
+}
+
+void
+app_session_free(struct app_session *s)
+{
+	if (s == NULL)
+		return;
+	bx_crypto_key_wipe(s->tx_key);
+	bx_crypto_key_wipe(s->rx_key);
+	rte_free(s->tx_key);
+	rte_free(s->rx_key);
+	rte_free(s->replay);
+	rte_free(s);
+}
+
+/* ---- indices --------------------------------------------------------------- */
+
+static struct hs_peer *
+index_peer(const struct app_sessions *ss, uint32_t idx)
+{
+	void *data;
+
+	return rte_hash_lookup_data(ss->by_index, &idx, &data) >= 0 ? data : NULL;
+}
+
+/* A fresh receiver index no session or pending initiation of ours has. */
+static uint32_t
+index_new(const struct app_sessions *ss)
+{
+	uint32_t idx;
+
+	do
+		idx = bx_hs_random_index();
+	while (rte_hash_lookup(ss->by_index, &idx) >= 0);
+	return idx;
+}
+
+static int
+index_add(struct app_sessions *ss, uint32_t idx, struct hs_peer *hp)
+{
+	return rte_hash_add_key_data(ss->by_index, &idx, hp);
+}
+
+static void
+index_del(struct app_sessions *ss, uint32_t idx)
+{
+	if (idx != 0)
+		rte_hash_del_key(ss->by_index, &idx);
+}
+
+static struct bx_hs_peer *
+lookup_static(void *ctx, const uint8_t static_pub[BX_HS_KEY_LEN])
+{
+	struct app_sessions *ss = ctx;
+	uint8_t key[BX_HS_KEY_LEN] __attribute__((aligned(8)));
+	void *data;
+
+	/* rte_jhash reads the key a word at a time. */
+	memcpy(key, static_pub, sizeof(key));
+	if (rte_hash_lookup_data(ss->by_key, key, &data) < 0)
+		return NULL;
+	return &((struct hs_peer *)data)->hs;
+}
+
+/* ---- sending --------------------------------------------------------------- */
+
+/* Queues @len bytes of UDP payload to @o's destination, sent at flush. */
+static void
+queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
+	    const struct bx_wire_outer *o)
+{
+	struct rte_mbuf *m;
+	void *p;
+
+	if (ss->n_out == HS_BATCH) {
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	m = rte_pktmbuf_alloc(ss->ports->pool);
+	if (m == NULL) {
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	p = rte_pktmbuf_append(m, len);
+	if (p != NULL)
+		memcpy(p, payload, len);
+	if (p == NULL || bx_wire_outer_prepend(m, o, BX_WIRE_CSUM_SW) != 0) {
+		rte_pktmbuf_free(m);
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	ss->out[ss->n_out++] = m;
+}
+
+/* Sends what was queued: after the commit that made it meaningful. */
+static void
+flush_frames(struct app_sessions *ss)
+{
+	unsigned sent, i;
+
+	if (ss->n_out == 0)
+		return;
+	sent = rte_ring_sp_enqueue_burst(ss->ctl_tx, (void **)ss->out,
+					 ss->n_out, NULL);
+	for (i = sent; i < ss->n_out; i++) {
+		rte_pktmbuf_free(ss->out[i]);
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+	}
+	ss->n_out = 0;
+}
+
+/* Outer headers from us to the sender of the frame @v describes. */
+static void
+reply_to(const struct app_sessions *ss, const struct bx_wire_udp_view *v,
+	 struct bx_wire_outer *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->src_mac = ss->ports->underlay_mac;
+	o->dst_mac = v->src_mac;
+	o->src_ip = ss->cfg->underlay.address.addr;
+	o->dst_ip = v->src_ip;
+	o->src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
+	o->dst_port = v->src_port;
+}
+
+/*
+ * Seals an empty data datagram with counter 0 on @s (not yet published,
+ * so its counter is still ours) and queues it to @v's sender; the worker
+ * goes on from counter 1.
+ */
+static void
+queue_keepalive(struct app_sessions *ss, struct app_session *s,
+		const struct bx_wire_udp_view *v)
+{
+	const struct bx_crypto_key *key = s->tx_key;
+	struct bx_wire_outer o;
+	struct bx_wire_info info;
+	struct rte_mbuf *m;
+	uint8_t why;
+	void *hdr;
+
+	s->tx_counter = 1;
+	if (ss->n_out == HS_BATCH ||
+	    (m = rte_pktmbuf_alloc(ss->ports->pool)) == NULL) {
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	hdr = rte_pktmbuf_append(m, BX_WIRE_HDR_LEN);
+	memset(&info, 0, sizeof(info));
+	info.type = BX_WIRE_DATA;
+	info.lane = BX_LANE_CRITICAL;
+	info.rx_index = s->tx_index;
+	info.counter = 0;
+	bx_wire_encode(hdr, &info);
+	reply_to(ss, v, &o);
+	if (bx_crypto_seal_burst(ss->crypto, &key, &m, 1, 0, &why) != 1 ||
+	    bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_SW) != 0) {
+		rte_pktmbuf_free(m);
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	ss->out[ss->n_out++] = m;
+	bx_stats_add(ss->st, BX_STAT_KEEPALIVE_TX, 1);
+}
+
+/* ---- registry ------------------------------------------------------------ */
+
+static void
+retire(struct app_sessions *ss, struct app_session *s)
+{
+	index_del(ss, s->rx_index);
+	s->next = ss->retired;
+	ss->retired = s;
+}
+
+/* Publishes what was staged, then frees what it unpublished. */
+static void
+commit(struct app_sessions *ss)
+{
+	struct app_session *s;
+
+	if (ss->staged) {
+		/* Returns once no worker can still hold a retired session. */
+		bx_peer_commit(ss->reg);
+		ss->staged = false;
+	}
+	while ((s = ss->retired) != NULL) {
+		ss->retired = s->next;
+		app_session_free(s);
+	}
+}
+
+/* Stages emptying @slot of @hp and retires what was there. */
+static void
+slot_clear(struct app_sessions *ss, struct hs_peer *hp, unsigned slot)
+{
+	struct app_session *s = hp->slot[slot];
+
+	if (s == NULL)
+		return;
+	/* Cannot fail for a known peer but for -ENOMEM; the session then
+	 * stays published, and is retried at the next timer. */
+	if (bx_peer_clear_session(ss->reg, hp->id, slot) != 0)
+		return;
+	hp->slot[slot] = NULL;
+	ss->staged = true;
+	retire(ss, s);
+}
+
+/*
+ * Stages @s as @hp's CURRENT session, the old CURRENT as PREVIOUS. On a
+ * registry failure (no memory) @s is retired and the peer keeps what it
+ * had; returns false then.
+ */
+static bool
+slot_install(struct app_sessions *ss, struct hs_peer *hp, struct app_session *s,
+	     uint64_t now)
+{
+	struct app_session *old = hp->slot[BX_PEER_SESSION_CURRENT];
+	int rc = 0;
+
+	slot_clear(ss, hp, BX_PEER_SESSION_PREVIOUS);
+	if (old != NULL) {
+		rc = bx_peer_clear_session(ss->reg, hp->id,
+					   BX_PEER_SESSION_CURRENT);
+		if (rc == 0)
+			rc = bx_peer_set_session(ss->reg, hp->id,
+						 BX_PEER_SESSION_PREVIOUS,
+						 old->rx_index, old);
+		if (rc == 0) {
+			hp->slot[BX_PEER_SESSION_CURRENT] = NULL;
+			hp->slot[BX_PEER_SESSION_PREVIOUS] = old;
+			hp->prev_since_ns = now;
+		}
+	}
+	if (rc == 0)
+		rc = bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_CURRENT,
+					 s->rx_index, s);
+	ss->staged = true;
+	if (rc != 0) {
+		fprintf(stderr, LOG_PREFIX "peer %s: cannot install a session: "
+			"%s\n", hp->id, strerror(-rc));
+		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
+		retire(ss, s);
+		return false;
+	}
+	hp->slot[BX_PEER_SESSION_CURRENT] = s;
+	return true;
+}
+
+/*
+ * Makes the session @out describes (wiping @out) and installs it as
+ * @hp's CURRENT. The initiator's gets a keepalive to @v's sender.
+ */
+static void
+session_up(struct app_sessions *ss, struct hs_peer *hp,
+	   struct bx_hs_session *out, const struct bx_wire_udp_view *v,
+	   uint64_t now)
+{
+	struct app_session *s;
+	bool initiator = out->initiator;
+	uint32_t local_index = out->local_index;
+
+	s = app_session_create(ss->crypto, ss->cfg->cipher,
+			       ss->cfg->replay_window,
+			       ss->hcfg.reject_after_messages, out);
+	bx_hs_session_wipe(out);
+	if (s == NULL) {
+		fprintf(stderr, LOG_PREFIX "peer %s: no memory for a session\n",
+			hp->id);
+		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
+		index_del(ss, local_index);
+		return;
+	}
+	if (initiator)
+		queue_keepalive(ss, s, v);
+	if (!slot_install(ss, hp, s, now))
+		return;
+	bx_stats_add(ss->st, initiator ? BX_STAT_SESSIONS_INITIATED :
+					 BX_STAT_SESSIONS_RESPONDED, 1);
+	printf(LOG_PREFIX "peer %s: session up (%s), index rx %08" PRIx32
+	       " tx %08" PRIx32 "\n", hp->id,
+	       initiator ? "we initiated" : "peer initiated", s->rx_index,
+	       s->tx_index);
+	fflush(stdout);
+}
+
+/* ---- received handshake datagrams ------------------------------------------ */
+
+static const enum bx_drop_reason hs_drop[BX_HS__COUNT] = {
+	[BX_HS_OK] = BX_DROP_NONE,
+	[BX_HS_COOKIE_SENT] = BX_DROP_HS_COOKIE_SENT,
+	[BX_HS_BAD_LEN] = BX_DROP_HS_BAD_LEN,
+	[BX_HS_BAD_HEADER] = BX_DROP_HS_BAD_HEADER,
+	[BX_HS_BAD_MAC1] = BX_DROP_HS_BAD_MAC1,
+	[BX_HS_BAD_MAC2] = BX_DROP_HS_BAD_MAC2,
+	[BX_HS_RATE_LIMITED] = BX_DROP_HS_RATE_LIMITED,
+	[BX_HS_DECRYPT_FAILED] = BX_DROP_HS_DECRYPT_FAILED,
+	[BX_HS_BAD_KEY] = BX_DROP_HS_BAD_KEY,
+	[BX_HS_UNKNOWN_PEER] = BX_DROP_HS_UNKNOWN_PEER,
+	[BX_HS_BAD_TIMESTAMP] = BX_DROP_HS_BAD_TIMESTAMP,
+	[BX_HS_STALE_TIMESTAMP] = BX_DROP_HS_STALE_TIMESTAMP,
+	[BX_HS_FUTURE_TIMESTAMP] = BX_DROP_HS_FUTURE_TIMESTAMP,
+	[BX_HS_SIMULTANEOUS] = BX_DROP_HS_SIMULTANEOUS,
+	[BX_HS_NO_PENDING] = BX_DROP_HS_NO_PENDING,
+};
+
+static void
+count_refused(struct app_sessions *ss, enum bx_hs_reason r)
+{
+	bx_stats_rx_drop(ss->st, (unsigned)r < BX_HS__COUNT ? hs_drop[r] :
+					BX_DROP_HS_BAD_HEADER, 1);
+}
+
+static void
+on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
+	      const struct bx_wire_udp_view *v, uint64_t now)
+{
+	struct bx_hs_result res;
+	struct bx_wire_outer o;
+	struct bx_hs_rx rx;
+	struct hs_peer *hp;
+	enum bx_hs_reason r;
+
+	memset(&rx, 0, sizeof(rx));
+	rx.msg = msg;
+	rx.len = len;
+	rx.source = (uint64_t)rte_be_to_cpu_32(v->src_ip) << 16 |
+		    rte_be_to_cpu_16(v->src_port);
+	rx.now = now;
+	rx.wall_ns = clock_ns(CLOCK_REALTIME);
+	rx.local_index = index_new(ss);
+	rx.under_load = rte_ring_count(ss->hs_rx) >= APP_HS_LOAD_MARK;
+	r = bx_hs_consume_initiation(ss->hs, &rx, &res);
+	if (r == BX_HS_OK || r == BX_HS_COOKIE_SENT || r == BX_HS_BAD_MAC2) {
+		reply_to(ss, v, &o);
+		queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o);
+		bx_stats_add(ss->st, BX_STAT_HANDSHAKE_TX, 1);
+	}
+	if (r != BX_HS_OK) {
+		count_refused(ss, r);
+		return;
+	}
+	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
+	hp = res.session.peer->ctx;
+	index_del(ss, res.dropped_index);
+	if (index_add(ss, rx.local_index, hp) != 0) {
+		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
+		bx_hs_session_wipe(&res.session);
+		return;
+	}
+	session_up(ss, hp, &res.session, v, now);
+	sodium_memzero(&res, sizeof(res));
+}
+
+static void
+on_response(struct app_sessions *ss, const uint8_t *msg, size_t len,
+	    uint32_t rx_index, const struct bx_wire_udp_view *v, uint64_t now)
+{
+	struct hs_peer *hp = index_peer(ss, rx_index);
+	struct bx_hs_session out;
+	enum bx_hs_reason r;
+
+	if (hp == NULL) {
+		count_refused(ss, BX_HS_NO_PENDING);
+		return;
+	}
+	r = bx_hs_consume_response(ss->hs, &hp->hs, msg, len, now, &out);
+	if (r != BX_HS_OK) {
+		count_refused(ss, r);
+		return;
+	}
+	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
+	/* The pending initiation's index is the session's now. */
+	session_up(ss, hp, &out, v, now);
+}
+
+static void
+on_cookie(struct app_sessions *ss, const uint8_t *msg, size_t len,
+	  uint32_t rx_index, uint64_t now)
+{
+	struct hs_peer *hp = index_peer(ss, rx_index);
+	enum bx_hs_reason r;
+
+	if (hp == NULL) {
+		count_refused(ss, BX_HS_NO_PENDING);
+		return;
+	}
+	/* The cookie rides on our next initiation (the retransmit timer). */
+	r = bx_hs_consume_cookie(ss->hs, &hp->hs, msg, len, now);
+	if (r != BX_HS_OK)
+		count_refused(ss, r);
+	else
+		bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
+}
+
+/* One queued frame: the RX lcore checked its outer headers and type. */
+static void
+on_frame(struct app_sessions *ss, struct rte_mbuf *m, uint64_t now)
+{
+	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct bx_wire_udp_view v;
+	struct bx_wire_info info;
+	const uint8_t *msg;
+	enum bx_drop_reason r;
+
+	r = bx_wire_outer_parse(frame, rte_pktmbuf_data_len(m), false, &v);
+	if (r != BX_DROP_NONE) {
+		bx_stats_rx_drop(ss->st, r, 1);
+		return;
+	}
+	msg = frame + v.payload_off;
+	r = bx_wire_decode(msg, v.payload_len, &info);
+	if (r != BX_DROP_NONE) {
+		bx_stats_rx_drop(ss->st, r, 1);
+		return;
+	}
+	switch (info.type) {
+	case BX_WIRE_HANDSHAKE_INIT:
+		on_initiation(ss, msg, v.payload_len, &v, now);
+		break;
+	case BX_WIRE_HANDSHAKE_RESP:
+		on_response(ss, msg, v.payload_len, info.rx_index, &v, now);
+		break;
+	case BX_WIRE_COOKIE:
+		on_cookie(ss, msg, v.payload_len, info.rx_index, now);
+		break;
+	default:
+		bx_stats_rx_drop(ss->st, BX_DROP_MSG_UNHANDLED, 1);
+		break;
+	}
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static struct bx_hs_usage
+usage_of(const struct hs_peer *hp, const struct app_session *s)
+{
+	struct bx_hs_usage u;
+
+	u.created_ns = s->created_ns;
+	u.sent = __atomic_load_n(&s->tx_counter, __ATOMIC_RELAXED);
+	/* The receive limit is the replay window's (bx_replay_init limit). */
+	u.received = 0;
+	/* Whoever made this session, the lower id rekeys it; the other
+	 * steps in only a handshake timeout later (bx_hs_should_rekey). */
+	u.initiator = hp->hs.local_is_lower;
+	return u;
+}
+
+/* A new handshake is due: no session, one the peer never confirmed, or
+ * the rekey policy says so. */
+static bool
+wants_handshake(const struct app_sessions *ss, const struct hs_peer *hp,
+		uint64_t now)
+{
+	const struct app_session *s = hp->slot[BX_PEER_SESSION_CURRENT];
+	struct bx_hs_usage u;
+
+	if (s == NULL)
+		return true;
+	if (!__atomic_load_n(&s->confirmed, __ATOMIC_RELAXED) &&
+	    now - s->created_ns >= ss->hcfg.handshake_timeout_ns)
+		return true;
+	u = usage_of(hp, s);
+	return bx_hs_should_rekey(&ss->hcfg, &u, now);
+}
+
+static void
+send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
+{
+	const struct bx_peer *p = bx_peer_find(ss->reg, hp->id);
+	uint8_t msg[BX_HS_INIT_LEN];
+	struct bx_wire_outer o;
+	uint64_t nh, jitter;
+	uint32_t idx;
+	int i;
+
+	if (p == NULL || p->endpoint_ip == 0 || p->index >= ss->n_slots)
+		return;
+	nh = __atomic_load_n(&ss->nexthop[p->index], __ATOMIC_ACQUIRE);
+	if ((nh & APP_NH_VALID) == 0)
+		return; /* neigh.c is resolving it: the next timer retries */
+	idx = index_new(ss);
+	if (index_add(ss, idx, hp) != 0) {
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return;
+	}
+	index_del(ss, bx_hs_pending_index(&hp->hs));
+	if (bx_hs_create_initiation(ss->hs, &hp->hs, idx, now,
+				    clock_ns(CLOCK_REALTIME), msg) != 0) {
+		index_del(ss, idx);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	o.src_mac = ss->ports->underlay_mac;
+	for (i = RTE_ETHER_ADDR_LEN - 1; i >= 0; i--, nh >>= 8)
+		o.dst_mac.addr_bytes[i] = (uint8_t)nh;
+	o.src_ip = ss->cfg->underlay.address.addr;
+	o.dst_ip = p->endpoint_ip;
+	o.src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
+	o.dst_port = p->endpoint_port;
+	queue_frame(ss, msg, sizeof(msg), &o);
+	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_TX, 1);
+	/* Retransmit once it expired, with jitter so two retrying sides
+	 * drift apart. */
+	jitter = randombytes_uniform((uint32_t)(ss->hcfg.handshake_timeout_ns /
+						 RETRY_JITTER_DIV / 1000u) + 1u);
+	hp->next_init_ns = now + ss->hcfg.handshake_timeout_ns + jitter * 1000u;
+}
+
+static void
+peer_timers(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
+{
+	struct app_session *s;
+	struct bx_hs_usage u;
+	unsigned slot;
+
+	index_del(ss, bx_hs_peer_expire(ss->hs, &hp->hs, now));
+	for (slot = 0; slot < BX_PEER_MAX_SESSIONS; slot++) {
+		s = hp->slot[slot];
+		if (s == NULL)
+			continue;
+		u = usage_of(hp, s);
+		if (bx_hs_expired(&ss->hcfg, &u, now)) {
+			printf(LOG_PREFIX "peer %s: session %08" PRIx32
+			       " expired\n", hp->id, s->rx_index);
+			bx_stats_add(ss->st, BX_STAT_SESSIONS_EXPIRED, 1);
+			slot_clear(ss, hp, slot);
+		} else if (slot == BX_PEER_SESSION_PREVIOUS &&
+			   !bx_hs_keep_previous(&ss->hcfg, hp->prev_since_ns,
+						now)) {
+			slot_clear(ss, hp, slot);
+		}
+	}
+	if (bx_hs_pending_index(&hp->hs) == 0 && now >= hp->next_init_ns &&
+	    wants_handshake(ss, hp, now))
+		send_initiation(ss, hp, now);
+}
+
+/* ---- the layer --------------------------------------------------------------- */
+
+void
+app_sessions_poll(struct app_sessions *ss)
+{
+	struct rte_mbuf *pkts[HS_BATCH];
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
+	unsigned n, i, b;
+
+	for (b = 0; b < HS_BATCHES_PER_POLL; b++) {
+		n = rte_ring_sc_dequeue_burst(ss->hs_rx, (void **)pkts,
+					      HS_BATCH, NULL);
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			/* Each reply needs room in the batch of frames. */
+			if (ss->n_out == HS_BATCH) {
+				commit(ss);
+				flush_frames(ss);
+			}
+			on_frame(ss, pkts[i], now);
+			rte_pktmbuf_free(pkts[i]);
+		}
+		/* Sessions first, then the frames that announce them: the
+		 * peer's answer must find them published. */
+		commit(ss);
+		flush_frames(ss);
+	}
+	if (now >= ss->next_timer_ns) {
+		ss->next_timer_ns = now + TIMER_PERIOD_NS;
+		for (i = 0; i < ss->n_peers; i++) {
+			if (ss->n_out == HS_BATCH) {
+				commit(ss);
+				flush_frames(ss);
+			}
+			peer_timers(ss, &ss->peers[i], now);
+		}
+		commit(ss);
+		flush_frames(ss);
+	}
+}
+
+unsigned
+app_sessions_up(const struct app_sessions *ss)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < ss->n_peers; i++) {
+		const struct app_session *s =
+			ss->peers[i].slot[BX_PEER_SESSION_CURRENT];
+
+		n += s != NULL && __atomic_load_n(&s->confirmed, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+struct rte_ring *
+app_sessions_hs_ring(const struct app_sessions *ss)
+{
+	return ss->hs_rx;
+}
+
+struct rte_ring *
+app_sessions_tx_ring(const struct app_sessions *ss)
+{
+	return ss->ctl_tx;
+}
+
+static void
+hs_config(const struct bx_config *cfg, struct bx_hs_config *h)
+{
+	const struct bx_config_session *c = &cfg->session;
+
+	bx_hs_config_default(h);
+	h->rekey_after_ns = (uint64_t)c->rekey_after_s * BX_HS_NS_PER_SEC;
+	h->reject_after_ns = (uint64_t)c->reject_after_s * BX_HS_NS_PER_SEC;
+	h->rekey_after_messages = c->rekey_after_messages;
+	h->reject_after_messages = c->reject_after_messages;
+	h->keep_previous_ns = (uint64_t)c->keep_previous_s * BX_HS_NS_PER_SEC;
+	h->handshake_timeout_ns =
+		(uint64_t)c->handshake_timeout_s * BX_HS_NS_PER_SEC;
+	h->max_clock_skew_ns = (uint64_t)c->max_clock_skew_s * BX_HS_NS_PER_SEC;
+	h->initiations_per_sec = c->initiations_per_sec;
+	h->initiations_burst = c->initiations_burst;
+}
+
+static struct rte_hash *
+hash_make(const char *name, uint32_t key_len, uint32_t entries)
+{
+	struct rte_hash_parameters hp;
+
+	memset(&hp, 0, sizeof(hp));
+	hp.name = name;
+	hp.entries = entries < HASH_MIN_ENTRIES ? HASH_MIN_ENTRIES : entries;
+	hp.key_len = key_len;
+	hp.hash_func = rte_jhash;
+	hp.socket_id = (int)rte_socket_id();
+	return rte_hash_create(&hp);
+}
+
+/* What a peer's errors call it: its config field, or its snapshot entry. */
+static void
+peer_field(const struct app_peer_src *p, char *buf, size_t len)
+{
+	if (p->cfg_index >= 0)
+		snprintf(buf, len, "peers[%d].public_key", p->cfg_index);
+	else
+		snprintf(buf, len, "snapshot peer %s: public key", p->id);
+}
+
+static int
+peers_init(struct app_sessions *ss, const struct app_sessions_conf *c,
+	   char *err, size_t errlen)
+{
+	uint8_t key[BX_HS_KEY_LEN] __attribute__((aligned(8)));
+	char field[BX_PEER_ID_MAX + 64];
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < c->n_peers; i++) {
+		const struct app_peer_src *ps = &c->peers[i];
+		const struct bx_peer *p = bx_peer_find(ss->reg, ps->id);
+		struct hs_peer *hp = &ss->peers[i];
+
+		peer_field(ps, field, sizeof(field));
+		if (p == NULL) {
+			snprintf(err, errlen, "peer %s: not in the registry",
+				 ps->id);
+			return -ENOENT;
+		}
+		snprintf(hp->id, sizeof(hp->id), "%s", ps->id);
+		hp->index = p->index;
+		rc = bx_hs_peer_init(ss->hs, &hp->hs, ps->public_key,
+				     bx_peer_id_cmp(c->cfg->node_id, ps->id) < 0,
+				     hp);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: not a usable X25519 public "
+				 "key (a low-order point, or this node's own "
+				 "key)", field);
+			return rc;
+		}
+		memcpy(key, ps->public_key, sizeof(key));
+		rc = rte_hash_add_key_data(ss->by_key, key, hp);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: %s", field, strerror(-rc));
+			return rc;
+		}
+		ss->n_peers++;
+	}
+	return 0;
+}
+
+struct app_sessions *
+app_sessions_create(const struct app_sessions_conf *c, char *err,
+		    size_t errlen)
+{
+	const struct bx_config *cfg = c->cfg;
+	uint8_t priv[BX_HS_KEY_LEN];
+	struct app_sessions *ss;
+	uint32_t n = c->n_peers ? c->n_peers : 1u;
+	int rc = -ENOMEM;
+
+	ss = rte_zmalloc("bx_sessions", sizeof(*ss), RTE_CACHE_LINE_SIZE);
+	if (ss == NULL) {
+		snprintf(err, errlen, "sessions: no memory");
+		return NULL;
+	}
+	ss->cfg = cfg;
+	ss->reg = c->reg;
+	ss->crypto = c->crypto;
+	ss->st = c->st;
+	ss->ports = c->ports;
+	ss->nexthop = c->nexthop;
+	ss->n_slots = c->n_slots;
+	hs_config(cfg, &ss->hcfg);
+	ss->hs_rx = rte_ring_create("bx_hs_rx", APP_HS_RING, (int)rte_socket_id(),
+				    RING_F_SP_ENQ | RING_F_SC_DEQ);
+	ss->ctl_tx = rte_ring_create("bx_ctl_tx", APP_CTL_TX_RING,
+				     (int)rte_socket_id(),
+				     RING_F_SP_ENQ | RING_F_SC_DEQ);
+	ss->by_index = hash_make("bx_hs_index", sizeof(uint32_t),
+				 n * INDICES_PER_PEER);
+	ss->by_key = hash_make("bx_hs_key", BX_HS_KEY_LEN, n);
+	ss->hs = sodium_malloc(sizeof(*ss->hs));
+	ss->peers = sodium_allocarray(n, sizeof(*ss->peers));
+	if (ss->hs_rx == NULL || ss->ctl_tx == NULL || ss->by_index == NULL ||
+	    ss->by_key == NULL || ss->hs == NULL || ss->peers == NULL) {
+		snprintf(err, errlen, "sessions: no memory for the handshake "
+			 "state of %u peer(s)", c->n_peers);
+		goto fail;
+	}
+	memset(ss->peers, 0, n * sizeof(*ss->peers));
+	rc = bx_identity_x25519_private(c->identity, priv);
+	if (rc == 0)
+		rc = bx_hs_init(ss->hs, &ss->hcfg, priv, lookup_static, ss,
+				clock_ns(CLOCK_MONOTONIC));
+	sodium_memzero(priv, sizeof(priv));
+	if (rc != 0) {
+		snprintf(err, errlen, "session: handshake engine: %s",
+			 strerror(-rc));
+		goto fail;
+	}
+	rc = peers_init(ss, c, err, errlen);
+	if (rc != 0)
+		goto fail;
+	return ss;
+fail:
+	app_sessions_free(ss);
+	errno = -rc;
+	return NULL;
+}
+
+static void
+ring_drain_free(struct rte_ring *r)
+{
+	struct rte_mbuf *pkts[HS_BATCH];
+	unsigned n;
+
+	if (r == NULL)
+		return;
+	while ((n = rte_ring_dequeue_burst(r, (void **)pkts, HS_BATCH, NULL)) != 0)
+		rte_pktmbuf_free_bulk(pkts, n);
+	rte_ring_free(r);
+}
+
+void
+app_sessions_free(struct app_sessions *ss)
+{
+	struct app_session *s;
+	unsigned i, slot;
+
+	if (ss == NULL)
+		return;
+	for (i = 0; ss->peers != NULL && i < ss->n_peers; i++) {
+		for (slot = 0; slot < BX_PEER_MAX_SESSIONS; slot++)
+			app_session_free(ss->peers[i].slot[slot]);
+		bx_hs_peer_wipe(&ss->peers[i].hs);
+	}
+	while ((s = ss->retired) != NULL) {
+		ss->retired = s->next;
+		app_session_free(s);
+	}
+	if (ss->n_out != 0)
+		rte_pktmbuf_free_bulk(ss->out, ss->n_out);
+	ring_drain_free(ss->hs_rx);
+	ring_drain_free(ss->ctl_tx);
+	rte_hash_free(ss->by_index);
+	rte_hash_free(ss->by_key);
+	bx_hs_wipe(ss->hs);
+	sodium_free(ss->hs);        /* zeroes before it frees */
+	sodium_free(ss->peers);
+	rte_free(ss);
+}
