@@ -79,6 +79,8 @@ struct app_ports {
 #define APP_HS_LOAD_MARK (APP_HS_RING / 8u)
 /* Frames the control lcore made, out through the queue-0 lcore. */
 #define APP_CTL_TX_RING 256u
+/* Mbufs the control lcore's rings and its batch of replies may hold. */
+#define APP_CTL_MBUFS (APP_HS_RING + APP_CTL_TX_RING + 64u)
 
 /*
  * One session with one peer (session.c): the keys of both directions,
@@ -214,11 +216,13 @@ struct app_warm_saved {
 
 /*
  * The config's peers, then those of the snapshot in state_dir that it
- * restores (warm.c's rules). Reports what it found on stdout; a snapshot
+ * restores (warm.c's rules; never this node, whose X25519 public key is
+ * @own_key, nor a peer whose key no handshake can use). Reports what it found on stdout; a snapshot
  * it cannot use is reported and ignored. Fails only without memory.
  */
-int app_warm_load(const struct bx_config *cfg, struct app_warm *w, char *err,
-		  size_t errlen);
+int app_warm_load(const struct bx_config *cfg,
+		  const uint8_t own_key[BX_HS_KEY_LEN], struct app_warm *w,
+		  char *err, size_t errlen);
 void app_warm_free(struct app_warm *w);
 /* Writes the snapshot of @w's peers, with their endpoints from @reg. */
 int app_warm_save(const struct bx_config *cfg,

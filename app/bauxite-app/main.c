@@ -41,8 +41,8 @@
 
 #define APP_NAME "bauxite-app"
 #define APP_ERR_LEN 512u
-/* The control loop polls the handshake ring this often, and runs its
- * slower chores (next hops, stats) every APP_TICK_MS. */
+/* The control loop polls the handshake ring and the next hops this often,
+ * and runs its slower chores (lcore health, stats) every APP_TICK_MS. */
 #define APP_POLL_US 1000u
 #define APP_TICK_MS 100u
 #define APP_EAL_ARGS_MAX 256u /* EAL arguments, ours included */
@@ -651,7 +651,8 @@ app_setup(struct app *a, char *err, size_t errlen)
 		snprintf(err, errlen, "QSBR variable: no memory");
 		return -ENOMEM;
 	}
-	rc = app_warm_load(cfg, &a->warm, err, errlen);
+	rc = app_warm_load(cfg, bx_identity_x25519_public(a->identity),
+			   &a->warm, err, errlen);
 	if (rc == 0)
 		rc = add_peers(a, err, errlen);
 	if (rc != 0)
@@ -731,14 +732,17 @@ app_teardown(struct app *a)
 	}
 	if (a->up)
 		save_snapshot(a, "shutdown", &saved, err, sizeof(err));
+	/* Everything holding mbufs goes before the pool (with the ports). */
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
+	/* The registry points at the sessions: it goes first. */
+	bx_peer_registry_free(a->reg);
+	a->reg = NULL;
+	app_sessions_free(a->sessions);
+	a->sessions = NULL;
 	if (a->ports_up)
 		app_ports_close(&a->ports);
 	app_neigh_free(a->neigh);
-	/* The registry points at the sessions: it goes first. */
-	bx_peer_registry_free(a->reg);
-	app_sessions_free(a->sessions);
 	for (i = 0; i < a->n_workers; i++)
 		bx_crypto_free(a->crypto[i]);
 	bx_crypto_free(a->ctl_crypto);
@@ -767,6 +771,9 @@ control_loop(struct app *a)
 
 		app_sessions_poll(a->sessions);
 		serve_snapshot(a);
+		/* Cheap when nothing is due; a fresh next hop is found within
+		 * milliseconds, so the first handshake does not wait. */
+		app_neigh_tick(a->neigh, now);
 		if (now < next_tick) {
 			nanosleep(&poll, NULL);
 			continue;
@@ -780,7 +787,6 @@ control_loop(struct app *a)
 				a->lcore[i], strerror(-a->worker[i].rc));
 			return -EIO;
 		}
-		app_neigh_tick(a->neigh, now);
 		if (sig_dump) {
 			sig_dump = 0;
 			print_stats(a, "SIGUSR1");

@@ -24,7 +24,11 @@
 
 #include "app.h"
 
-#define NEIGH_RETRY_MS 500u      /* unresolved: provoke ARP again */
+/* Unresolved: look again this soon after provoking ARP (an answer on a
+ * LAN takes a millisecond), twice as long each time it was not there,
+ * up to NEIGH_RETRY_MS. */
+#define NEIGH_FIRST_RETRY_MS 10u
+#define NEIGH_RETRY_MS 500u
 #define NEIGH_RECHECK_MS 5000u   /* resolved: has the MAC changed? */
 #define NEIGH_DISCARD_PORT 9u    /* RFC 863: nobody minds a datagram here */
 #define NEIGH_PROC_ARP "/proc/net/arp"
@@ -34,6 +38,7 @@ struct neigh_ent {
 	uint32_t peer_index;
 	uint32_t nh_ip;      /* network order; 0: no next hop on the underlay */
 	uint64_t next_ms;
+	uint32_t retry_ms;   /* current wait after a provoke */
 	uint64_t published;  /* last value stored in the slot */
 };
 
@@ -88,6 +93,7 @@ app_neigh_create(const struct bx_config *cfg, const struct app_warm *w,
 			goto fail_fd;
 		}
 		e->peer_index = p->index;
+		e->retry_ms = NEIGH_FIRST_RETRY_MS;
 		if (cp->endpoint_ip == 0)
 			continue; /* no endpoint known: it must call us */
 		if (in_prefix(cp->endpoint_ip, &cfg->underlay.address))
@@ -208,11 +214,16 @@ app_neigh_tick(struct app_neigh *n, uint64_t now_ms)
 				e->published = v;
 			}
 			e->next_ms = now_ms + NEIGH_RECHECK_MS;
+			e->retry_ms = NEIGH_FIRST_RETRY_MS;
 		} else {
 			/* Keep the last MAC while the kernel re-resolves: an
 			 * aged-out entry is not a moved neighbour. */
 			provoke(n, e->nh_ip);
-			e->next_ms = now_ms + NEIGH_RETRY_MS;
+			e->next_ms = now_ms + e->retry_ms;
+			if (e->retry_ms < NEIGH_RETRY_MS)
+				e->retry_ms = e->retry_ms * 2u < NEIGH_RETRY_MS ?
+						      e->retry_ms * 2u :
+						      NEIGH_RETRY_MS;
 		}
 	}
 }

@@ -292,14 +292,18 @@ kernel_peer_routes(int fd, const struct bx_config *cfg,
 			if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
 				int rc = errno;
 
-				if (p->cfg_index >= 0)
-					snprintf(err, errlen, "peers[%d].allowed_prefixes[%u]: "
-						 "route via %s: %s", p->cfg_index, j,
-						 dev, strerror(rc));
-				else
-					snprintf(err, errlen, "snapshot peer %s: prefix "
-						 "%u: route via %s: %s", p->id, j, dev,
-						 strerror(rc));
+				/* A snapshot's peer is a hint, not a reason
+				 * to stop. */
+				if (p->cfg_index < 0) {
+					fprintf(stderr, "bauxite-app: snapshot peer "
+						"%s: no route via %s for its prefix "
+						"%u: %s\n", p->id, dev, j,
+						strerror(rc));
+					continue;
+				}
+				snprintf(err, errlen, "peers[%d].allowed_prefixes[%u]: "
+					 "route via %s: %s", p->cfg_index, j, dev,
+					 strerror(rc));
 				return -rc;
 			}
 		}
@@ -393,11 +397,12 @@ app_ports_setup(const struct bx_config *cfg, const struct app_warm *w,
 	socket_id = rte_eth_dev_socket_id(p->underlay);
 	if (socket_id < 0)
 		socket_id = (int)rte_socket_id();
-	/* Every queue's rings, the pipeline's rings, per-lcore caches. */
+	/* Every queue's rings, the pipeline's rings, the control lcore's
+	 * rings, per-lcore caches. */
 	n_mbufs = 3u * n_queues * APP_MBUFS_PER_PORT +
 		  (n_queues - 1u) * (BX_LANES_CRITICAL_SIZE + BX_LANES_TELEMETRY_SIZE +
 				     BX_LANES_BULK_SIZE + APP_INGRESS_RING) +
-		  APP_MBUF_CACHE * rte_lcore_count();
+		  APP_CTL_MBUFS + APP_MBUF_CACHE * rte_lcore_count();
 	p->pool = rte_pktmbuf_pool_create("bx_mbufs", n_mbufs, APP_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, socket_id);
 	if (p->pool == NULL) {

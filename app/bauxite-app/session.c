@@ -63,15 +63,18 @@
 #define LOG_PREFIX "bauxite-app: "
 /* Handshake datagrams taken per poll, and frames sent per flush. */
 #define HS_BATCH 32u
+_Static_assert(HS_BATCH <= APP_CTL_MBUFS - APP_HS_RING - APP_CTL_TX_RING,
+	       "the pool has room for a batch of replies");
 /* Batches per poll: the control loop stays responsive under a flood. */
 #define HS_BATCHES_PER_POLL 8u
 /* Timers (initiation, rekey, expiry) run this often. */
 #define TIMER_PERIOD_NS (10u * 1000000u)
 /* Retransmit jitter: up to this fraction of the handshake timeout. */
 #define RETRY_JITTER_DIV 8u
-/* Index table: local receiver indices of pending initiations and of both
- * slots, per peer. */
-#define INDICES_PER_PEER 4u
+/* Index table: a peer can hold four local receiver indices at once (both
+ * slots, a pending initiation, a session being answered); twice that, and
+ * an extendable table, so an insert never fails on a cuckoo collision. */
+#define INDICES_PER_PEER 8u
 #define HASH_MIN_ENTRIES 64u
 
 struct hs_peer {
@@ -102,6 +105,7 @@ struct app_sessions {
 	bool staged;                    /* registry changes not yet committed */
 	struct app_session *retired;    /* freed after the next commit */
 	struct rte_mbuf *out[HS_BATCH]; /* sent after the next commit */
+	enum bx_stat_id out_stat[HS_BATCH]; /* counted once it is queued */
 	unsigned n_out;
 	uint64_t next_timer_ns;
 };
@@ -220,22 +224,33 @@ lookup_static(void *ctx, const uint8_t static_pub[BX_HS_KEY_LEN])
 
 /* ---- sending --------------------------------------------------------------- */
 
+/* Takes @m (an outer frame) into the batch sent at flush, counted under
+ * @stat once it is on its way; false (counted, freed) without room. */
+static bool
+queue_mbuf(struct app_sessions *ss, struct rte_mbuf *m, enum bx_stat_id stat)
+{
+	if (ss->n_out == HS_BATCH) {
+		rte_pktmbuf_free(m);
+		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
+		return false;
+	}
+	ss->out_stat[ss->n_out] = stat;
+	ss->out[ss->n_out++] = m;
+	return true;
+}
+
 /* Queues @len bytes of UDP payload to @o's destination, sent at flush. */
-static void
+static bool
 queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
 	    const struct bx_wire_outer *o)
 {
 	struct rte_mbuf *m;
 	void *p;
 
-	if (ss->n_out == HS_BATCH) {
-		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
-		return;
-	}
 	m = rte_pktmbuf_alloc(ss->ports->pool);
 	if (m == NULL) {
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
-		return;
+		return false;
 	}
 	p = rte_pktmbuf_append(m, len);
 	if (p != NULL)
@@ -243,9 +258,9 @@ queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
 	if (p == NULL || bx_wire_outer_prepend(m, o, BX_WIRE_CSUM_SW) != 0) {
 		rte_pktmbuf_free(m);
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
-		return;
+		return false;
 	}
-	ss->out[ss->n_out++] = m;
+	return queue_mbuf(ss, m, BX_STAT_HANDSHAKE_TX);
 }
 
 /* Sends what was queued: after the commit that made it meaningful. */
@@ -258,6 +273,8 @@ flush_frames(struct app_sessions *ss)
 		return;
 	sent = rte_ring_sp_enqueue_burst(ss->ctl_tx, (void **)ss->out,
 					 ss->n_out, NULL);
+	for (i = 0; i < sent; i++)
+		bx_stats_add(ss->st, ss->out_stat[i], 1);
 	for (i = sent; i < ss->n_out; i++) {
 		rte_pktmbuf_free(ss->out[i]);
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
@@ -296,12 +313,13 @@ queue_keepalive(struct app_sessions *ss, struct app_session *s,
 	void *hdr;
 
 	s->tx_counter = 1;
-	if (ss->n_out == HS_BATCH ||
-	    (m = rte_pktmbuf_alloc(ss->ports->pool)) == NULL) {
+	m = rte_pktmbuf_alloc(ss->ports->pool);
+	hdr = m != NULL ? rte_pktmbuf_append(m, BX_WIRE_HDR_LEN) : NULL;
+	if (hdr == NULL) {
+		rte_pktmbuf_free(m);
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
 		return;
 	}
-	hdr = rte_pktmbuf_append(m, BX_WIRE_HDR_LEN);
 	memset(&info, 0, sizeof(info));
 	info.type = BX_WIRE_DATA;
 	info.lane = BX_LANE_CRITICAL;
@@ -315,8 +333,7 @@ queue_keepalive(struct app_sessions *ss, struct app_session *s,
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
 		return;
 	}
-	ss->out[ss->n_out++] = m;
-	bx_stats_add(ss->st, BX_STAT_KEEPALIVE_TX, 1);
+	queue_mbuf(ss, m, BX_STAT_KEEPALIVE_TX);
 }
 
 /* ---- registry ------------------------------------------------------------ */
@@ -364,51 +381,63 @@ slot_clear(struct app_sessions *ss, struct hs_peer *hp, unsigned slot)
 }
 
 /*
- * Stages @s as @hp's CURRENT session, the old CURRENT as PREVIOUS. On a
- * registry failure (no memory) @s is retired and the peer keeps what it
- * had; returns false then.
+ * Stages @s as @hp's CURRENT session. A confirmed CURRENT moves to
+ * PREVIOUS (the old PREVIOUS is retired) so packets in flight on it still
+ * open; an unconfirmed one is retired instead, so a confirmed PREVIOUS --
+ * the session the peer may still be sending on -- stays. On a registry
+ * failure (no memory) @s is retired, the peer keeps what was staged
+ * before, and control state matches the registry; returns false then.
  */
 static bool
 slot_install(struct app_sessions *ss, struct hs_peer *hp, struct app_session *s,
 	     uint64_t now)
 {
 	struct app_session *old = hp->slot[BX_PEER_SESSION_CURRENT];
-	int rc = 0;
+	int rc;
 
-	slot_clear(ss, hp, BX_PEER_SESSION_PREVIOUS);
-	if (old != NULL) {
-		rc = bx_peer_clear_session(ss->reg, hp->id,
-					   BX_PEER_SESSION_CURRENT);
-		if (rc == 0)
-			rc = bx_peer_set_session(ss->reg, hp->id,
-						 BX_PEER_SESSION_PREVIOUS,
-						 old->rx_index, old);
-		if (rc == 0) {
-			hp->slot[BX_PEER_SESSION_CURRENT] = NULL;
+	if (old != NULL && __atomic_load_n(&old->confirmed, __ATOMIC_RELAXED)) {
+		slot_clear(ss, hp, BX_PEER_SESSION_PREVIOUS);
+		if (hp->slot[BX_PEER_SESSION_PREVIOUS] != NULL)
+			goto fail;
+		if (bx_peer_clear_session(ss->reg, hp->id,
+					  BX_PEER_SESSION_CURRENT) != 0)
+			goto fail;
+		hp->slot[BX_PEER_SESSION_CURRENT] = NULL;
+		ss->staged = true;
+		/* Unpublished by that clear; if it cannot go to PREVIOUS, it
+		 * just ends. */
+		if (bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_PREVIOUS,
+					old->rx_index, old) == 0) {
 			hp->slot[BX_PEER_SESSION_PREVIOUS] = old;
 			hp->prev_since_ns = now;
+		} else {
+			retire(ss, old);
 		}
+	} else if (old != NULL) {
+		slot_clear(ss, hp, BX_PEER_SESSION_CURRENT);
+		if (hp->slot[BX_PEER_SESSION_CURRENT] != NULL)
+			goto fail;
 	}
-	if (rc == 0)
-		rc = bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_CURRENT,
-					 s->rx_index, s);
+	rc = bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_CURRENT,
+				 s->rx_index, s);
+	if (rc != 0)
+		goto fail;
 	ss->staged = true;
-	if (rc != 0) {
-		fprintf(stderr, LOG_PREFIX "peer %s: cannot install a session: "
-			"%s\n", hp->id, strerror(-rc));
-		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
-		retire(ss, s);
-		return false;
-	}
 	hp->slot[BX_PEER_SESSION_CURRENT] = s;
 	return true;
+fail:
+	fprintf(stderr, LOG_PREFIX "peer %s: cannot install a session: no "
+		"memory in the peer registry\n", hp->id);
+	retire(ss, s);
+	return false;
 }
 
 /*
- * Makes the session @out describes (wiping @out) and installs it as
- * @hp's CURRENT. The initiator's gets a keepalive to @v's sender.
+ * Makes the session @out describes (wiping @out) and stages it as @hp's
+ * CURRENT; the initiator's gets a keepalive to @v's sender. True when it
+ * is in: only then may the caller answer the peer.
  */
-static void
+static bool
 session_up(struct app_sessions *ss, struct hs_peer *hp,
 	   struct bx_hs_session *out, const struct bx_wire_udp_view *v,
 	   uint64_t now)
@@ -424,14 +453,17 @@ session_up(struct app_sessions *ss, struct hs_peer *hp,
 	if (s == NULL) {
 		fprintf(stderr, LOG_PREFIX "peer %s: no memory for a session\n",
 			hp->id);
-		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
 		index_del(ss, local_index);
-		return;
+		return false;
 	}
+	if (!slot_install(ss, hp, s, now))
+		return false;
+	/* Answered: the next handshake is due by the policy alone, not by
+	 * the retransmit timer of the initiation that made this one. */
+	hp->next_init_ns = 0;
+	/* Staged, not yet published: counter 0 is still ours to use. */
 	if (initiator)
 		queue_keepalive(ss, s, v);
-	if (!slot_install(ss, hp, s, now))
-		return;
 	bx_stats_add(ss->st, initiator ? BX_STAT_SESSIONS_INITIATED :
 					 BX_STAT_SESSIONS_RESPONDED, 1);
 	printf(LOG_PREFIX "peer %s: session up (%s), index rx %08" PRIx32
@@ -439,6 +471,7 @@ session_up(struct app_sessions *ss, struct hs_peer *hp,
 	       initiator ? "we initiated" : "peer initiated", s->rx_index,
 	       s->tx_index);
 	fflush(stdout);
+	return true;
 }
 
 /* ---- received handshake datagrams ------------------------------------------ */
@@ -488,24 +521,24 @@ on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
 	rx.local_index = index_new(ss);
 	rx.under_load = rte_ring_count(ss->hs_rx) >= APP_HS_LOAD_MARK;
 	r = bx_hs_consume_initiation(ss->hs, &rx, &res);
-	if (r == BX_HS_OK || r == BX_HS_COOKIE_SENT || r == BX_HS_BAD_MAC2) {
-		reply_to(ss, v, &o);
+	reply_to(ss, v, &o);
+	if (r == BX_HS_COOKIE_SENT || r == BX_HS_BAD_MAC2)
 		queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o);
-		bx_stats_add(ss->st, BX_STAT_HANDSHAKE_TX, 1);
-	}
 	if (r != BX_HS_OK) {
 		count_refused(ss, r);
 		return;
 	}
-	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
 	hp = res.session.peer->ctx;
 	index_del(ss, res.dropped_index);
-	if (index_add(ss, rx.local_index, hp) != 0) {
+	/* The answer goes out only if our side of the session is in. */
+	if (index_add(ss, rx.local_index, hp) != 0 ||
+	    !session_up(ss, hp, &res.session, v, now)) {
 		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
-		bx_hs_session_wipe(&res.session);
+		sodium_memzero(&res, sizeof(res));
 		return;
 	}
-	session_up(ss, hp, &res.session, v, now);
+	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
+	queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o);
 	sodium_memzero(&res, sizeof(res));
 }
 
@@ -526,9 +559,11 @@ on_response(struct app_sessions *ss, const uint8_t *msg, size_t len,
 		count_refused(ss, r);
 		return;
 	}
-	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
 	/* The pending initiation's index is the session's now. */
-	session_up(ss, hp, &out, v, now);
+	if (session_up(ss, hp, &out, v, now))
+		bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
+	else
+		bx_stats_rx_drop(ss->st, BX_DROP_HS_NO_MEMORY, 1);
 }
 
 static void
@@ -657,7 +692,6 @@ send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 	o.src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
 	o.dst_port = p->endpoint_port;
 	queue_frame(ss, msg, sizeof(msg), &o);
-	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_TX, 1);
 	/* Retransmit once it expired, with jitter so two retrying sides
 	 * drift apart. */
 	jitter = randombytes_uniform((uint32_t)(ss->hcfg.handshake_timeout_ns /
@@ -762,6 +796,26 @@ app_sessions_tx_ring(const struct app_sessions *ss)
 	return ss->ctl_tx;
 }
 
+/* The config's defaults are lib/handshake's, written out where config
+ * cannot include it. */
+#define SAME_DEFAULT_(cfg_s, hs_ns)                                           \
+	_Static_assert((uint64_t)(cfg_s) * BX_HS_NS_PER_SEC == (hs_ns),        \
+		       #cfg_s " is " #hs_ns)
+SAME_DEFAULT_(BX_CONFIG_DEFAULT_REKEY_AFTER_S, BX_HS_REKEY_AFTER_NS);
+SAME_DEFAULT_(BX_CONFIG_DEFAULT_REJECT_AFTER_S, BX_HS_REJECT_AFTER_NS);
+SAME_DEFAULT_(BX_CONFIG_DEFAULT_KEEP_PREVIOUS_S, BX_HS_KEEP_PREVIOUS_NS);
+SAME_DEFAULT_(BX_CONFIG_DEFAULT_HANDSHAKE_TIMEOUT_S, BX_HS_HANDSHAKE_TIMEOUT_NS);
+SAME_DEFAULT_(BX_CONFIG_DEFAULT_MAX_CLOCK_SKEW_S, BX_HS_MAX_CLOCK_SKEW_NS);
+_Static_assert(BX_CONFIG_DEFAULT_REKEY_AFTER_MESSAGES == BX_HS_REKEY_AFTER_MESSAGES,
+	       "rekey_after_messages default");
+_Static_assert(BX_CONFIG_DEFAULT_REJECT_AFTER_MESSAGES == BX_HS_REJECT_AFTER_MESSAGES,
+	       "reject_after_messages default");
+_Static_assert(BX_CONFIG_DEFAULT_INITIATIONS_PER_SEC == BX_HS_INITIATIONS_PER_SEC,
+	       "initiations_per_sec default");
+_Static_assert(BX_CONFIG_DEFAULT_INITIATIONS_BURST == BX_HS_INITIATIONS_BURST,
+	       "initiations_burst default");
+#undef SAME_DEFAULT_
+
 static void
 hs_config(const struct bx_config *cfg, struct bx_hs_config *h)
 {
@@ -790,6 +844,7 @@ hash_make(const char *name, uint32_t key_len, uint32_t entries)
 	hp.entries = entries < HASH_MIN_ENTRIES ? HASH_MIN_ENTRIES : entries;
 	hp.key_len = key_len;
 	hp.hash_func = rte_jhash;
+	hp.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE;
 	hp.socket_id = (int)rte_socket_id();
 	return rte_hash_create(&hp);
 }

@@ -89,19 +89,46 @@ find_id(const struct app_peer_src *peers, unsigned n, const char *id)
 	return NULL;
 }
 
-/* A restored peer must not take what a configured one has. */
+/* A key no handshake can use: its product with any scalar is the
+ * identity (a low-order point), which libsodium refuses. */
+static bool
+low_order(const uint8_t key[BX_HS_KEY_LEN])
+{
+	uint8_t scalar[crypto_scalarmult_SCALARBYTES], out[crypto_scalarmult_BYTES];
+	bool bad;
+
+	randombytes_buf(scalar, sizeof(scalar));
+	bad = crypto_scalarmult(out, scalar, key) != 0;
+	sodium_memzero(scalar, sizeof(scalar));
+	sodium_memzero(out, sizeof(out));
+	return bad;
+}
+
+/*
+ * Why a snapshot peer cannot be restored: it is this node, its key is
+ * unusable, or it would take what a configured peer has. NULL if it can.
+ */
 static const char *
-clashes(const struct app_peer_src *peers, unsigned n,
+clashes(const struct bx_config *cfg, const uint8_t own_key[BX_HS_KEY_LEN],
+	const struct app_peer_src *peers, unsigned n,
 	const struct app_peer_src *p)
 {
 	unsigned i;
 
+	if (strcmp(p->id, cfg->node_id) == 0)
+		return "id is this node's";
+	if (p->vip == cfg->inner.address.addr)
+		return "virtual_ip is this node's";
+	if (sodium_memcmp(p->public_key, own_key, BX_HS_KEY_LEN) == 0)
+		return "public key is this node's";
+	if (low_order(p->public_key))
+		return "public key is a low-order point";
 	for (i = 0; i < n; i++) {
 		if (peers[i].vip == p->vip)
-			return "virtual_ip";
+			return "virtual_ip belongs to another peer";
 		if (sodium_memcmp(peers[i].public_key, p->public_key,
 				  BX_HS_KEY_LEN) == 0)
-			return "public key";
+			return "public key belongs to another peer";
 	}
 	return NULL;
 }
@@ -114,7 +141,8 @@ snapshot_path(const struct bx_config *cfg, char *path, size_t len)
 
 /* Merges snapshot @s into @w (config peers already in). */
 static int
-merge(struct app_warm *w, const struct bx_snapshot *s)
+merge(const struct bx_config *cfg, const uint8_t own_key[BX_HS_KEY_LEN],
+      struct app_warm *w, const struct bx_snapshot *s)
 {
 	unsigned i, in_cfg = 0, restored = 0, removed = 0, skipped = 0;
 	struct app_peer_src *grown;
@@ -143,10 +171,10 @@ merge(struct app_warm *w, const struct bx_snapshot *s)
 			continue;
 		}
 		from_snapshot(sp, p);
-		why = clashes(w->peers, w->n, p);
+		why = clashes(cfg, own_key, w->peers, w->n, p);
 		if (why != NULL) {
-			printf(LOG_PREFIX "snapshot: peer %s not restored: its %s "
-			       "belongs to another peer now\n", sp->id, why);
+			printf(LOG_PREFIX "snapshot: peer %s not restored: its %s\n",
+			       sp->id, why);
 			skipped++;
 			continue;
 		}
@@ -163,8 +191,9 @@ merge(struct app_warm *w, const struct bx_snapshot *s)
 }
 
 int
-app_warm_load(const struct bx_config *cfg, struct app_warm *w, char *err,
-	      size_t errlen)
+app_warm_load(const struct bx_config *cfg,
+	      const uint8_t own_key[BX_HS_KEY_LEN], struct app_warm *w,
+	      char *err, size_t errlen)
 {
 	char path[BX_CONFIG_PATH_MAX + sizeof(BX_SNAPSHOT_FILE) + 2];
 	char serr[512];
@@ -195,7 +224,7 @@ app_warm_load(const struct bx_config *cfg, struct app_warm *w, char *err,
 		printf(LOG_PREFIX "snapshot ignored: %s is node %s's, not %s's\n",
 		       path, s->node_id, cfg->node_id);
 	} else {
-		rc = merge(w, s);
+		rc = merge(cfg, own_key, w, s);
 		if (rc != 0)
 			snprintf(err, errlen, "snapshot: no memory");
 	}

@@ -1,39 +1,58 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Sessions from handshakes, rekeyed under traffic. Two nodes configured
-# only with each other's public keys rekey every 5 s
-# (session.rekey_after_s) while iperf3 sends UDP at a fixed rate from A to
-# B for 20 s, and B pings A (5 a second) meanwhile. Asserts:
-#   - iperf3 lost < 1 % of its datagrams;
+# only with each other's public keys rekey while iperf3 sends UDP at a
+# fixed rate (2500 datagrams/s) from A to B for 20 s, and B pings A (5 a
+# second) meanwhile. MODE says when they rekey:
+#   time      every 5 s (session.rekey_after_s): >= 3 new sessions
+#   messages  every 2000 messages sent (session.rekey_after_messages):
+#             >= 10 new sessions
+#   limit     the same, with the hard limit 5 messages later
+#             (session.reject_after_messages): A seals nothing past it
+#             (session_exhausted counted) until the new session is up;
+#             the loss bound is then 10 %
+# Asserts:
+#   - iperf3 lost < 1 % of its datagrams (limit: < 10 %), and A counted
+#     session_exhausted exactly in limit mode;
 #   - no stall: every 100 ms interval of B's iperf3 report received
 #     datagrams (a gap over 200 ms would leave one of them empty);
 #   - sessions were made again and again (sessions_initiated on A and
-#     sessions_responded on B grew by at least 3);
+#     sessions_responded on B grew by the mode's minimum);
 #   - captures of the whole exchange show data datagrams under at least
-#     3 different receiver indices in each direction, the handshake
+#     that many different receiver indices in each direction, the handshake
 #     messages that made them, and neither node's private keys (their
 #     bytes, or their base64) anywhere in them. af_packet's transmissions
 #     bypass the sender's packet taps, so each direction is captured where
 #     it arrives: A -> B on vB, B -> A on vA.
 #
-#   test/integration/rekey.sh BAUXITE_APP [CIPHER]
+#   test/integration/rekey.sh BAUXITE_APP [CIPHER [MODE]]
 . "$(dirname "$0")/lib.sh"
 
-app=${1:?usage: rekey.sh BAUXITE_APP [CIPHER]}
+app=${1:?usage: rekey.sh BAUXITE_APP [CIPHER [MODE]]}
 cipher=${2:-chacha20-poly1305}
-rekey_s=5
+mode=${3:-time}
 iperf_s=20
 rate=20M
 dgram=1000
 iperf_port=5201
-max_loss_pct=1
-min_sessions=3
+case "$mode" in
+time)
+	session='{"rekey_after_s": 5}'
+	what="every 5 s" max_loss_pct=1 min_sessions=3 ;;
+messages)
+	session='{"rekey_after_messages": 2000}'
+	what="every 2000 messages" max_loss_pct=1 min_sessions=10 ;;
+limit)
+	session='{"rekey_after_messages": 2000, "reject_after_messages": 2005}'
+	what="every 2000 messages, hard limit 2005" max_loss_pct=10 min_sessions=10 ;;
+*) bx_fail "unknown mode '$mode' (time, messages, limit)" ;;
+esac
 bx_require_root
 bx_require_tools ip ping sysctl awk iperf3 tcpdump
 bx_hugepages
 bx_tmpdir
 tmp=$bx_tmp
-bx_two_nodes "$app" "cipher=\"$cipher\"" "session={\"rekey_after_s\": $rekey_s}"
+bx_two_nodes "$app" "cipher=\"$cipher\"" "session=$session"
 
 bx_counters "$prefixA" >"$tmp/A0" || bx_fail "no counters from A"
 bx_counters "$prefixB" >"$tmp/B0" || bx_fail "no counters from B"
@@ -72,7 +91,7 @@ empty = sum(1 for s in inner if s["packets"] == 0)
 print(end["packets"], end["lost_packets"], empty, len(inner))
 PY
 )
-bx_log "iperf3 UDP $rate for ${iperf_s} s, rekey every ${rekey_s} s: $lost of $total datagrams lost, $empty of $n_int 100 ms intervals empty"
+bx_log "iperf3 UDP $rate for ${iperf_s} s, rekey $what: $lost of $total datagrams lost, $empty of $n_int 100 ms intervals empty"
 [ "$total" -gt 0 ] || bx_fail "iperf3 received nothing"
 [ $((lost * 100)) -lt $((total * max_loss_pct)) ] ||
 	{ bx_show_logs; bx_fail "lost $lost of $total datagrams (>= $max_loss_pct %)"; }
@@ -90,9 +109,16 @@ done
 # edge-a has the lower id: it initiates, edge-b answers.
 made=$(bx_delta "$tmp/A0" "$tmp/A1" sessions_initiated)
 answered=$(bx_delta "$tmp/B0" "$tmp/B1" sessions_responded)
-[ "$made" -ge "$min_sessions" ] || bx_fail "A initiated $made sessions in $iperf_s s (rekey every $rekey_s s)"
+[ "$made" -ge "$min_sessions" ] || bx_fail "A initiated $made sessions in $iperf_s s (rekey $what)"
 [ "$answered" -ge "$min_sessions" ] || bx_fail "B answered $answered sessions in $iperf_s s"
-[ "$(bx_stat "$tmp/A1" sessions_expired)" = 0 ] || bx_fail "A let a session expire"
+exhausted=$(bx_delta "$tmp/A0" "$tmp/A1" session_exhausted)
+if [ "$mode" = limit ]; then
+	[ "$exhausted" -ge 1 ] || bx_fail "A never hit the hard limit (session_exhausted 0)"
+	bx_log "A refused $exhausted datagrams at the hard limit while rekeying"
+else
+	[ "$exhausted" = 0 ] || bx_fail "A hit a session's hard limit $exhausted times"
+	[ "$(bx_stat "$tmp/A1" sessions_expired)" = 0 ] || bx_fail "A let a session expire"
+fi
 
 # The wire: receiver indices per direction, handshake messages, and no
 # private key of either node.
