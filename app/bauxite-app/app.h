@@ -170,27 +170,40 @@ struct app_worker {
 	bool exited;                    /* set (release) when the loop ends */
 };
 
-struct app_warm;
+struct app_peer_src;
 
 /* ports.c */
-/* Probes and starts the ports with @n_queues queue pairs each, and routes
- * @peers' prefixes into the inner TAP. */
-int app_ports_setup(const struct bx_config *cfg, const struct app_warm *peers,
-		    struct app_ports *p, uint16_t n_queues, char *err,
-		    size_t errlen);
+/* Probes and starts the ports with @n_queues queue pairs each. */
+int app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
+		    uint16_t n_queues, char *err, size_t errlen);
+/* Adds or deletes the kernel routes of @p's prefixes through the inner
+ * TAP (those outside the inner subnet). */
+int app_routes_peer(const struct bx_config *cfg, const struct app_peer_src *p,
+		    bool add, char *err, size_t errlen);
 void app_ports_close(struct app_ports *p);
 
 /* neigh.c: the control lcore's next-hop resolution through the kernel. */
 struct app_neigh;
 struct app_neigh *app_neigh_create(const struct bx_config *cfg,
-				   const struct app_warm *peers,
-				   const struct bx_peer_registry *reg,
 				   uint64_t *nexthop, uint32_t n_slots);
+/* Resolves the next hop towards @endpoint_ip (network order; 0: none) for
+ * the peer at @index, from the next tick on; a changed next hop starts
+ * from no MAC. */
+void app_neigh_set(struct app_neigh *n, uint32_t index, const char *id,
+		   uint32_t endpoint_ip);
+/* The peer at @index is gone: its slot holds no MAC any more. */
+void app_neigh_clear(struct app_neigh *n, uint32_t index);
 /* Checks / provokes every peer whose time has come; @now_ms monotonic. */
 void app_neigh_tick(struct app_neigh *n, uint64_t now_ms);
 void app_neigh_free(struct app_neigh *n);
 
 /* warm.c: the peers this node knows (config + snapshot), and snapshots. */
+enum app_peer_origin {
+	APP_PEER_CONFIG = 0,
+	APP_PEER_SNAPSHOT,                 /* restored from a hub snapshot */
+	APP_PEER_HUB,                      /* the hub's topology */
+};
+
 struct app_peer_src {
 	char id[BX_PEER_ID_MAX];
 	rte_be32_t vip;
@@ -199,13 +212,18 @@ struct app_peer_src {
 	rte_be32_t endpoint_ip;
 	rte_be16_t endpoint_port;
 	uint8_t public_key[BX_HS_KEY_LEN]; /* X25519 static */
-	int cfg_index;                     /* peers[i] of the config; -1: snapshot */
+	int cfg_index;                     /* peers[i] of the config; else -1 */
+	enum app_peer_origin origin;
+	bool shadowed;                     /* the hub lists it too (config) */
 };
 
+/* A list of peers: what a snapshot and the config hold at start, and the
+ * book of every peer the node runs with (topo.c). */
 struct app_warm {
 	struct app_peer_src *peers;
 	unsigned n;
-	uint64_t topology_version;         /* of the snapshot restored from */
+	unsigned cap;
+	uint64_t topology_version;         /* of the hub topology it reflects */
 };
 
 struct app_warm_saved {
@@ -229,29 +247,62 @@ int app_warm_save(const struct bx_config *cfg,
 		  const struct bx_peer_registry *reg, const struct app_warm *w,
 		  struct app_warm_saved *out, char *err, size_t errlen);
 
+/* topo.c: peers added, changed and removed at run time. */
+struct app_topo {
+	const struct bx_config *cfg;
+	struct bx_peer_registry *reg;
+	struct app_sessions *sessions;
+	struct app_neigh *neigh;
+	struct app_warm *book;
+};
+
+/*
+ * Adds @p, or brings the peer of that id to what @p says (new routes and
+ * endpoint keep its sessions; a new public key starts over). A config
+ * peer is never changed by another origin. Staged: app_topo_commit.
+ * Errors name the config field or the peer in @err.
+ */
+int app_topo_upsert(struct app_topo *t, const struct app_peer_src *p,
+		    char *err, size_t errlen);
+/* Removes the peer @id (none: nothing to do). Staged. */
+int app_topo_remove(struct app_topo *t, const char *id);
+void app_topo_commit(struct app_topo *t);
+
 /* session.c: sessions from handshakes, driven by the control lcore. */
 struct app_sessions;
 
 struct app_sessions_conf {
 	const struct bx_config *cfg;
 	const struct bx_identity *identity;
-	const struct app_peer_src *peers; /* in the registry already */
-	unsigned n_peers;
 	struct bx_peer_registry *reg;
 	struct bx_crypto *crypto;      /* the control lcore's engine */
 	struct bx_stats_lcore *st;     /* the control lcore's counters */
 	const struct app_ports *ports;
 	const uint64_t *nexthop;       /* per peer index, from neigh.c */
-	uint32_t n_slots;
+	uint32_t n_slots;              /* the registry's capacity */
 };
 
 /*
- * The session layer of the peers in @c->reg: its handshake engine, the
- * rings to and from the fast path, no session yet. Errors name the config
- * field they come from (peers[i].public_key). NULL and @err on failure.
+ * The session layer for @c->reg: its handshake engine, the rings to and
+ * from the fast path, no peer yet. NULL and @err on failure.
  */
 struct app_sessions *app_sessions_create(const struct app_sessions_conf *c,
 					 char *err, size_t errlen);
+/*
+ * Takes on @p, already added to the registry (staged or committed): the
+ * first handshake starts at the next timer. Errors name the config field
+ * (peers[i].public_key) or the peer: -EINVAL for a key no handshake can
+ * use, -EEXIST, -ENOENT, -ENOMEM.
+ */
+int app_sessions_peer_add(struct app_sessions *s, const struct app_peer_src *p,
+			  char *err, size_t errlen);
+/*
+ * Forgets the peer at registry @index, whose removal the caller staged
+ * (bx_peer_remove): its sessions are wiped after the next commit.
+ */
+void app_sessions_peer_remove(struct app_sessions *s, uint32_t index);
+/* Publishes what is staged (bx_peer_commit), frees what it unpublished. */
+void app_sessions_commit(struct app_sessions *s);
 struct rte_ring *app_sessions_hs_ring(const struct app_sessions *s);
 struct rte_ring *app_sessions_tx_ring(const struct app_sessions *s);
 /*

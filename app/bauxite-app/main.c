@@ -75,7 +75,8 @@ struct app_snap_req {
 struct app {
 	struct bx_config *cfg;
 	struct bx_identity *identity;    /* the node's keys, from state_dir */
-	struct app_warm warm;            /* its peers: config + snapshot */
+	struct app_warm warm;            /* the peers it runs with (topo.c) */
+	struct app_topo topo;
 	struct app_snap_req snap;
 	bool up;                         /* set up completely: snapshots now */
 	bool eal_up;
@@ -359,22 +360,25 @@ pick_lcores(struct app *a, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The registry, sized for @start's peers (and, with a hub, the hub's
+ * topology): per-peer rule and tbl8 budgets from what each peer may route.
+ */
 static int
-add_peers(struct app *a, char *err, size_t errlen)
+registry_create(struct app *a, const struct app_warm *start, char *err,
+		size_t errlen)
 {
-	struct app_warm *w = &a->warm;
 	struct bx_peer_registry_conf rc;
-	unsigned i, j, kept, rules = 0, longs = 0;
-	int ret;
+	unsigned i, j, rules = 0, longs = 0, cap = start->n;
 
-	for (i = 0; i < w->n; i++) {
-		rules += w->peers[i].n_allowed + 1u;
+	for (i = 0; i < start->n; i++) {
+		rules += start->peers[i].n_allowed + 1u;
 		longs += 1u;
-		for (j = 0; j < w->peers[i].n_allowed; j++)
-			longs += w->peers[i].allowed[j].len > BX_PEER_TBL8_DEPTH;
+		for (j = 0; j < start->peers[i].n_allowed; j++)
+			longs += start->peers[i].allowed[j].len > BX_PEER_TBL8_DEPTH;
 	}
 	memset(&rc, 0, sizeof(rc));
-	rc.max_peers = w->n ? w->n : 1u;
+	rc.max_peers = cap ? cap : 1u;
 	rc.max_prefixes = rules ? rules : 1u;
 	rc.max_long_prefixes = longs ? longs : 1u;
 	rc.qsbr = a->qsbr;
@@ -385,31 +389,34 @@ add_peers(struct app *a, char *err, size_t errlen)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	for (i = 0, kept = 0; i < w->n; i++) {
-		const struct app_peer_src *ps = &w->peers[i];
-		struct bx_peer_conf pc;
+	return 0;
+}
 
-		memset(&pc, 0, sizeof(pc));
-		pc.id = ps->id;
-		pc.vip = ps->vip;
-		pc.endpoint_ip = ps->endpoint_ip;
-		pc.endpoint_port = ps->endpoint_port;
-		pc.n_prefixes = ps->n_allowed;
-		pc.prefixes = ps->allowed;
-		ret = bx_peer_add(a->reg, &pc, NULL);
-		if (ret != 0 && ps->cfg_index >= 0) {
-			snprintf(err, errlen, "peers[%d] (%s): cannot add: %s",
-				 ps->cfg_index, ps->id, strerror(-ret));
-			return ret;
-		}
-		if (ret != 0) { /* a snapshot's peer is a hint: skip it */
+/*
+ * The peers to start with, through topo.c like every later change: a
+ * config peer that cannot be added stops the start (its field named); a
+ * snapshot's is a hint, skipped with a word.
+ */
+static int
+peers_apply(struct app *a, const struct app_warm *start, char *err,
+	    size_t errlen)
+{
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < start->n; i++) {
+		const struct app_peer_src *p = &start->peers[i];
+
+		rc = app_topo_upsert(&a->topo, p, err, errlen);
+		if (rc != 0 && p->cfg_index >= 0)
+			return rc;
+		if (rc != 0)
 			printf(APP_NAME ": snapshot peer %s not restored: %s\n",
-			       ps->id, strerror(-ret));
-			continue;
-		}
-		w->peers[kept++] = *ps;
+			       p->id, err);
 	}
-	w->n = kept;
+	a->warm.topology_version = start->topology_version;
+	/* Nothing reads the registry yet: this commit does not wait. */
+	app_topo_commit(&a->topo);
 	return 0;
 }
 
@@ -623,6 +630,7 @@ static int
 app_setup(struct app *a, char *err, size_t errlen)
 {
 	const struct bx_config *cfg = a->cfg;
+	struct app_warm start = { 0 };
 	struct app_sessions_conf sc;
 	size_t qsize;
 	uint32_t i, n_slots;
@@ -651,12 +659,12 @@ app_setup(struct app *a, char *err, size_t errlen)
 		snprintf(err, errlen, "QSBR variable: no memory");
 		return -ENOMEM;
 	}
-	rc = app_warm_load(cfg, bx_identity_x25519_public(a->identity),
-			   &a->warm, err, errlen);
+	rc = app_warm_load(cfg, bx_identity_x25519_public(a->identity), &start,
+			   err, errlen);
 	if (rc == 0)
-		rc = add_peers(a, err, errlen);
+		rc = registry_create(a, &start, err, errlen);
 	if (rc != 0)
-		return rc;
+		goto out;
 
 	a->ctl_crypto = bx_crypto_create(BX_CRYPTO_BACKEND_AUTO, cfg->fips);
 	for (i = 0; a->ctl_crypto != NULL && i < a->n_workers; i++) {
@@ -668,42 +676,39 @@ app_setup(struct app *a, char *err, size_t errlen)
 	if (a->ctl_crypto == NULL || i < a->n_workers) {
 		rc = -errno;
 		snprintf(err, errlen, "crypto engine: %s", strerror(errno));
-		return rc;
+		goto out;
 	}
-	/* Nothing reads the registry yet: this commit does not wait. */
-	bx_peer_commit(a->reg);
 
 	/* A TX queue per transmitting lcore on every port. */
-	rc = app_ports_setup(cfg, &a->warm, &a->ports, (uint16_t)a->n_workers,
-			     err, errlen);
+	rc = app_ports_setup(cfg, &a->ports, (uint16_t)a->n_workers, err,
+			     errlen);
 	a->ports_up = true;
 	if (rc != 0)
-		return rc;
+		goto out;
 
 	if (a->ports.gateway) {
 		rc = lan_setup(a, err, errlen);
 		if (rc != 0)
-			return rc;
+			goto out;
 	}
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
 	a->nexthop = rte_zmalloc("bx_nexthop", n_slots * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
 	if (a->nexthop == NULL) {
 		snprintf(err, errlen, "per-peer state: no memory");
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
-	a->neigh = app_neigh_create(cfg, &a->warm, a->reg, a->nexthop, n_slots);
+	a->neigh = app_neigh_create(cfg, a->nexthop, n_slots);
 	if (a->neigh == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "next-hop resolution on %s: %s",
 			 cfg->underlay.exception_iface, strerror(errno));
-		return rc;
+		goto out;
 	}
 	memset(&sc, 0, sizeof(sc));
 	sc.cfg = cfg;
 	sc.identity = a->identity;
-	sc.peers = a->warm.peers;
-	sc.n_peers = a->warm.n;
 	sc.reg = a->reg;
 	sc.crypto = a->ctl_crypto;
 	sc.st = bx_stats_lcore(a->stats, rte_lcore_id());
@@ -711,10 +716,21 @@ app_setup(struct app *a, char *err, size_t errlen)
 	sc.nexthop = a->nexthop;
 	sc.n_slots = n_slots;
 	a->sessions = app_sessions_create(&sc, err, errlen);
-	if (a->sessions == NULL)
-		return -errno;
-
-	return workers_setup(a, n_slots, err, errlen);
+	if (a->sessions == NULL) {
+		rc = -errno;
+		goto out;
+	}
+	a->topo.cfg = cfg;
+	a->topo.reg = a->reg;
+	a->topo.sessions = a->sessions;
+	a->topo.neigh = a->neigh;
+	a->topo.book = &a->warm;
+	rc = peers_apply(a, &start, err, errlen);
+	if (rc == 0)
+		rc = workers_setup(a, n_slots, err, errlen);
+out:
+	app_warm_free(&start);
+	return rc;
 }
 
 static void

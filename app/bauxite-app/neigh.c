@@ -48,7 +48,7 @@ struct app_neigh {
 	uint32_t n_slots;
 	int fd;
 	unsigned n;
-	struct neigh_ent ent[];
+	struct neigh_ent ent[];        /* by peer index; nh_ip 0: unused */
 };
 
 static bool
@@ -61,50 +61,26 @@ in_prefix(uint32_t ip_be, const struct bx_config_prefix *p)
 }
 
 struct app_neigh *
-app_neigh_create(const struct bx_config *cfg, const struct app_warm *w,
-		 const struct bx_peer_registry *reg, uint64_t *nexthop,
+app_neigh_create(const struct bx_config *cfg, uint64_t *nexthop,
 		 uint32_t n_slots)
 {
 	const char *ifname = cfg->underlay.exception_iface;
 	struct app_neigh *n;
-	unsigned i;
 	int err;
 
-	n = calloc(1, sizeof(*n) + w->n * sizeof(n->ent[0]));
+	n = calloc(1, sizeof(*n) + n_slots * sizeof(n->ent[0]));
 	if (n == NULL)
 		return NULL;
 	n->cfg = cfg;
 	n->nexthop = nexthop;
 	n->n_slots = n_slots;
-	n->n = w->n;
+	n->n = n_slots;
 	n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (n->fd < 0)
 		goto fail;
 	if (setsockopt(n->fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
 		       (socklen_t)strlen(ifname)) != 0)
 		goto fail_fd;
-	for (i = 0; i < n->n; i++) {
-		const struct app_peer_src *cp = &w->peers[i];
-		const struct bx_peer *p = bx_peer_find(reg, cp->id);
-		struct neigh_ent *e = &n->ent[i];
-
-		if (p == NULL || p->index >= n_slots) {
-			errno = ENOENT;
-			goto fail_fd;
-		}
-		e->peer_index = p->index;
-		e->retry_ms = NEIGH_FIRST_RETRY_MS;
-		if (cp->endpoint_ip == 0)
-			continue; /* no endpoint known: it must call us */
-		if (in_prefix(cp->endpoint_ip, &cfg->underlay.address))
-			e->nh_ip = cp->endpoint_ip;
-		else if (cfg->underlay.has_gateway)
-			e->nh_ip = cfg->underlay.gateway;
-		else
-			fprintf(stderr, "bauxite-app: peer %s: endpoint outside "
-				"underlay.address and no underlay.gateway: "
-				"no path to it\n", cp->id);
-	}
 	return n;
 fail_fd:
 	err = errno;
@@ -115,6 +91,47 @@ fail:
 	free(n);
 	errno = err;
 	return NULL;
+}
+
+void
+app_neigh_set(struct app_neigh *n, uint32_t index, const char *id,
+	      uint32_t endpoint_ip)
+{
+	const struct bx_config *cfg = n->cfg;
+	struct neigh_ent *e;
+	uint32_t nh = 0;
+
+	if (index >= n->n_slots)
+		return;
+	e = &n->ent[index];
+	if (endpoint_ip == 0)
+		nh = 0; /* no endpoint known: it must call us */
+	else if (in_prefix(endpoint_ip, &cfg->underlay.address))
+		nh = endpoint_ip;
+	else if (cfg->underlay.has_gateway)
+		nh = cfg->underlay.gateway;
+	else
+		fprintf(stderr, "bauxite-app: peer %s: endpoint outside "
+			"underlay.address and no underlay.gateway: no path to "
+			"it\n", id);
+	if (nh == e->nh_ip && e->peer_index == index)
+		return;
+	e->peer_index = index;
+	e->nh_ip = nh;
+	e->next_ms = 0; /* resolve at the next tick */
+	e->retry_ms = NEIGH_FIRST_RETRY_MS;
+	e->published = 0;
+	__atomic_store_n(&n->nexthop[index], 0, __ATOMIC_RELEASE);
+}
+
+void
+app_neigh_clear(struct app_neigh *n, uint32_t index)
+{
+	if (index >= n->n_slots)
+		return;
+	memset(&n->ent[index], 0, sizeof(n->ent[index]));
+	/* The index goes to another peer one day: no MAC carries over. */
+	__atomic_store_n(&n->nexthop[index], 0, __ATOMIC_RELEASE);
 }
 
 void

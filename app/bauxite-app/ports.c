@@ -260,55 +260,57 @@ kernel_default_route(int fd, const char *ifname, uint32_t gw_be, char *err,
 }
 
 /*
- * Routes every peer prefix that is not on the inner subnet through the inner
- * TAP, so the kernel hands traffic for it to the mesh (the app answers ARP
- * for any address there). Routes the operator already has are kept.
+ * Adds (@add) or deletes the kernel routes of @p's prefixes that are not
+ * on the inner subnet, through the inner TAP, so the kernel hands traffic
+ * for them to the mesh (the app answers ARP for any address there).
+ * Routes the operator already has are kept; a missing one is no error on
+ * delete. A gateway has no inner kernel interface: nothing to do.
  */
-static int
-kernel_peer_routes(int fd, const struct bx_config *cfg,
-		   const struct app_warm *w, char *err, size_t errlen)
+int
+app_routes_peer(const struct bx_config *cfg, const struct app_peer_src *p,
+		bool add, char *err, size_t errlen)
 {
 	const struct bx_config_prefix *inner = &cfg->inner.address;
+	uint32_t mask = prefix_mask_be(inner->len);
 	char dev[IFNAMSIZ];
-	unsigned i, j;
+	unsigned j;
+	int fd, rc = 0;
 
-	snprintf(dev, sizeof(dev), "%s", cfg->inner.iface);
-	for (i = 0; i < w->n; i++) {
-		const struct app_peer_src *p = &w->peers[i];
-
-		for (j = 0; j < p->n_allowed; j++) {
-			const struct bx_peer_prefix *a = &p->allowed[j];
-			uint32_t mask = prefix_mask_be(inner->len);
-			struct rtentry rt;
-
-			if (a->len >= inner->len &&
-			    (a->addr & mask) == (inner->addr & mask))
-				continue; /* on the inner subnet already */
-			memset(&rt, 0, sizeof(rt));
-			sin_set(&rt.rt_dst, a->addr);
-			sin_set(&rt.rt_genmask, prefix_mask_be(a->len));
-			rt.rt_flags = RTF_UP | (a->len == 32 ? RTF_HOST : 0);
-			rt.rt_dev = dev;
-			if (ioctl(fd, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
-				int rc = errno;
-
-				/* A snapshot's peer is a hint, not a reason
-				 * to stop. */
-				if (p->cfg_index < 0) {
-					fprintf(stderr, "bauxite-app: snapshot peer "
-						"%s: no route via %s for its prefix "
-						"%u: %s\n", p->id, dev, j,
-						strerror(rc));
-					continue;
-				}
-				snprintf(err, errlen, "peers[%d].allowed_prefixes[%u]: "
-					 "route via %s: %s", p->cfg_index, j, dev,
-					 strerror(rc));
-				return -rc;
-			}
-		}
+	if (cfg->inner.type != BX_CONFIG_INNER_TAP)
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "routes: socket: %s", strerror(errno));
+		return rc;
 	}
-	return 0;
+	snprintf(dev, sizeof(dev), "%s", cfg->inner.iface);
+	for (j = 0; j < p->n_allowed && rc == 0; j++) {
+		const struct bx_peer_prefix *a = &p->allowed[j];
+		struct rtentry rt;
+
+		if (a->len >= inner->len &&
+		    (a->addr & mask) == (inner->addr & mask))
+			continue; /* on the inner subnet already */
+		memset(&rt, 0, sizeof(rt));
+		sin_set(&rt.rt_dst, a->addr);
+		sin_set(&rt.rt_genmask, prefix_mask_be(a->len));
+		rt.rt_flags = RTF_UP | (a->len == 32 ? RTF_HOST : 0);
+		rt.rt_dev = dev;
+		if (ioctl(fd, add ? SIOCADDRT : SIOCDELRT, &rt) == 0 ||
+		    errno == (add ? EEXIST : ESRCH))
+			continue;
+		rc = -errno;
+		if (p->cfg_index >= 0)
+			snprintf(err, errlen, "peers[%d].allowed_prefixes[%u]: "
+				 "route via %s: %s", p->cfg_index, j, dev,
+				 strerror(-rc));
+		else
+			snprintf(err, errlen, "peer %s: prefix %u: route via "
+				 "%s: %s", p->id, j, dev, strerror(-rc));
+	}
+	close(fd);
+	return rc;
 }
 
 static int
@@ -330,8 +332,8 @@ kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
 }
 
 int
-app_ports_setup(const struct bx_config *cfg, const struct app_warm *w,
-		struct app_ports *p, uint16_t n_queues, char *err, size_t errlen)
+app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
+		uint16_t n_queues, char *err, size_t errlen)
 {
 	char devargs[TAP_DEVARGS_MAX], inner_args[TAP_DEVARGS_MAX];
 	const struct rte_ether_addr *m;
@@ -441,8 +443,6 @@ app_ports_setup(const struct bx_config *cfg, const struct app_warm *w,
 	if (rc == 0 && !p->gateway)
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
-	if (rc == 0 && !p->gateway)
-		rc = kernel_peer_routes(fd, cfg, w, err, errlen);
 	if (rc == 0)
 		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,
 				     &cfg->underlay.address, 0, err, errlen);

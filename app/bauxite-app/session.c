@@ -77,8 +77,10 @@ _Static_assert(HS_BATCH <= APP_CTL_MBUFS - APP_HS_RING - APP_CTL_TX_RING,
 #define INDICES_PER_PEER 8u
 #define HASH_MIN_ENTRIES 64u
 
+/* One per registry index: peers come and go with the topology. */
 struct hs_peer {
 	struct bx_hs_peer hs;           /* engine state; hs.ctx = this */
+	bool in_use;
 	char id[BX_PEER_ID_MAX];
 	uint32_t index;                 /* registry index */
 	struct app_session *slot[BX_PEER_MAX_SESSIONS];
@@ -99,10 +101,10 @@ struct app_sessions {
 	struct rte_ring *ctl_tx;
 	struct rte_hash *by_index;      /* local rx index -> hs_peer */
 	struct rte_hash *by_key;        /* static public key -> hs_peer */
-	struct hs_peer *peers;          /* sodium_allocarray: holds secrets */
-	unsigned n_peers;
+	struct hs_peer *peers;          /* [n_slots], sodium_allocarray:
+					 * holds secrets */
+	unsigned n_peers;               /* in use */
 	struct bx_hs *hs;               /* sodium_malloc: holds our key */
-	bool staged;                    /* registry changes not yet committed */
 	struct app_session *retired;    /* freed after the next commit */
 	struct rte_mbuf *out[HS_BATCH]; /* sent after the next commit */
 	enum bx_stat_id out_stat[HS_BATCH]; /* counted once it is queued */
@@ -346,17 +348,18 @@ retire(struct app_sessions *ss, struct app_session *s)
 	ss->retired = s;
 }
 
-/* Publishes what was staged, then frees what it unpublished. */
+/*
+ * Publishes what was staged -- by this layer or by topo.c, who share the
+ * registry -- then frees what it unpublished. bx_peer_commit returns at
+ * once when nothing is staged.
+ */
 static void
 commit(struct app_sessions *ss)
 {
 	struct app_session *s;
 
-	if (ss->staged) {
-		/* Returns once no worker can still hold a retired session. */
-		bx_peer_commit(ss->reg);
-		ss->staged = false;
-	}
+	/* Returns once no worker can still hold a retired session. */
+	bx_peer_commit(ss->reg);
 	while ((s = ss->retired) != NULL) {
 		ss->retired = s->next;
 		app_session_free(s);
@@ -376,7 +379,6 @@ slot_clear(struct app_sessions *ss, struct hs_peer *hp, unsigned slot)
 	if (bx_peer_clear_session(ss->reg, hp->id, slot) != 0)
 		return;
 	hp->slot[slot] = NULL;
-	ss->staged = true;
 	retire(ss, s);
 }
 
@@ -403,8 +405,7 @@ slot_install(struct app_sessions *ss, struct hs_peer *hp, struct app_session *s,
 					  BX_PEER_SESSION_CURRENT) != 0)
 			goto fail;
 		hp->slot[BX_PEER_SESSION_CURRENT] = NULL;
-		ss->staged = true;
-		/* Unpublished by that clear; if it cannot go to PREVIOUS, it
+			/* Unpublished by that clear; if it cannot go to PREVIOUS, it
 		 * just ends. */
 		if (bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_PREVIOUS,
 					old->rx_index, old) == 0) {
@@ -422,7 +423,6 @@ slot_install(struct app_sessions *ss, struct hs_peer *hp, struct app_session *s,
 				 s->rx_index, s);
 	if (rc != 0)
 		goto fail;
-	ss->staged = true;
 	hp->slot[BX_PEER_SESSION_CURRENT] = s;
 	return true;
 fail:
@@ -758,7 +758,9 @@ app_sessions_poll(struct app_sessions *ss)
 	}
 	if (now >= ss->next_timer_ns) {
 		ss->next_timer_ns = now + TIMER_PERIOD_NS;
-		for (i = 0; i < ss->n_peers; i++) {
+		for (i = 0; i < ss->n_slots; i++) {
+			if (!ss->peers[i].in_use)
+				continue;
 			if (ss->n_out == HS_BATCH) {
 				commit(ss);
 				flush_frames(ss);
@@ -775,7 +777,7 @@ app_sessions_up(const struct app_sessions *ss)
 {
 	unsigned i, n = 0;
 
-	for (i = 0; i < ss->n_peers; i++) {
+	for (i = 0; i < ss->n_slots; i++) {
 		const struct app_session *s =
 			ss->peers[i].slot[BX_PEER_SESSION_CURRENT];
 
@@ -849,56 +851,89 @@ hash_make(const char *name, uint32_t key_len, uint32_t entries)
 	return rte_hash_create(&hp);
 }
 
-/* What a peer's errors call it: its config field, or its snapshot entry. */
+/* What a peer's errors call it: its config field, or where it came from. */
 static void
 peer_field(const struct app_peer_src *p, char *buf, size_t len)
 {
 	if (p->cfg_index >= 0)
 		snprintf(buf, len, "peers[%d].public_key", p->cfg_index);
 	else
-		snprintf(buf, len, "snapshot peer %s: public key", p->id);
+		snprintf(buf, len, "peer %s: public key", p->id);
 }
 
-static int
-peers_init(struct app_sessions *ss, const struct app_sessions_conf *c,
-	   char *err, size_t errlen)
+int
+app_sessions_peer_add(struct app_sessions *ss, const struct app_peer_src *ps,
+		      char *err, size_t errlen)
 {
 	uint8_t key[BX_HS_KEY_LEN] __attribute__((aligned(8)));
+	const struct bx_peer *p = bx_peer_find(ss->reg, ps->id);
 	char field[BX_PEER_ID_MAX + 64];
-	unsigned i;
+	struct hs_peer *hp;
 	int rc;
 
-	for (i = 0; i < c->n_peers; i++) {
-		const struct app_peer_src *ps = &c->peers[i];
-		const struct bx_peer *p = bx_peer_find(ss->reg, ps->id);
-		struct hs_peer *hp = &ss->peers[i];
-
-		peer_field(ps, field, sizeof(field));
-		if (p == NULL) {
-			snprintf(err, errlen, "peer %s: not in the registry",
-				 ps->id);
-			return -ENOENT;
-		}
-		snprintf(hp->id, sizeof(hp->id), "%s", ps->id);
-		hp->index = p->index;
-		rc = bx_hs_peer_init(ss->hs, &hp->hs, ps->public_key,
-				     bx_peer_id_cmp(c->cfg->node_id, ps->id) < 0,
-				     hp);
-		if (rc != 0) {
-			snprintf(err, errlen, "%s: not a usable X25519 public "
-				 "key (a low-order point, or this node's own "
-				 "key)", field);
-			return rc;
-		}
-		memcpy(key, ps->public_key, sizeof(key));
-		rc = rte_hash_add_key_data(ss->by_key, key, hp);
-		if (rc != 0) {
-			snprintf(err, errlen, "%s: %s", field, strerror(-rc));
-			return rc;
-		}
-		ss->n_peers++;
+	peer_field(ps, field, sizeof(field));
+	if (p == NULL || p->index >= ss->n_slots) {
+		snprintf(err, errlen, "peer %s: not in the registry", ps->id);
+		return -ENOENT;
 	}
+	hp = &ss->peers[p->index];
+	if (hp->in_use) {
+		snprintf(err, errlen, "peer %s: index %u has a peer already",
+			 ps->id, p->index);
+		return -EEXIST;
+	}
+	rc = bx_hs_peer_init(ss->hs, &hp->hs, ps->public_key,
+			     bx_peer_id_cmp(ss->cfg->node_id, ps->id) < 0, hp);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: not a usable X25519 public key (a "
+			 "low-order point, or this node's own key)", field);
+		return rc;
+	}
+	memcpy(key, ps->public_key, sizeof(key));
+	rc = rte_hash_add_key_data(ss->by_key, key, hp);
+	if (rc != 0) {
+		bx_hs_peer_wipe(&hp->hs);
+		snprintf(err, errlen, "%s: %s", field, strerror(-rc));
+		return rc;
+	}
+	snprintf(hp->id, sizeof(hp->id), "%s", ps->id);
+	hp->index = p->index;
+	hp->next_init_ns = 0;
+	hp->in_use = true;
+	ss->n_peers++;
 	return 0;
+}
+
+void
+app_sessions_peer_remove(struct app_sessions *ss, uint32_t index)
+{
+	uint8_t key[BX_HS_KEY_LEN] __attribute__((aligned(8)));
+	struct hs_peer *hp;
+	unsigned slot;
+
+	if (index >= ss->n_slots || !ss->peers[index].in_use)
+		return;
+	hp = &ss->peers[index];
+	/* bx_peer_remove unpublishes the sessions with the peer: retire
+	 * them for the next commit. */
+	for (slot = 0; slot < BX_PEER_MAX_SESSIONS; slot++) {
+		if (hp->slot[slot] != NULL)
+			retire(ss, hp->slot[slot]);
+		hp->slot[slot] = NULL;
+	}
+	index_del(ss, bx_hs_pending_index(&hp->hs));
+	memcpy(key, hp->hs.remote_static, sizeof(key));
+	rte_hash_del_key(ss->by_key, key);
+	bx_hs_peer_wipe(&hp->hs);
+	memset(hp, 0, sizeof(*hp));
+	ss->n_peers--;
+}
+
+void
+app_sessions_commit(struct app_sessions *ss)
+{
+	commit(ss);
+	flush_frames(ss);
 }
 
 struct app_sessions *
@@ -908,7 +943,7 @@ app_sessions_create(const struct app_sessions_conf *c, char *err,
 	const struct bx_config *cfg = c->cfg;
 	uint8_t priv[BX_HS_KEY_LEN];
 	struct app_sessions *ss;
-	uint32_t n = c->n_peers ? c->n_peers : 1u;
+	uint32_t n = c->n_slots ? c->n_slots : 1u;
 	int rc = -ENOMEM;
 
 	ss = rte_zmalloc("bx_sessions", sizeof(*ss), RTE_CACHE_LINE_SIZE);
@@ -937,7 +972,7 @@ app_sessions_create(const struct app_sessions_conf *c, char *err,
 	if (ss->hs_rx == NULL || ss->ctl_tx == NULL || ss->by_index == NULL ||
 	    ss->by_key == NULL || ss->hs == NULL || ss->peers == NULL) {
 		snprintf(err, errlen, "sessions: no memory for the handshake "
-			 "state of %u peer(s)", c->n_peers);
+			 "state of %u peer(s)", n);
 		goto fail;
 	}
 	memset(ss->peers, 0, n * sizeof(*ss->peers));
@@ -951,9 +986,6 @@ app_sessions_create(const struct app_sessions_conf *c, char *err,
 			 strerror(-rc));
 		goto fail;
 	}
-	rc = peers_init(ss, c, err, errlen);
-	if (rc != 0)
-		goto fail;
 	return ss;
 fail:
 	app_sessions_free(ss);
@@ -982,7 +1014,7 @@ app_sessions_free(struct app_sessions *ss)
 
 	if (ss == NULL)
 		return;
-	for (i = 0; ss->peers != NULL && i < ss->n_peers; i++) {
+	for (i = 0; ss->peers != NULL && i < ss->n_slots; i++) {
 		for (slot = 0; slot < BX_PEER_MAX_SESSIONS; slot++)
 			app_session_free(ss->peers[i].slot[slot]);
 		bx_hs_peer_wipe(&ss->peers[i].hs);

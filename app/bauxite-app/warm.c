@@ -57,6 +57,7 @@ from_config(const struct bx_config_peer *cp, unsigned i, struct app_peer_src *p)
 	p->endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
 	memcpy(p->public_key, cp->public_key, sizeof(p->public_key));
 	p->cfg_index = (int)i;
+	p->origin = APP_PEER_CONFIG;
 }
 
 static void
@@ -76,6 +77,7 @@ from_snapshot(const struct bx_snapshot_peer *sp, struct app_peer_src *p)
 	p->endpoint_port = rte_cpu_to_be_16(sp->endpoint_port);
 	memcpy(p->public_key, sp->x25519_public, sizeof(p->public_key));
 	p->cfg_index = -1;
+	p->origin = APP_PEER_SNAPSHOT;
 }
 
 static const struct app_peer_src *
@@ -152,6 +154,7 @@ merge(const struct bx_config *cfg, const uint8_t own_key[BX_HS_KEY_LEN],
 	if (grown == NULL)
 		return -ENOMEM;
 	w->peers = grown;
+	w->cap = w->n + s->n_peers + 1u;
 	for (i = 0; i < s->n_peers; i++) {
 		const struct bx_snapshot_peer *sp = &s->peers[i];
 		const struct app_peer_src *cp = find_id(w->peers, w->n, sp->id);
@@ -207,6 +210,7 @@ app_warm_load(const struct bx_config *cfg,
 		snprintf(err, errlen, "peers: no memory");
 		return -ENOMEM;
 	}
+	w->cap = cfg->n_peers + 1u;
 	for (i = 0; i < cfg->n_peers; i++)
 		from_config(&cfg->peers[i], i, &w->peers[i]);
 	w->n = cfg->n_peers;

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The peer set at run time: one place that adds, changes and removes a
+ * peer everywhere it lives -- the book (struct app_warm: what the node
+ * knows and snapshots), the registry (routes and session slots, RCU), the
+ * session layer (handshake state), neigh.c (next hop) and the kernel's
+ * routes into the inner TAP. The config's peers come through here at
+ * start, the hub's topology later, in the same way.
+ *
+ * Changes are staged; app_topo_commit publishes them in one registry
+ * commit (one grace period for a whole topology diff).
+ *
+ * Origins: a peer the config lists is the operator's and stays as the
+ * config says; the hub cannot change or remove it (a hub entry with its id
+ * is ignored, said once).
+ *
+ * Control lcore only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "app.h"
+
+#define LOG_PREFIX "bauxite-app: "
+
+static struct app_peer_src *
+book_find(struct app_warm *w, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < w->n; i++)
+		if (strcmp(w->peers[i].id, id) == 0)
+			return &w->peers[i];
+	return NULL;
+}
+
+static int
+book_append(struct app_warm *w, const struct app_peer_src *p)
+{
+	if (w->n == w->cap) {
+		unsigned cap = w->cap ? 2u * w->cap : 16u;
+		struct app_peer_src *grown = realloc(w->peers, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -ENOMEM;
+		w->peers = grown;
+		w->cap = cap;
+	}
+	w->peers[w->n++] = *p;
+	return 0;
+}
+
+static void
+book_delete(struct app_warm *w, struct app_peer_src *p)
+{
+	*p = w->peers[--w->n];
+}
+
+static void
+conf_of(const struct app_peer_src *p, struct bx_peer_conf *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	pc->id = p->id;
+	pc->vip = p->vip;
+	pc->endpoint_ip = p->endpoint_ip;
+	pc->endpoint_port = p->endpoint_port;
+	pc->n_prefixes = p->n_allowed;
+	pc->prefixes = p->allowed;
+}
+
+static void
+routes(struct app_topo *t, const struct app_peer_src *p, bool add)
+{
+	char err[256];
+
+	if (app_routes_peer(t->cfg, p, add, err, sizeof(err)) != 0)
+		fprintf(stderr, LOG_PREFIX "%s\n", err);
+}
+
+static const char *
+origin_name(enum app_peer_origin o)
+{
+	switch (o) {
+	case APP_PEER_CONFIG:
+		return "config";
+	case APP_PEER_HUB:
+		return "hub";
+	default:
+		return "snapshot";
+	}
+}
+
+/* A new peer: registry, session layer, next hop, routes, book. */
+static int
+add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
+{
+	struct bx_peer_conf pc;
+	uint32_t idx;
+	int rc;
+
+	conf_of(p, &pc);
+	rc = bx_peer_add(t->reg, &pc, &idx);
+	if (rc != 0) {
+		if (p->cfg_index >= 0)
+			snprintf(err, errlen, "peers[%d] (%s): cannot add: %s",
+				 p->cfg_index, p->id, strerror(-rc));
+		else
+			snprintf(err, errlen, "peer %s (%s): cannot add: %s",
+				 p->id, origin_name(p->origin), strerror(-rc));
+		return rc;
+	}
+	rc = app_sessions_peer_add(t->sessions, p, err, errlen);
+	if (rc == 0)
+		rc = book_append(t->book, p);
+	if (rc != 0) {
+		/* Undo the staged add; the removal cannot fail for a
+		 * staged peer but without memory, which the commit reports. */
+		app_sessions_peer_remove(t->sessions, idx);
+		bx_peer_remove(t->reg, p->id);
+		if (rc == -ENOMEM)
+			snprintf(err, errlen, "peer %s: no memory", p->id);
+		return rc;
+	}
+	app_neigh_set(t->neigh, idx, p->id, p->endpoint_ip);
+	routes(t, p, true);
+	return 0;
+}
+
+int
+app_topo_remove(struct app_topo *t, const char *id)
+{
+	struct app_peer_src *p = book_find(t->book, id);
+	const struct bx_peer *rec;
+	uint32_t idx;
+	int rc;
+
+	if (p == NULL)
+		return 0; /* idempotent */
+	rec = bx_peer_find(t->reg, id);
+	if (rec == NULL)
+		return -ENOENT;
+	idx = rec->index;
+	rc = bx_peer_remove(t->reg, id);
+	if (rc != 0)
+		return rc;
+	app_sessions_peer_remove(t->sessions, idx);
+	app_neigh_clear(t->neigh, idx);
+	routes(t, p, false);
+	printf(LOG_PREFIX "peer %s removed (%s)\n", id, origin_name(p->origin));
+	book_delete(t->book, p);
+	return 0;
+}
+
+/* Same identity, new routes or endpoint: the peer keeps its index and
+ * its sessions. */
+static int
+change(struct app_topo *t, struct app_peer_src *old,
+       const struct app_peer_src *p, char *err, size_t errlen)
+{
+	struct bx_peer_conf pc;
+	const struct bx_peer *rec;
+	int rc;
+
+	conf_of(p, &pc);
+	rc = bx_peer_replace(t->reg, &pc);
+	if (rc != 0) {
+		snprintf(err, errlen, "peer %s: cannot change: %s", p->id,
+			 strerror(-rc));
+		return rc;
+	}
+	rec = bx_peer_find(t->reg, p->id);
+	routes(t, old, false);
+	routes(t, p, true);
+	if (rec != NULL && old->endpoint_ip != p->endpoint_ip)
+		app_neigh_set(t->neigh, rec->index, p->id, p->endpoint_ip);
+	*old = *p;
+	return 0;
+}
+
+int
+app_topo_upsert(struct app_topo *t, const struct app_peer_src *p, char *err,
+		size_t errlen)
+{
+	struct app_peer_src *old = book_find(t->book, p->id);
+	int rc;
+
+	if (strcmp(p->id, t->cfg->node_id) == 0) {
+		snprintf(err, errlen, "peer %s: that is this node", p->id);
+		return -EINVAL;
+	}
+	if (old == NULL)
+		return add(t, p, err, errlen);
+	if (old->origin == APP_PEER_CONFIG && p->origin != APP_PEER_CONFIG) {
+		if (!old->shadowed)
+			printf(LOG_PREFIX "peer %s: the config lists it; the "
+			       "%s's entry is ignored\n", p->id,
+			       origin_name(p->origin));
+		old->shadowed = true;
+		return 0;
+	}
+	if (sodium_memcmp(old->public_key, p->public_key, BX_HS_KEY_LEN) != 0) {
+		/* A new identity under an old name: new sessions, new
+		 * index (the old one is free at the commit). */
+		rc = app_topo_remove(t, p->id);
+		return rc != 0 ? rc : add(t, p, err, errlen);
+	}
+	return change(t, old, p, err, errlen);
+}
+
+void
+app_topo_commit(struct app_topo *t)
+{
+	app_sessions_commit(t->sessions);
+}
