@@ -181,6 +181,7 @@ struct node {
 	struct bx_crypto *crypto;
 	struct app_session *session; /* with the one peer */
 	struct app_ports ports;
+	struct app_policy policy;
 	char port_name[PORT_COUNT][RTE_ETH_NAME_MAX_LEN];
 	bool port_made[PORT_COUNT];
 	uint16_t port_id[PORT_COUNT];
@@ -511,8 +512,10 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 
 	n->w.role = APP_ROLE_RTC;
 	n->w.txq = 0;
+	app_policy_init(&n->policy, cfg, n->qsbr);
 	n->w.cfg = cfg;
 	n->w.ports = &n->ports;
+	n->w.policy = &n->policy;
 	n->w.reg = n->reg;
 	n->w.qsbr = n->qsbr;
 	n->w.stats = n->stats;

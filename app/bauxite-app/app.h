@@ -153,6 +153,7 @@ struct app_worker {
 	unsigned n_crypto;
 	const struct bx_config *cfg;
 	struct app_ports *ports;
+	const struct app_policy *policy; /* the classifier's rules */
 	struct bx_peer_registry *reg;
 	struct rte_rcu_qsbr *qsbr;
 	struct bx_stats *stats;
@@ -246,6 +247,33 @@ void app_warm_free(struct app_warm *w);
 int app_warm_save(const struct bx_config *cfg,
 		  const struct bx_peer_registry *reg, const struct app_warm *w,
 		  struct app_warm_saved *out, char *err, size_t errlen);
+
+/* policy.c: the classifier's rules, replaced at run time (RCU). */
+struct app_policy {
+	struct bx_classify_rules *rules;         /* what workers read */
+	struct bx_classify_rules *config_rules;  /* the config's; never freed here */
+	struct rte_rcu_qsbr *qsbr;
+	uint64_t version;                        /* applied hub policy, 0: none */
+};
+
+void app_policy_init(struct app_policy *p, const struct bx_config *cfg,
+		     struct rte_rcu_qsbr *qsbr);
+/*
+ * Parses @rules_json (the config's "rules" array; "" = the config's own
+ * rules again) and publishes it if @version is above the applied one.
+ * Blocks for one grace period. -EALREADY for an old version, -EINVAL with
+ * the field named in @err for bad rules (the old set stays).
+ */
+int app_policy_apply(struct app_policy *p, const char *rules_json,
+		     uint64_t version, char *err, size_t errlen);
+/* Workers: the rule set for this burst. */
+static inline const struct bx_classify_rules *
+app_policy_rules(const struct app_policy *p)
+{
+	return __atomic_load_n(&p->rules, __ATOMIC_ACQUIRE);
+}
+/* After the workers stopped. */
+void app_policy_free(struct app_policy *p);
 
 /* topo.c: peers added, changed and removed at run time. */
 struct app_topo {

@@ -77,6 +77,7 @@ struct app {
 	struct bx_identity *identity;    /* the node's keys, from state_dir */
 	struct app_warm warm;            /* the peers it runs with (topo.c) */
 	struct app_topo topo;
+	struct app_policy policy;        /* the classifier's rules (policy.c) */
 	struct app_snap_req snap;
 	bool up;                         /* set up completely: snapshots now */
 	bool eal_up;
@@ -435,6 +436,7 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 
 		w->cfg = a->cfg;
 		w->ports = &a->ports;
+		w->policy = &a->policy;
 		w->reg = a->reg;
 		w->qsbr = a->qsbr;
 		w->stats = a->stats;
@@ -659,6 +661,7 @@ app_setup(struct app *a, char *err, size_t errlen)
 		snprintf(err, errlen, "QSBR variable: no memory");
 		return -ENOMEM;
 	}
+	app_policy_init(&a->policy, cfg, a->qsbr);
 	rc = app_warm_load(cfg, bx_identity_x25519_public(a->identity), &start,
 			   err, errlen);
 	if (rc == 0)
@@ -762,6 +765,7 @@ app_teardown(struct app *a)
 	for (i = 0; i < a->n_workers; i++)
 		bx_crypto_free(a->crypto[i]);
 	bx_crypto_free(a->ctl_crypto);
+	app_policy_free(&a->policy);
 	rte_free(a->nexthop);
 	rte_free(a->lan.mac);
 	rte_free(a->lan.asked);

@@ -267,7 +267,8 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	if (n_ip == 0)
 		return 0;
 
-	k = bx_classify_process(w->cfg->rules, ip, n_ip, ETH_LEN, lane, why);
+	k = bx_classify_process(app_policy_rules(w->policy), ip, n_ip, ETH_LEN,
+				lane, why);
 	for (i = k; i < n_ip; i++)
 		drop_tx(st, why[i], ip[i]);
 	for (i = 0; i < k; i++)
