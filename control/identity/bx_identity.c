@@ -559,6 +559,76 @@ bx_identity_sign(const struct bx_identity *id,
 }
 
 int
+bx_identity_join_message(const char *token, const char *node_id,
+			 const uint8_t *csr, size_t csr_len,
+			 const uint8_t x25519_public[BX_IDENTITY_KEY_LEN],
+			 uint8_t **msg, size_t *len)
+{
+	size_t dl = sizeof(BX_IDENTITY_JOIN_DOMAIN), tl = strlen(token) + 1;
+	size_t nl = strlen(node_id) + 1, n = dl + tl + nl + csr_len +
+					      BX_IDENTITY_KEY_LEN;
+	uint8_t *m, *p;
+
+	/* Each string with its NUL: no field can run into the next. */
+	m = malloc(n);
+	if (m == NULL)
+		return -ENOMEM;
+	p = m;
+	memcpy(p, BX_IDENTITY_JOIN_DOMAIN, dl);
+	p += dl;
+	memcpy(p, token, tl);
+	p += tl;
+	memcpy(p, node_id, nl);
+	p += nl;
+	if (csr_len != 0)
+		memcpy(p, csr, csr_len);
+	p += csr_len;
+	memcpy(p, x25519_public, BX_IDENTITY_KEY_LEN);
+	*msg = m;
+	*len = n;
+	return 0;
+}
+
+int
+bx_identity_join_sign(const struct bx_identity *id, const char *token,
+		      const char *node_id, const uint8_t *csr, size_t csr_len,
+		      uint8_t sig[BX_IDENTITY_SIG_LEN])
+{
+	uint8_t *msg;
+	size_t len;
+	int rc;
+
+	rc = bx_identity_join_message(token, node_id, csr, csr_len,
+				      bx_identity_x25519_public(id), &msg, &len);
+	if (rc != 0)
+		return rc;
+	rc = bx_identity_sign(id, sig, msg, len);
+	free(msg);
+	return rc;
+}
+
+int
+bx_identity_join_verify(const uint8_t ed25519_public[BX_IDENTITY_KEY_LEN],
+			const char *token, const char *node_id,
+			const uint8_t *csr, size_t csr_len,
+			const uint8_t x25519_public[BX_IDENTITY_KEY_LEN],
+			const uint8_t sig[BX_IDENTITY_SIG_LEN])
+{
+	uint8_t *msg;
+	size_t len;
+	int rc;
+
+	rc = bx_identity_join_message(token, node_id, csr, csr_len,
+				      x25519_public, &msg, &len);
+	if (rc != 0)
+		return rc;
+	rc = crypto_sign_verify_detached(sig, msg, len, ed25519_public) == 0 ?
+		     0 : -EBADMSG;
+	free(msg);
+	return rc;
+}
+
+int
 bx_identity_dh(const struct bx_identity *id, uint8_t out[BX_IDENTITY_KEY_LEN],
 	       const uint8_t peer_public[BX_IDENTITY_KEY_LEN])
 {

@@ -136,6 +136,32 @@ int bx_identity_sign(const struct bx_identity *id,
 		     size_t len);
 
 /*
+ * Joining the hub (proto/bauxite/v1/provisioning.proto): the node proves
+ * it holds the Ed25519 key it registers by signing
+ *   BX_IDENTITY_JOIN_DOMAIN "\0" || token || "\0" || node_id || "\0" ||
+ *   csr || x25519_public
+ * which binds the signature to that token, id, CSR and X25519 key: a
+ * captured request cannot be replayed with any of them changed.
+ * bx_identity_join_message builds those bytes (malloc'd, *@msg) for both
+ * sides; bx_identity_join_sign signs them with @id's key and
+ * bx_identity_join_verify checks a signature against a claimed Ed25519
+ * public key (0, or -EBADMSG; -ENOMEM, -ENOKEY).
+ */
+#define BX_IDENTITY_JOIN_DOMAIN "bauxite-provision-v1"
+int bx_identity_join_message(const char *token, const char *node_id,
+			     const uint8_t *csr, size_t csr_len,
+			     const uint8_t x25519_public[BX_IDENTITY_KEY_LEN],
+			     uint8_t **msg, size_t *len);
+int bx_identity_join_sign(const struct bx_identity *id, const char *token,
+			  const char *node_id, const uint8_t *csr,
+			  size_t csr_len, uint8_t sig[BX_IDENTITY_SIG_LEN]);
+int bx_identity_join_verify(const uint8_t ed25519_public[BX_IDENTITY_KEY_LEN],
+			    const char *token, const char *node_id,
+			    const uint8_t *csr, size_t csr_len,
+			    const uint8_t x25519_public[BX_IDENTITY_KEY_LEN],
+			    const uint8_t sig[BX_IDENTITY_SIG_LEN]);
+
+/*
  * X25519 of the static private key with a peer's public key: the
  * static-static term of the handshake, computed without the key leaving
  * this module. Returns 0 with the shared secret in @out, or

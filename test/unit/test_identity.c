@@ -571,6 +571,71 @@ test_load_or_generate(void **state)
 
 /* ---- using the keys ----------------------------------------------------- */
 
+/* The join proof verifies only for exactly what was signed. */
+static void
+test_join_proof(void **state)
+{
+	static const uint8_t csr[] = { 0x30, 0x82, 0x01, 0x00, 0x42 };
+	static const char token[] = "0123456789abcdef.c2VjcmV0";
+	uint8_t sig[BX_IDENTITY_SIG_LEN], other_csr[sizeof(csr)];
+	const uint8_t *ed, *x;
+	char d1[PATH_MAX], d2[PATH_MAX];
+	struct bx_identity *a, *b;
+	uint8_t *msg;
+	size_t len;
+
+	(void)state;
+	a = generate(fresh_dir(d1, sizeof(d1)));
+	b = generate(fresh_dir(d2, sizeof(d2)));
+	ed = bx_identity_ed25519_public(a);
+	x = bx_identity_x25519_public(a);
+	assert_int_equal(bx_identity_join_sign(a, token, "edge-a", csr,
+					       sizeof(csr), sig), 0);
+	assert_int_equal(bx_identity_join_verify(ed, token, "edge-a", csr,
+						 sizeof(csr), x, sig), 0);
+
+	/* The documented layout: domain, token, id (each with its NUL),
+	 * CSR, X25519 key. */
+	assert_int_equal(bx_identity_join_message(token, "edge-a", csr,
+						  sizeof(csr), x, &msg, &len), 0);
+	assert_int_equal(len, sizeof(BX_IDENTITY_JOIN_DOMAIN) + sizeof(token) +
+				      sizeof("edge-a") + sizeof(csr) +
+				      BX_IDENTITY_KEY_LEN);
+	assert_memory_equal(msg, BX_IDENTITY_JOIN_DOMAIN,
+			    sizeof(BX_IDENTITY_JOIN_DOMAIN));
+	assert_memory_equal(msg + len - BX_IDENTITY_KEY_LEN, x,
+			    BX_IDENTITY_KEY_LEN);
+	free(msg);
+
+	/* Any field changed: refused. */
+	assert_int_equal(bx_identity_join_verify(ed, "0123456789abcdef.b3RoZXI=",
+						 "edge-a", csr, sizeof(csr), x, sig),
+			 -EBADMSG);
+	assert_int_equal(bx_identity_join_verify(ed, token, "edge-b", csr,
+						 sizeof(csr), x, sig),
+			 -EBADMSG);
+	memcpy(other_csr, csr, sizeof(csr));
+	other_csr[4] ^= 1;
+	assert_int_equal(bx_identity_join_verify(ed, token, "edge-a", other_csr,
+						 sizeof(csr), x, sig),
+			 -EBADMSG);
+	assert_int_equal(bx_identity_join_verify(ed, token, "edge-a", csr,
+						 sizeof(csr),
+						 bx_identity_x25519_public(b), sig),
+			 -EBADMSG);
+	/* Someone else's Ed25519 key: not their signature. */
+	assert_int_equal(bx_identity_join_verify(bx_identity_ed25519_public(b),
+						 token, "edge-a", csr, sizeof(csr),
+						 x, sig),
+			 -EBADMSG);
+	/* A token and id that shift a byte between them differ too. */
+	assert_int_equal(bx_identity_join_verify(ed, "0123456789abcdef.c2VjcmV0e",
+						 "dge-a", csr, sizeof(csr), x, sig),
+			 -EBADMSG);
+	bx_identity_free(a);
+	bx_identity_free(b);
+}
+
 static void
 test_sign_and_dh(void **state)
 {
@@ -690,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_load_missing),
 		cmocka_unit_test(test_load_or_generate),
 		cmocka_unit_test(test_sign_and_dh),
+		cmocka_unit_test(test_join_proof),
 		cmocka_unit_test(test_wipe_zeroes),
 		cmocka_unit_test(test_b64),
 	};
