@@ -1828,3 +1828,114 @@ bx_pki_cert_not_after(const char *cert_pem, int64_t *not_after)
 	ERR_clear_error();
 	return rc;
 }
+
+/* ---- join tokens ---------------------------------------------------------- */
+
+/* base64url without padding: the alphabet the store's secrets use too. */
+static const char b64url[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void
+b64url_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+			     in[i + 2];
+
+		out[o++] = b64url[v >> 18];
+		out[o++] = b64url[(v >> 12) & 63];
+		out[o++] = b64url[(v >> 6) & 63];
+		out[o++] = b64url[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		out[o++] = b64url[v >> 18];
+		out[o++] = b64url[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+
+		out[o++] = b64url[v >> 18];
+		out[o++] = b64url[(v >> 12) & 63];
+		out[o++] = b64url[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+}
+
+static int
+b64url_value(char c)
+{
+	const char *p = c != '\0' ? strchr(b64url, c) : NULL;
+
+	return p != NULL ? (int)(p - b64url) : -1;
+}
+
+int
+bx_pki_join_token_make(const char *credential,
+		       const uint8_t pin[BX_PKI_SHA256_LEN], char *out,
+		       size_t outlen)
+{
+	char enc[BX_PKI_PIN_B64_LEN + 1];
+	const char *dot = strchr(credential, '.');
+	int n;
+
+	if (dot == NULL || dot == credential || dot[1] == '\0' ||
+	    strchr(dot + 1, '.') != NULL)
+		return -EINVAL;
+	b64url_encode(pin, BX_PKI_SHA256_LEN, enc);
+	n = snprintf(out, outlen, "%s.%s", credential, enc);
+	return n < 0 || (size_t)n >= outlen ? -ENOSPC : 0;
+}
+
+int
+bx_pki_join_token_parse(const char *token, char *cred, size_t credlen,
+			uint8_t pin[BX_PKI_SHA256_LEN], char *err,
+			size_t errlen)
+{
+	static const char hint[] =
+		"expected <id>.<secret>.<ca-pin> as `bauxite-dispatch token "
+		"create` printed it";
+	uint8_t out[BX_PKI_SHA256_LEN + 2];
+	const char *last = strrchr(token, '.'), *first = strchr(token, '.');
+	size_t i, o = 0, cl;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if (first == NULL || last == NULL || first == last || first == token ||
+	    last == first + 1 || strlen(last + 1) != BX_PKI_PIN_B64_LEN) {
+		snprintf(err, errlen, "token: %s", hint);
+		return -EINVAL;
+	}
+	for (i = 0; i < BX_PKI_PIN_B64_LEN; i++) {
+		int v = b64url_value(last[1 + i]);
+
+		if (v < 0) {
+			snprintf(err, errlen, "token: the CA pin is not base64url; %s",
+				 hint);
+			return -EINVAL;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* 43 characters carry 258 bits: the 2 left over must be zero. */
+	if (o != BX_PKI_SHA256_LEN || (acc & ((1u << bits) - 1u)) != 0) {
+		snprintf(err, errlen, "token: the CA pin is not a SHA-256; %s",
+			 hint);
+		return -EINVAL;
+	}
+	cl = (size_t)(last - token);
+	if (cl + 1 > credlen) {
+		snprintf(err, errlen, "token: too long; %s", hint);
+		return -EINVAL;
+	}
+	memcpy(cred, token, cl);
+	cred[cl] = '\0';
+	memcpy(pin, out, BX_PKI_SHA256_LEN);
+	return 0;
+}

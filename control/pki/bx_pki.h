@@ -295,4 +295,26 @@ int bx_pki_cert_verify(const char *ca_pem, const char *cert_pem,
  */
 int bx_pki_cert_not_after(const char *cert_pem, int64_t *not_after);
 
+/*
+ * Join tokens as operators pass them around: "<credential>.<pin>", the
+ * hub's one-time credential (its store's "<id>.<secret>", no '.' in
+ * either part but the one between them) and the SHA-256 of the hub CA's
+ * DER encoding, base64url without padding (BX_PKI_PIN_B64_LEN
+ * characters). The joining node checks the hub by the pin before it sends
+ * the credential: a token alone is enough to join, no other trust needed.
+ *
+ * bx_pki_join_token_make writes the token into @out (@outlen bytes):
+ * 0, -EINVAL (a credential that is not "<a>.<b>"), -ENOSPC.
+ * bx_pki_join_token_parse splits @token: the credential into @cred
+ * (@credlen bytes) and the pin into @pin: 0, or -EINVAL with @err saying
+ * what is wrong with it (never quoting the secret).
+ */
+#define BX_PKI_PIN_B64_LEN 43u
+int bx_pki_join_token_make(const char *credential,
+			   const uint8_t pin[BX_PKI_SHA256_LEN], char *out,
+			   size_t outlen);
+int bx_pki_join_token_parse(const char *token, char *cred, size_t credlen,
+			    uint8_t pin[BX_PKI_SHA256_LEN], char *err,
+			    size_t errlen);
+
 #endif /* BX_PKI_H */

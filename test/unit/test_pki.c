@@ -2161,6 +2161,57 @@ test_file_too_big(void **state)
 	free(big);
 }
 
+/* Join tokens: made and parsed back; every malformed kind refused. */
+static void
+test_join_token(void **state)
+{
+	static const char *const bad[] = {
+		"", "abc", "abc.def", ".x.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"id..AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		"id.secret.AAAA",
+		"id.secret.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA+",
+		"id.secret.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB", /* pad bits */
+	};
+	uint8_t pin[BX_PKI_SHA256_LEN], back[BX_PKI_SHA256_LEN];
+	char tok[160], cred[128], err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(pin); i++)
+		pin[i] = (uint8_t)(0xf0 ^ (i * 37));
+	assert_int_equal(bx_pki_join_token_make("0123456789abcdef.c2Vj-_cmV0",
+						pin, tok, sizeof(tok)), 0);
+	assert_int_equal(strlen(tok), strlen("0123456789abcdef.c2Vj-_cmV0") +
+					      1 + BX_PKI_PIN_B64_LEN);
+	assert_int_equal(bx_pki_join_token_parse(tok, cred, sizeof(cred), back,
+						 err, sizeof(err)), 0);
+	assert_string_equal(cred, "0123456789abcdef.c2Vj-_cmV0");
+	assert_memory_equal(back, pin, sizeof(pin));
+	/* One character of the pin changed: another pin. */
+	tok[strlen(tok) - 5] = tok[strlen(tok) - 5] == 'A' ? 'B' : 'A';
+	assert_int_equal(bx_pki_join_token_parse(tok, cred, sizeof(cred), back,
+						 err, sizeof(err)), 0);
+	assert_memory_not_equal(back, pin, sizeof(pin));
+
+	assert_int_equal(bx_pki_join_token_make("no-dot", pin, tok, sizeof(tok)),
+			 -EINVAL);
+	assert_int_equal(bx_pki_join_token_make("a.b.c", pin, tok, sizeof(tok)),
+			 -EINVAL);
+	assert_int_equal(bx_pki_join_token_make("a.b", pin, tok, 10), -ENOSPC);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(bx_pki_join_token_parse(bad[i], cred, sizeof(cred),
+							 back, err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "token: "));
+	}
+	/* A credential too long for the caller's buffer. */
+	assert_int_equal(bx_pki_join_token_make("0123456789abcdef.c2VjcmV0", pin,
+						tok, sizeof(tok)), 0);
+	assert_int_equal(bx_pki_join_token_parse(tok, cred, 8, back, err,
+						 sizeof(err)), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -2188,6 +2239,7 @@ main(void)
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_cert_files),
 		cmocka_unit_test(test_file_too_big),
+		cmocka_unit_test(test_join_token),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
