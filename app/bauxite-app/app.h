@@ -18,6 +18,7 @@
 #include "bx_config.h"
 #include "bx_crypto.h"
 #include "bx_handshake.h"
+#include "bx_hub.h"
 #include "bx_identity.h"
 #include "bx_lanes.h"
 #include "bx_peer.h"
@@ -295,6 +296,28 @@ int app_topo_upsert(struct app_topo *t, const struct app_peer_src *p,
 /* Removes the peer @id (none: nothing to do). Staged. */
 int app_topo_remove(struct app_topo *t, const char *id);
 void app_topo_commit(struct app_topo *t);
+
+/* hub.c: the hub link's events applied on the control lcore. */
+/* Registry room per hub peer: its virtual IP and prefixes, long ones. */
+#define APP_HUB_RULES_PER_PEER 4u
+#define APP_HUB_LONG_PER_PEER 2u
+struct app_hub_glue {
+	struct bx_hub *hub;                /* NULL: no "hub" in the config */
+	struct app_topo *topo;
+	struct app_policy *policy;
+	/* Called after topology updates were applied (snapshot them). */
+	void (*on_topology)(void *ctx);
+	void *on_topology_ctx;
+};
+
+/* Starts the link when the config has a hub (else does nothing). Errors
+ * name the credential file. */
+int app_hub_start(struct app_hub_glue *g, const struct bx_config *cfg,
+		  const struct bx_stats *stats, char *err, size_t errlen);
+/* Applies whatever the link received; never blocks but for a registry
+ * commit or a policy swap (a grace period each). */
+void app_hub_poll(struct app_hub_glue *g);
+void app_hub_stop(struct app_hub_glue *g);
 
 /* session.c: sessions from handshakes, driven by the control lcore. */
 struct app_sessions;

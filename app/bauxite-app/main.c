@@ -78,6 +78,7 @@ struct app {
 	struct app_warm warm;            /* the peers it runs with (topo.c) */
 	struct app_topo topo;
 	struct app_policy policy;        /* the classifier's rules (policy.c) */
+	struct app_hub_glue hub;         /* the hub link (hub.c), if configured */
 	struct app_snap_req snap;
 	bool up;                         /* set up completely: snapshots now */
 	bool eal_up;
@@ -372,6 +373,14 @@ registry_create(struct app *a, const struct app_warm *start, char *err,
 	struct bx_peer_registry_conf rc;
 	unsigned i, j, rules = 0, longs = 0, cap = start->n;
 
+	/* The hub's peers come later: room for them now (each may route its
+	 * virtual IP and a few prefixes, one of them long). */
+	if (a->cfg->hub.set) {
+		cap += a->cfg->hub.max_peers;
+		rules += a->cfg->hub.max_peers * APP_HUB_RULES_PER_PEER;
+		longs += a->cfg->hub.max_peers * APP_HUB_LONG_PER_PEER;
+	}
+
 	for (i = 0; i < start->n; i++) {
 		rules += start->peers[i].n_allowed + 1u;
 		longs += 1u;
@@ -578,6 +587,18 @@ save_snapshot(struct app *a, const char *why, struct app_warm_saved *saved,
 	return rc;
 }
 
+/* After a hub topology update: the next start finds it. */
+static void
+topology_saved(void *ctx)
+{
+	struct app *a = ctx;
+	struct app_warm_saved saved;
+	char err[APP_ERR_LEN];
+
+	if (a->up)
+		save_snapshot(a, "topology", &saved, err, sizeof(err));
+}
+
 /* Control lcore: serves a snapshot the telemetry thread asked for. */
 static void
 serve_snapshot(struct app *a)
@@ -731,6 +752,15 @@ app_setup(struct app *a, char *err, size_t errlen)
 	rc = peers_apply(a, &start, err, errlen);
 	if (rc == 0)
 		rc = workers_setup(a, n_slots, err, errlen);
+	if (rc == 0) {
+		a->hub.topo = &a->topo;
+		a->hub.policy = &a->policy;
+		a->hub.on_topology = topology_saved;
+		a->hub.on_topology_ctx = a;
+		rc = app_hub_start(&a->hub, cfg, a->stats, err, errlen);
+		if (rc != 0)
+			goto out;
+	}
 out:
 	app_warm_free(&start);
 	return rc;
@@ -743,6 +773,8 @@ app_teardown(struct app *a)
 	char err[APP_ERR_LEN];
 	unsigned i;
 
+	/* The link's thread reads the counters: it stops first. */
+	app_hub_stop(&a->hub);
 	if (a->n_launched != 0) {
 		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);
 		rte_eal_mp_wait_lcore();
@@ -790,6 +822,7 @@ control_loop(struct app *a)
 		unsigned i;
 
 		app_sessions_poll(a->sessions);
+		app_hub_poll(&a->hub);
 		serve_snapshot(a);
 		/* Cheap when nothing is due; a fresh next hop is found within
 		 * milliseconds, so the first handshake does not wait. */

@@ -43,6 +43,14 @@
 #define ENDPOINT_HINT "\"IPv4:port\"" /* port 1..65535 */
 #define KEY_HINT "the base64 of a 32-byte X25519 public key (44 characters)"
 #define KEY_SOURCE "bauxite keys show --dir STATE_DIR on that node"
+#define HOST_HINT                                                             \
+	"a unicast or loopback IPv4 address or a DNS name (1..253 characters of " \
+	"[A-Za-z0-9.-], labels of 1..63 without '-' at either end)"
+#define URL_HINT "\"host:port\" (host an IPv4 address or a DNS name, port 1..65535)"
+#define URL_PORT_HINT "\"host:port\" with port 1..65535"
+#define URL_HOST_HINT "\"host:port\" with host " HOST_HINT
+#define FILE_HINT "a file path, absolute or relative to state_dir"
+#define DNS_LABEL_MAX 63
 
 /* Where errors go and how the file is called in them. */
 struct ctx {
@@ -611,6 +619,59 @@ want_endpoint(struct ctx *c, const char *path, const json_t *v, uint32_t *ip,
 		return bad_value(c, path, v, ENDPOINT_HINT " with a unicast address");
 	*port = (uint16_t)p;
 	return 0;
+}
+
+static bool
+is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9');
+}
+
+/* RFC 1123 host names: dot-separated labels of letters, digits and
+ * hyphens, no empty label, no hyphen at either end of one. */
+static bool
+is_dns_name(const char *s)
+{
+	size_t i, label = 0, n = strlen(s);
+
+	if (n == 0 || n > BX_CONFIG_HOST_MAX)
+		return false;
+	for (i = 0; i <= n; i++) {
+		char ch = i < n ? s[i] : '.';
+
+		if (ch == '.') {
+			if (label == 0 || label > DNS_LABEL_MAX || s[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (is_alnum(ch) || (ch == '-' && label > 0)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * A host to connect to or to find in a certificate. A name of digits and
+ * dots only would be taken for an address by the resolver (inet_aton
+ * reads "10.1" as 10.0.0.1), so it must be a whole dotted quad. An
+ * address no host has (0/8, multicast, reserved) is refused; loopback is
+ * not: a hub may run on the node itself.
+ */
+static bool
+is_host(const char *s)
+{
+	size_t n = strlen(s);
+	uint32_t a, first;
+
+	if (n == 0 || strspn(s, "0123456789.") != n)
+		return is_dns_name(s);
+	if (!parse_ipv4(s, n, &a))
+		return false;
+	first = ntohl(a) >> 24;
+	return first != 0 && first < 224;
 }
 
 /* ---- sections ---------------------------------------------------------- */
@@ -1260,13 +1321,151 @@ parse_session(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	return 0;
 }
 
+/* "host:port": the host into @host, checked, and the port. */
+static int
+want_hub_url(struct ctx *c, const char *path, const json_t *v,
+	     char host[BX_CONFIG_HOST_MAX + 1], uint16_t *port)
+{
+	const char *s = NULL, *colon;
+	size_t hlen;
+	unsigned p;
+
+	if (want_string(c, path, v, BX_CONFIG_HUB_URL_MAX, URL_HINT, &s) < 0)
+		return -EINVAL;
+	colon = strrchr(s, ':');
+	if (colon == NULL)
+		return bad_value(c, path, v, URL_HINT);
+	if (!parse_dec(colon + 1, strlen(colon + 1), IPV4_PORT_MAX_DIGITS, &p) ||
+	    p == 0 || p > UINT16_MAX)
+		return bad_value(c, path, v, URL_PORT_HINT);
+	hlen = (size_t)(colon - s);
+	if (hlen > BX_CONFIG_HOST_MAX)
+		return bad_value(c, path, v, URL_HOST_HINT);
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (!is_host(host))
+		return bad_value(c, path, v, URL_HOST_HINT);
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/*
+ * A file of "hub" (@def when absent) into @out: absolute as given,
+ * relative under @state_dir. The file itself is not looked at
+ * (bx_config.h, struct bx_config_hub).
+ */
+static int
+hub_file(struct ctx *c, const json_t *obj, const char *key, const char *def,
+	 const char *state_dir, char out[BX_CONFIG_PATH_MAX + 1])
+{
+	char path[PATH_LEN], got[GOT_LEN];
+	const json_t *v = field(obj, "hub", key, path);
+	const char *s = def;
+	size_t dlen, slen;
+
+	if (v != NULL &&
+	    want_string(c, path, v, BX_CONFIG_PATH_MAX, FILE_HINT, &s) < 0)
+		return -EINVAL;
+	if (s[0] == '/') {
+		copy_str(out, BX_CONFIG_PATH_MAX + 1, s);
+		return 0;
+	}
+	BX_ASSERT(state_dir[0] == '/'); /* parse_top: absolute, so not empty */
+	dlen = strlen(state_dir);
+	if (state_dir[dlen - 1] == '/')
+		dlen--; /* "/" + "node.key" is "/node.key", not "//node.key" */
+	slen = strlen(s);
+	if (dlen + 1 + slen > BX_CONFIG_PATH_MAX) {
+		quote(got, sizeof(got), s, slen);
+		return fail(c, -EINVAL, path,
+			    "%s%s under state_dir makes a path longer than %u characters (expected a shorter or an absolute path)",
+			    got, v == NULL ? " (the default)" : "",
+			    BX_CONFIG_PATH_MAX);
+	}
+	memcpy(out, state_dir, dlen);
+	out[dlen] = '/';
+	memcpy(out + dlen + 1, s, slen + 1);
+	return 0;
+}
+
+/* An optional integer of "hub": @def when absent. */
+static int
+hub_int(struct ctx *c, const json_t *obj, const char *key, json_int_t min,
+	json_int_t max, uint32_t def, uint32_t *out)
+{
+	char path[PATH_LEN];
+	const json_t *v = field(obj, "hub", key, path);
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	return want_int(c, path, v, min, max, NULL, out);
+}
+
+static int
+parse_hub(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"url", "server_name", "ca_file", "cert_file", "key_file",
+		"max_peers", "metrics_interval_s", "reconnect_max_s",
+	};
+	struct bx_config_hub *h = &cfg->hub;
+	char path[PATH_LEN];
+	const json_t *obj, *v;
+	const char *s = NULL;
+
+	obj = field(root, "", "hub", path);
+	if (obj == NULL)
+		return 0;
+	if (want_object(c, path, obj) < 0 ||
+	    check_keys(c, obj, "hub", known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+
+	v = field(obj, "hub", "url", path);
+	if (v == NULL)
+		return missing(c, path, URL_HINT);
+	if (want_hub_url(c, path, v, h->host, &h->port) < 0)
+		return -EINVAL;
+	copy_str(h->url, sizeof(h->url), json_string_value(v));
+
+	v = field(obj, "hub", "server_name", path);
+	if (v == NULL) {
+		copy_str(h->server_name, sizeof(h->server_name), h->host);
+	} else {
+		if (want_string(c, path, v, BX_CONFIG_HOST_MAX, HOST_HINT, &s) < 0)
+			return -EINVAL;
+		if (!is_host(s))
+			return bad_value(c, path, v, HOST_HINT);
+		copy_str(h->server_name, sizeof(h->server_name), s);
+	}
+
+	if (hub_file(c, obj, "ca_file", BX_CONFIG_DEFAULT_HUB_CA_FILE,
+		     cfg->state_dir, h->ca_file) < 0 ||
+	    hub_file(c, obj, "cert_file", BX_CONFIG_DEFAULT_HUB_CERT_FILE,
+		     cfg->state_dir, h->cert_file) < 0 ||
+	    hub_file(c, obj, "key_file", BX_CONFIG_DEFAULT_HUB_KEY_FILE,
+		     cfg->state_dir, h->key_file) < 0)
+		return -EINVAL;
+
+	if (hub_int(c, obj, "max_peers", 1, BX_CONFIG_HUB_PEERS_MAX,
+		    BX_CONFIG_DEFAULT_HUB_MAX_PEERS, &h->max_peers) < 0 ||
+	    hub_int(c, obj, "metrics_interval_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
+		    BX_CONFIG_DEFAULT_HUB_METRICS_INTERVAL_S,
+		    &h->metrics_interval_s) < 0 ||
+	    hub_int(c, obj, "reconnect_max_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
+		    BX_CONFIG_DEFAULT_HUB_RECONNECT_MAX_S, &h->reconnect_max_s) < 0)
+		return -EINVAL;
+	h->set = true;
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 {
 	static const char *const known[] = {
 		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
 		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
-		"stats_interval_s", "rules", "session", "peers",
+		"stats_interval_s", "rules", "session", "hub", "peers",
 	};
 	static const char role_hint[] = "\"edge\" or \"relay\"";
 	static const char dir_hint[] = "an absolute path";
@@ -1385,6 +1584,9 @@ bx_config_from_json(const json_t *root, const char *name,
 	if (rc < 0)
 		goto out;
 	rc = parse_session(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_hub(&c, root, cfg);
 	if (rc < 0)
 		goto out;
 	rc = parse_peers(&c, root, cfg);
@@ -1506,6 +1708,23 @@ dump_session(FILE *f, const struct bx_config_session *s)
 	dump_uint(f, "session.initiations_burst", s->initiations_burst, "");
 }
 
+static void
+dump_hub(FILE *f, const struct bx_config_hub *h)
+{
+	if (!h->set) {
+		fprintf(f, DUMP_FMT, "hub", "(none: static peers only)");
+		return;
+	}
+	fprintf(f, DUMP_FMT, "hub.url", h->url);
+	fprintf(f, DUMP_FMT, "hub.server_name", h->server_name);
+	fprintf(f, DUMP_FMT, "hub.ca_file", h->ca_file);
+	fprintf(f, DUMP_FMT, "hub.cert_file", h->cert_file);
+	fprintf(f, DUMP_FMT, "hub.key_file", h->key_file);
+	dump_uint(f, "hub.max_peers", h->max_peers, "");
+	dump_uint(f, "hub.metrics_interval_s", h->metrics_interval_s, "");
+	dump_uint(f, "hub.reconnect_max_s", h->reconnect_max_s, "");
+}
+
 void
 bx_config_dump(const struct bx_config *c, FILE *f)
 {
@@ -1551,6 +1770,7 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 	else
 		fprintf(f, DUMP_FMT, "rules", "(none: default policy only)");
 	dump_session(f, &c->session);
+	dump_hub(f, &c->hub);
 	dump_uint(f, "peers", c->n_peers, "");
 	for (i = 0; i < c->n_peers; i++) {
 		const struct bx_config_peer *p = &c->peers[i];

@@ -39,7 +39,20 @@
  *     "stats_interval_s": 0,            0..86400, 0 = off                 [0]
  *     "rules": [...],                   optional; bx_classify_rules_from_json
  *     "session": {...},                 optional; see struct bx_config_session
- *     "peers": [                        optional; <= BX_CONFIG_MAX_PEERS
+ *     "hub": {                          optional; written by `bauxite join`
+ *       "url": "10.99.0.254:7700",      required "host:port": host an IPv4
+ *                                       address or a DNS name, port 1..65535
+ *       "server_name": "bauxite-hub",   the name in the hub's certificate,
+ *                                       IPv4 or DNS name       [url's host]
+ *       "ca_file": "hub-ca.crt",        absolute, or relative  [hub-ca.crt]
+ *       "cert_file": "node.crt",        to state_dir; see        [node.crt]
+ *       "key_file": "node.key",         struct bx_config_hub     [node.key]
+ *       "max_peers": 1024,              1..65536, the hub's peers      [1024]
+ *       "metrics_interval_s": 10,       1..3600                          [10]
+ *       "reconnect_max_s": 30           1..3600, longest back-off        [30]
+ *     },
+ *     "peers": [                        optional, with a hub too (extras);
+ *                                       <= BX_CONFIG_MAX_PEERS
  *       {"id": "edge-b",                required; as node_id, unique
  *        "virtual_ip": "100.64.0.2",    required; unique, inside inner.address
  *        "allowed_prefixes": ["100.64.0.2/32"],
@@ -67,7 +80,8 @@
  * of BX_CONFIG_KEY_LEN bytes (BX_CONFIG_KEY_B64_LEN characters) exactly as
  * `bauxite keys show --dir STATE_DIR` prints it on that node. Being
  * public, it is printed by bx_config_dump. The retired "psk_file" is
- * refused with a message saying so.
+ * refused with a message saying so. hub.key_file names the node's TLS
+ * private key, but only the path is in the config.
  */
 #ifndef BX_CONFIG_H
 #define BX_CONFIG_H
@@ -88,7 +102,9 @@
 #define BX_CONFIG_ID_MAX 63u       /* node_id, peers[].id */
 #define BX_CONFIG_IFNAME_MAX 15u   /* IFNAMSIZ - 1 */
 #define BX_CONFIG_DEVARGS_MAX 255u /* underlay.port, inner.port */
-#define BX_CONFIG_PATH_MAX 1023u   /* state_dir */
+#define BX_CONFIG_PATH_MAX 1023u   /* state_dir, hub files once resolved */
+#define BX_CONFIG_HOST_MAX 253u    /* a DNS name: hub host, server_name */
+#define BX_CONFIG_HUB_URL_MAX (BX_CONFIG_HOST_MAX + 6u) /* ":65535" */
 
 #define BX_CONFIG_MAX_PEERS 1024u   /* static peers until the hub takes over */
 #define BX_CONFIG_MAX_PREFIXES 16u  /* allowed_prefixes per peer */
@@ -118,6 +134,11 @@
 #define BX_CONFIG_HANDSHAKE_TIMEOUT_MAX_S 300u
 #define BX_CONFIG_CLOCK_SKEW_MAX_S 86400u
 #define BX_CONFIG_INITIATIONS_MAX 10000u /* initiations_per_sec and _burst */
+
+/* "hub" limits. Beyond an hour a metrics report or a reconnect attempt is
+ * as good as none. */
+#define BX_CONFIG_HUB_PEERS_MAX 65536u
+#define BX_CONFIG_HUB_INTERVAL_MAX_S 3600u /* metrics_interval_s, reconnect_max_s */
 
 #define BX_CONFIG_DEFAULT_STATE_DIR "/var/lib/bauxite"
 #define BX_CONFIG_DEFAULT_EXCEPTION_IFACE "bx-ul0"
@@ -152,6 +173,14 @@
  */
 #define BX_CONFIG_REJECT_MARGIN_S 60u
 #define BX_CONFIG_REJECT_MARGIN_MESSAGES (UINT64_C(1) << 32)
+
+/* "hub" defaults: the file names `bauxite join` writes under state_dir. */
+#define BX_CONFIG_DEFAULT_HUB_CA_FILE "hub-ca.crt"
+#define BX_CONFIG_DEFAULT_HUB_CERT_FILE "node.crt"
+#define BX_CONFIG_DEFAULT_HUB_KEY_FILE "node.key"
+#define BX_CONFIG_DEFAULT_HUB_MAX_PEERS 1024u
+#define BX_CONFIG_DEFAULT_HUB_METRICS_INTERVAL_S 10u
+#define BX_CONFIG_DEFAULT_HUB_RECONNECT_MAX_S 30u
 
 enum bx_config_role {
 	BX_CONFIG_ROLE_EDGE = 0, /* an edge or gateway box */
@@ -234,6 +263,35 @@ struct bx_config_session {
 	uint32_t initiations_burst;
 };
 
+/*
+ * The control hub ("hub"), written by `bauxite join TOKEN HUB_URL` along
+ * with the three files it names. With a hub, bauxite-app connects to it
+ * over mTLS gRPC, takes the topology (peers) and the policy (rules) from
+ * it and reports metrics; the config's own peers stay as extras. When
+ * "hub" is absent, set is false and every other field is zero.
+ *
+ * The file paths are resolved here -- absolute as given, relative ones
+ * under state_dir -- but no file is opened or checked at load: the config
+ * stays a pure function of the document, and a node that has not joined
+ * yet fails when it connects, naming the missing file. The application
+ * checks key_file (a private key: mode 0600, not readable by group or
+ * others, refused by name otherwise) when it loads it.
+ */
+struct bx_config_hub {
+	bool set;
+	char url[BX_CONFIG_HUB_URL_MAX + 1];     /* "host:port", as written */
+	char host[BX_CONFIG_HOST_MAX + 1];       /* IPv4 address or DNS name */
+	uint16_t port;                           /* host order, 1..65535 */
+	char server_name[BX_CONFIG_HOST_MAX + 1]; /* verified in the hub's
+						   * certificate; default host */
+	char ca_file[BX_CONFIG_PATH_MAX + 1];    /* the CA of hub and nodes */
+	char cert_file[BX_CONFIG_PATH_MAX + 1];  /* this node's certificate */
+	char key_file[BX_CONFIG_PATH_MAX + 1];   /* its TLS private key */
+	uint32_t max_peers;          /* room for the hub's peers, 1..65536 */
+	uint32_t metrics_interval_s; /* between metrics reports */
+	uint32_t reconnect_max_s;    /* longest back-off between reconnects */
+};
+
 struct bx_config {
 	char node_id[BX_CONFIG_ID_MAX + 1];
 	enum bx_config_role role;
@@ -249,6 +307,7 @@ struct bx_config {
 	uint32_t stats_interval_s;        /* 0: no periodic summary */
 	struct bx_classify_rules *rules;  /* NULL: no "rules", defaults only */
 	struct bx_config_session session;
+	struct bx_config_hub hub;         /* hub.set false: static peers only */
 	unsigned n_peers;
 	struct bx_config_peer *peers;
 };
@@ -272,9 +331,9 @@ int bx_config_load(const char *path, struct bx_config **out, char *err,
 /*
  * The same from a parsed document, for callers that got the JSON elsewhere
  * (the hub, tests). Errors print @name as the file. No field is a path
- * relative to the file (state_dir is absolute), so the document alone
- * decides. @root is not modified and not kept. Returns and fills as bx_config_load, with
- * -EINVAL, -ENOMEM or -EIO.
+ * relative to the file (state_dir is absolute, the hub's files are under
+ * it), so the document alone decides. @root is not modified and not kept.
+ * Returns and fills as bx_config_load, with -EINVAL, -ENOMEM or -EIO.
  */
 int bx_config_from_json(const json_t *root, const char *name,
 			struct bx_config **out, char *err, size_t errlen);
@@ -283,8 +342,9 @@ int bx_config_from_json(const json_t *root, const char *name,
 void bx_config_free(struct bx_config *c);
 
 /*
- * Prints the effective config -- defaults applied -- to @f, one "field
- * value" line each, for `bauxite-app --check-config`. Peers' public keys
+ * Prints the effective config -- defaults applied, hub file paths
+ * resolved -- to @f, one "field value" line each, for
+ * `bauxite-app --check-config`. Peers' public keys
  * are printed in base64, so they can be compared with `bauxite keys show`
  * on the other node; the config holds no secret.
  */

@@ -472,3 +472,29 @@ if mesh < least:
 print("capture: %d mesh datagrams, all tagged, no clear text" % mesh, file=sys.stderr)
 PY
 }
+
+# ---- hub topology ---------------------------------------------------------
+
+# bx_switch NS: a namespace with a bridge br0 (up); bx_switch_port NS IFACE
+# PEER_NS PEER_IFACE: a veth from the bridge to PEER_NS, where the end is
+# configured as an underlay end (bx_veth's settings).
+bx_switch() {
+	bx_netns "$1"
+	ip -n "$1" link add br0 type bridge
+	ip -n "$1" link set br0 up
+}
+bx_switch_port() {
+	local sw=$1 ifs=$2 ns=$3 ifn=$4
+	ip link add "$ifs" netns "$sw" type veth peer name "$ifn" netns "$ns"
+	ip -n "$sw" link set "$ifs" master br0
+	ip -n "$sw" link set "$ifs" up
+	ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ifn.disable_ipv6=1"
+	ip -n "$ns" link set "$ifn" up
+}
+
+# bx_dispatch_bin APP: bauxite-dispatch built next to bauxite-app APP.
+bx_dispatch_bin() {
+	local d=${1%/bauxite-app/bauxite-app}/bauxite-dispatch/bauxite-dispatch
+	[ -x "$d" ] || bx_fail "$d (bauxite-dispatch) is not executable"
+	echo "$d"
+}

@@ -4,8 +4,9 @@
  * defaults apply (the session limits' derived ones too), every bad field
  * is refused with the file, the field path and a hint, peers' public keys
  * decode to the right bytes and are refused when malformed, zero or
- * shared, the retired psk_file says where to go, and the dump shows the
- * public keys and the session limits. No EAL.
+ * shared, the retired psk_file says where to go, the hub section takes
+ * its defaults and resolves its files under state_dir, and the dump shows
+ * the public keys, the session limits and the hub. No EAL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,6 +197,14 @@ static const char base_text[] =
 #define PK(k) "{\"peers\": [" PEER1(", \"public_key\": " k) "]}"
 /* A session section holding @body. */
 #define SESSION(body) "{\"session\": {" body "}}"
+/* A hub section holding @body, and the smallest one. */
+#define HUB(body) "{\"hub\": {" body "}}"
+#define HUB_URL "\"url\": \"10.99.0.254:7700\""
+#define HUB_WITH(x) HUB(HUB_URL ", " x)
+/* Labels of 61, 62 and 63 characters, for host names at their limits. */
+#define L61 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define L62 L61 "b"
+#define L63 L62 "c"
 
 static json_t *
 base_with(const char *patch_text)
@@ -308,6 +317,7 @@ check_example(const struct bx_config *c, const json_t *root, const char *me,
 	assert_int_equal(c->stats_interval_s, 10);
 	assert_null(c->rules);
 	check_default_session(&c->session);
+	assert_false(c->hub.set);
 	assert_int_equal(c->n_peers, 1);
 	assert_string_equal(c->peers[0].id, other);
 	assert_int_equal(c->peers[0].virtual_ip, ip(peer_vip));
@@ -416,6 +426,13 @@ test_defaults(void **state)
 	assert_int_equal(c->stats_interval_s, 0);
 	assert_null(c->rules);
 	check_default_session(&c->session);
+	/* No hub: static peers only, and nothing of the section filled. */
+	assert_false(c->hub.set);
+	assert_string_equal(c->hub.url, "");
+	assert_string_equal(c->hub.host, "");
+	assert_int_equal(c->hub.port, 0);
+	assert_string_equal(c->hub.key_file, "");
+	assert_int_equal(c->hub.max_peers, 0);
 	assert_int_equal(c->n_peers, 0);
 	assert_null(c->peers);
 	bx_config_free(c);
@@ -700,6 +717,237 @@ test_session_derived(void **state)
 		assert_int_equal(c->session.initiations_burst, 5);
 		bx_config_free(c);
 	}
+}
+
+/* A hub with its url only: every other field takes its default, the
+ * files under the default state_dir, server_name the url's host. */
+static void
+test_hub_defaults(void **state)
+{
+	struct bx_config *c;
+
+	(void)state;
+	c = load_ok(HUB(HUB_URL));
+	assert_true(c->hub.set);
+	assert_string_equal(c->hub.url, "10.99.0.254:7700");
+	assert_string_equal(c->hub.host, "10.99.0.254");
+	assert_int_equal(c->hub.port, 7700);
+	assert_string_equal(c->hub.server_name, "10.99.0.254");
+	assert_string_equal(c->hub.ca_file, "/var/lib/bauxite/hub-ca.crt");
+	assert_string_equal(c->hub.cert_file, "/var/lib/bauxite/node.crt");
+	assert_string_equal(c->hub.key_file, "/var/lib/bauxite/node.key");
+	assert_int_equal(c->hub.max_peers, 1024);
+	assert_int_equal(c->hub.metrics_interval_s, 10);
+	assert_int_equal(c->hub.reconnect_max_s, 30);
+	/* The static peers stay, as extras. */
+	assert_int_equal(c->n_peers, 1);
+	bx_config_free(c);
+
+	/* With a hub, peers may be absent altogether. */
+	c = load_ok("{\"peers\": null, \"hub\": {\"$comment\": \"from join\", "
+		    "\"url\": \"hub.example.net:443\"}}");
+	assert_true(c->hub.set);
+	assert_string_equal(c->hub.host, "hub.example.net");
+	assert_int_equal(c->hub.port, 443);
+	assert_string_equal(c->hub.server_name, "hub.example.net");
+	assert_int_equal(c->n_peers, 0);
+	bx_config_free(c);
+}
+
+/* Every hub field given, each at a limit or away from its default. */
+static void
+test_hub_everything_set(void **state)
+{
+	struct bx_config *c;
+
+	(void)state;
+	c = load_ok("{\"state_dir\": \"/srv/bx\", \"hub\": {"
+		    "\"url\": \"hub-1.dc2.example:65535\","
+		    " \"server_name\": \"bauxite-hub\","
+		    " \"ca_file\": \"pki/ca.pem\","
+		    " \"cert_file\": \"/etc/bauxite/node.crt\","
+		    " \"key_file\": \"../keys/node.key\","
+		    " \"max_peers\": 65536, \"metrics_interval_s\": 3600,"
+		    " \"reconnect_max_s\": 1}}");
+	assert_true(c->hub.set);
+	assert_string_equal(c->hub.url, "hub-1.dc2.example:65535");
+	assert_string_equal(c->hub.host, "hub-1.dc2.example");
+	assert_int_equal(c->hub.port, 65535);
+	assert_string_equal(c->hub.server_name, "bauxite-hub");
+	assert_string_equal(c->hub.ca_file, "/srv/bx/pki/ca.pem");
+	assert_string_equal(c->hub.cert_file, "/etc/bauxite/node.crt");
+	assert_string_equal(c->hub.key_file, "/srv/bx/../keys/node.key");
+	assert_int_equal(c->hub.max_peers, 65536);
+	assert_int_equal(c->hub.metrics_interval_s, 3600);
+	assert_int_equal(c->hub.reconnect_max_s, 1);
+	bx_config_free(c);
+
+	c = load_ok(HUB_WITH("\"max_peers\": 1, \"metrics_interval_s\": 1, "
+			     "\"reconnect_max_s\": 3600"));
+	assert_int_equal(c->hub.max_peers, 1);
+	assert_int_equal(c->hub.metrics_interval_s, 1);
+	assert_int_equal(c->hub.reconnect_max_s, 3600);
+	bx_config_free(c);
+}
+
+/* Hosts the url and server_name accept, split into host and port. */
+static void
+test_hub_hosts(void **state)
+{
+	static const struct {
+		const char *url;
+		const char *host;
+		uint16_t port;
+	} cases[] = {
+		{"127.0.0.1:7700", "127.0.0.1", 7700}, /* a hub on the node */
+		{"223.255.255.254:1", "223.255.255.254", 1},
+		{"bauxite-hub:7700", "bauxite-hub", 7700},
+		{"localhost:7700", "localhost", 7700},
+		{"HUB.Example.NET:7700", "HUB.Example.NET", 7700},
+		{"10.99.0.254x:7700", "10.99.0.254x", 7700}, /* a name, not all digits */
+		{"1a.2b:7700", "1a.2b", 7700},
+		{L63 ".example:7700", L63 ".example", 7700},
+		{L63 "." L63 "." L63 "." L61 ":7700", L63 "." L63 "." L63 "." L61, 7700},
+	};
+	char patch[1024];
+	struct bx_config *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		snprintf(patch, sizeof(patch), HUB("\"url\": \"%s\""), cases[i].url);
+		c = load_ok(patch);
+		assert_string_equal(c->hub.url, cases[i].url);
+		assert_string_equal(c->hub.host, cases[i].host);
+		assert_string_equal(c->hub.server_name, cases[i].host);
+		assert_int_equal(c->hub.port, cases[i].port);
+		bx_config_free(c);
+
+		/* The same hosts as server_name. */
+		snprintf(patch, sizeof(patch),
+			 HUB_WITH("\"server_name\": \"%s\""), cases[i].host);
+		c = load_ok(patch);
+		assert_string_equal(c->hub.host, "10.99.0.254");
+		assert_string_equal(c->hub.server_name, cases[i].host);
+		bx_config_free(c);
+	}
+}
+
+/* A state_dir of @len characters: "/" then 'd's. */
+static char *
+long_dir(size_t len)
+{
+	char *d = malloc(len + 1);
+
+	assert_non_null(d);
+	memset(d, 'd', len);
+	d[0] = '/';
+	d[len] = '\0';
+	return d;
+}
+
+/*
+ * The hub's files: absolute paths as given, relative ones (the defaults
+ * too) under state_dir, with one '/' between, up to BX_CONFIG_PATH_MAX
+ * characters in all; past it, the field is named, default or not.
+ */
+static void
+test_hub_paths(void **state)
+{
+	static const struct {
+		const char *state_dir;
+		const char *key;   /* the field given, or NULL: defaults only */
+		const char *value;
+		const char *ca, *cert, *key_file;
+	} cases[] = {
+		{"/var/lib/bauxite", NULL, NULL, "/var/lib/bauxite/hub-ca.crt",
+		 "/var/lib/bauxite/node.crt", "/var/lib/bauxite/node.key"},
+		{"/", NULL, NULL, "/hub-ca.crt", "/node.crt", "/node.key"},
+		{"/srv/bx/", "cert_file", "x.crt", "/srv/bx/hub-ca.crt",
+		 "/srv/bx/x.crt", "/srv/bx/node.key"},
+		{"/srv/bx", "ca_file", "/etc/ca.pem", "/etc/ca.pem",
+		 "/srv/bx/node.crt", "/srv/bx/node.key"},
+		{"/srv/bx", "key_file", "keys/n.key", "/srv/bx/hub-ca.crt",
+		 "/srv/bx/node.crt", "/srv/bx/keys/n.key"},
+		{"/srv/bx", "key_file", "./node.key", "/srv/bx/hub-ca.crt",
+		 "/srv/bx/node.crt", "/srv/bx/./node.key"},
+		{"/srv/bx", "ca_file", "/", "/", "/srv/bx/node.crt",
+		 "/srv/bx/node.key"},
+	};
+	struct bx_config *c = NULL;
+	char err[ERR_LEN] = "", want[PATH_MAX];
+	json_t *root, *hub;
+	char *dir;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		root = base_with(HUB(HUB_URL));
+		hub = json_object_get(root, "hub");
+		json_object_set_new(root, "state_dir",
+				    json_string(cases[i].state_dir));
+		if (cases[i].key != NULL)
+			json_object_set_new(hub, cases[i].key,
+					    json_string(cases[i].value));
+		rc = bx_config_from_json(root, NAME, &c, err, sizeof(err));
+		if (rc != 0)
+			fail_msg("case %zu: rc %d: %s", i, rc, err);
+		assert_string_equal(c->hub.ca_file, cases[i].ca);
+		assert_string_equal(c->hub.cert_file, cases[i].cert);
+		assert_string_equal(c->hub.key_file, cases[i].key_file);
+		bx_config_free(c);
+		c = NULL;
+		json_decref(root);
+	}
+
+	/* "/ddd...d" + "/" + "hub-ca.crt" is exactly BX_CONFIG_PATH_MAX long. */
+	dir = long_dir(BX_CONFIG_PATH_MAX - 1 - strlen("hub-ca.crt"));
+	root = base_with(HUB(HUB_URL));
+	json_object_set_new(root, "state_dir", json_string(dir));
+	rc = bx_config_from_json(root, NAME, &c, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("rc %d: %s", rc, err);
+	assert_int_equal(strlen(c->hub.ca_file), BX_CONFIG_PATH_MAX);
+	snprintf(want, sizeof(want), "%s/hub-ca.crt", dir);
+	assert_string_equal(c->hub.ca_file, want);
+	bx_config_free(c);
+	c = NULL;
+	json_decref(root);
+	free(dir);
+
+	/* One more character: the default's field is named. */
+	dir = long_dir(BX_CONFIG_PATH_MAX - strlen("hub-ca.crt"));
+	root = base_with(HUB(HUB_URL));
+	json_object_set_new(root, "state_dir", json_string(dir));
+	assert_int_equal(bx_config_from_json(root, NAME, &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(c);
+	assert_string_equal(err, NAME ": hub.ca_file: \"hub-ca.crt\" (the default) "
+			    "under state_dir makes a path longer than 1023 "
+			    "characters (expected a shorter or an absolute path)");
+	/* A given one too. */
+	json_object_set_new(json_object_get(root, "hub"), "ca_file",
+			    json_string("ca/hub.crt"));
+	assert_int_equal(bx_config_from_json(root, NAME, &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, NAME ": hub.ca_file: \"ca/hub.crt\" under "
+			    "state_dir makes a path longer than 1023 characters "
+			    "(expected a shorter or an absolute path)");
+	/* An absolute one is kept whatever state_dir is; shorter names fit. */
+	json_object_set_new(json_object_get(root, "hub"), "ca_file",
+			    json_string("/etc/ca.pem"));
+	rc = bx_config_from_json(root, NAME, &c, err, sizeof(err));
+	if (rc != 0)
+		fail_msg("rc %d: %s", rc, err);
+	assert_string_equal(c->hub.ca_file, "/etc/ca.pem");
+	snprintf(want, sizeof(want), "%s/node.crt", dir);
+	assert_string_equal(c->hub.cert_file, want);
+	snprintf(want, sizeof(want), "%s/node.key", dir);
+	assert_string_equal(c->hub.key_file, want);
+	bx_config_free(c);
+	json_decref(root);
+	free(dir);
 }
 
 /* ---- (2) bad configs ----------------------------------------------------- */
@@ -1071,6 +1319,131 @@ static const struct bad_case bad_cases[] = {
 	 "session.reject_after_messages",
 	 "1152921504606846976 is not greater than session.rekey_after_messages "
 	 "(1152921504606846976, the default)"},
+	/* hub: shape */
+	{"hub not an object", "{\"hub\": \"10.99.0.254:7700\"}", -EINVAL, "hub",
+	 "expected an object, got \"10.99.0.254:7700\""},
+	{"hub empty", "{\"hub\": {}}", -EINVAL, "hub.url",
+	 "missing (expected \"host:port\" (host an IPv4 address or a DNS name, "
+	 "port 1..65535))"},
+	{"hub comment only", HUB("\"$comment\": \"join me\""), -EINVAL,
+	 "hub.url", "missing"},
+	{"hub unknown key", HUB_WITH("\"ca\": \"ca.pem\""), -EINVAL, "hub",
+	 "unknown key \"ca\" (expected one of: url, server_name, ca_file, "
+	 "cert_file, key_file, max_peers, metrics_interval_s, reconnect_max_s, "
+	 "$comment)"},
+	/* hub.url */
+	{"hub.url a number", HUB("\"url\": 7700"), -EINVAL, "hub.url",
+	 "expected \"host:port\" (host an IPv4 address or a DNS name, port "
+	 "1..65535), got 7700"},
+	{"hub.url null", HUB("\"url\": null"), -EINVAL, "hub.url",
+	 "\"host:port\" (host an IPv4 address or a DNS name, port 1..65535), got null"},
+	{"hub.url empty", HUB("\"url\": \"\""), -EINVAL, "hub.url",
+	 "port 1..65535), got \"\""},
+	{"hub.url without port", HUB("\"url\": \"hub.example\""), -EINVAL,
+	 "hub.url", "port 1..65535), got \"hub.example\""},
+	{"hub.url port 0", HUB("\"url\": \"hub:0\""), -EINVAL, "hub.url",
+	 "expected \"host:port\" with port 1..65535, got \"hub:0\""},
+	{"hub.url port 65536", HUB("\"url\": \"hub:65536\""), -EINVAL,
+	 "hub.url", "expected \"host:port\" with port 1..65535, got \"hub:65536\""},
+	{"hub.url port empty", HUB("\"url\": \"hub:\""), -EINVAL, "hub.url",
+	 "with port 1..65535, got \"hub:\""},
+	{"hub.url port leading zero", HUB("\"url\": \"hub:07700\""), -EINVAL,
+	 "hub.url", "with port 1..65535, got \"hub:07700\""},
+	{"hub.url port a name", HUB("\"url\": \"hub:grpc\""), -EINVAL,
+	 "hub.url", "with port 1..65535, got \"hub:grpc\""},
+	{"hub.url port negative", HUB("\"url\": \"hub:-1\""), -EINVAL,
+	 "hub.url", "with port 1..65535, got \"hub:-1\""},
+	{"hub.url host empty", HUB("\"url\": \":7700\""), -EINVAL, "hub.url",
+	 "expected \"host:port\" with host a unicast or loopback IPv4 address or "
+	 "a DNS name (1..253 characters of [A-Za-z0-9.-], labels of 1..63 "
+	 "without '-' at either end), got \":7700\""},
+	{"hub.url host with a space", HUB("\"url\": \"my hub:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast or loopback IPv4 address or a DNS name"},
+	{"hub.url with a scheme", HUB("\"url\": \"https://hub:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url IPv6", HUB("\"url\": \"[::1]:7700\""), -EINVAL, "hub.url",
+	 "with host a unicast"},
+	{"hub.url two colons", HUB("\"url\": \"hub:7700:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url host 254 characters",
+	 HUB("\"url\": \"" L63 "." L63 "." L63 "." L62 ":7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url longer than host and port can be",
+	 HUB("\"url\": \"" L63 "." L63 "." L63 "." L63 ":7700\""), -EINVAL,
+	 "hub.url", "expected \"host:port\" (host an IPv4 address or a DNS name"},
+	{"hub.url label of 64", HUB("\"url\": \"" L63 "d.example:7700\""),
+	 -EINVAL, "hub.url", "with host a unicast"},
+	{"hub.url label starts with -", HUB("\"url\": \"-hub:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url label ends with -", HUB("\"url\": \"hub-.example:7700\""),
+	 -EINVAL, "hub.url", "with host a unicast"},
+	{"hub.url empty label", HUB("\"url\": \"hub..example:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url trailing dot", HUB("\"url\": \"hub.example.:7700\""),
+	 -EINVAL, "hub.url", "with host a unicast"},
+	{"hub.url underscore", HUB("\"url\": \"bauxite_hub:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url short IPv4", HUB("\"url\": \"10.99.254:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url IPv4 octet 256", HUB("\"url\": \"10.99.0.256:7700\""),
+	 -EINVAL, "hub.url", "with host a unicast"},
+	{"hub.url 0.0.0.0", HUB("\"url\": \"0.0.0.0:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url multicast", HUB("\"url\": \"224.0.0.1:7700\""), -EINVAL,
+	 "hub.url", "with host a unicast"},
+	{"hub.url broadcast", HUB("\"url\": \"255.255.255.255:7700\""),
+	 -EINVAL, "hub.url", "with host a unicast"},
+	/* hub.server_name */
+	{"hub.server_name empty", HUB_WITH("\"server_name\": \"\""), -EINVAL,
+	 "hub.server_name",
+	 "expected a unicast or loopback IPv4 address or a DNS name (1..253 "
+	 "characters of [A-Za-z0-9.-], labels of 1..63 without '-' at either "
+	 "end), got \"\""},
+	{"hub.server_name with a space",
+	 HUB_WITH("\"server_name\": \"bauxite hub\""), -EINVAL,
+	 "hub.server_name", "DNS name (1..253 characters"},
+	{"hub.server_name underscore",
+	 HUB_WITH("\"server_name\": \"bauxite_hub\""), -EINVAL,
+	 "hub.server_name", "got \"bauxite_hub\""},
+	{"hub.server_name 254 characters",
+	 HUB_WITH("\"server_name\": \"" L63 "." L63 "." L63 "." L62 "\""),
+	 -EINVAL, "hub.server_name", "DNS name (1..253 characters"},
+	{"hub.server_name short IPv4", HUB_WITH("\"server_name\": \"10.1\""),
+	 -EINVAL, "hub.server_name", "got \"10.1\""},
+	{"hub.server_name a number", HUB_WITH("\"server_name\": 1"), -EINVAL,
+	 "hub.server_name", "got 1"},
+	{"hub.server_name with a port",
+	 HUB_WITH("\"server_name\": \"bauxite-hub:7700\""), -EINVAL,
+	 "hub.server_name", "got \"bauxite-hub:7700\""},
+	/* hub files */
+	{"hub.ca_file empty", HUB_WITH("\"ca_file\": \"\""), -EINVAL,
+	 "hub.ca_file",
+	 "expected a file path, absolute or relative to state_dir, got \"\""},
+	{"hub.ca_file a number", HUB_WITH("\"ca_file\": 5"), -EINVAL,
+	 "hub.ca_file", "expected a file path, absolute or relative to state_dir, got 5"},
+	{"hub.cert_file null", HUB_WITH("\"cert_file\": null"), -EINVAL,
+	 "hub.cert_file", "relative to state_dir, got null"},
+	{"hub.key_file an array", HUB_WITH("\"key_file\": [\"node.key\"]"),
+	 -EINVAL, "hub.key_file", "relative to state_dir, got an array"},
+	/* hub integers */
+	{"hub.max_peers 0", HUB_WITH("\"max_peers\": 0"), -EINVAL,
+	 "hub.max_peers", "expected an integer 1..65536, got 0"},
+	{"hub.max_peers 65537", HUB_WITH("\"max_peers\": 65537"), -EINVAL,
+	 "hub.max_peers", "expected an integer 1..65536, got 65537"},
+	{"hub.max_peers string", HUB_WITH("\"max_peers\": \"1024\""), -EINVAL,
+	 "hub.max_peers", "got \"1024\""},
+	{"hub.max_peers real", HUB_WITH("\"max_peers\": 1024.5"), -EINVAL,
+	 "hub.max_peers", "got 1024.5"},
+	{"hub.metrics_interval_s 0", HUB_WITH("\"metrics_interval_s\": 0"),
+	 -EINVAL, "hub.metrics_interval_s", "expected an integer 1..3600, got 0"},
+	{"hub.metrics_interval_s 3601", HUB_WITH("\"metrics_interval_s\": 3601"),
+	 -EINVAL, "hub.metrics_interval_s", "expected an integer 1..3600, got 3601"},
+	{"hub.reconnect_max_s 0", HUB_WITH("\"reconnect_max_s\": 0"), -EINVAL,
+	 "hub.reconnect_max_s", "expected an integer 1..3600, got 0"},
+	{"hub.reconnect_max_s 3601", HUB_WITH("\"reconnect_max_s\": 3601"),
+	 -EINVAL, "hub.reconnect_max_s", "expected an integer 1..3600, got 3601"},
+	{"hub.reconnect_max_s boolean", HUB_WITH("\"reconnect_max_s\": true"),
+	 -EINVAL, "hub.reconnect_max_s", "got true"},
 };
 
 static void
@@ -1212,6 +1585,8 @@ test_dump(void **state)
 	assert_true(dump_has(buf, "session.max_clock_skew_s", "600"));
 	assert_true(dump_has(buf, "session.initiations_per_sec", "20"));
 	assert_true(dump_has(buf, "session.initiations_burst", "5"));
+	assert_true(dump_has(buf, "hub", "(none: static peers only)"));
+	assert_null(strstr(buf, "hub."));
 	free(buf);
 	bx_config_free(c);
 
@@ -1230,6 +1605,24 @@ test_dump(void **state)
 	assert_true(dump_has(buf, "session.initiations_burst", "9999"));
 	free(buf);
 	bx_config_free(c);
+
+	/* Every hub field, its files resolved under state_dir. */
+	c = load_ok("{\"state_dir\": \"/srv/bx\", \"hub\": {"
+		    "\"url\": \"hub.example:7700\", \"ca_file\": \"/etc/ca.pem\","
+		    " \"key_file\": \"keys/n.key\", \"max_peers\": 4096,"
+		    " \"reconnect_max_s\": 60}}");
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "hub.url", "hub.example:7700"));
+	assert_true(dump_has(buf, "hub.server_name", "hub.example"));
+	assert_true(dump_has(buf, "hub.ca_file", "/etc/ca.pem"));
+	assert_true(dump_has(buf, "hub.cert_file", "/srv/bx/node.crt"));
+	assert_true(dump_has(buf, "hub.key_file", "/srv/bx/keys/n.key"));
+	assert_true(dump_has(buf, "hub.max_peers", "4096"));
+	assert_true(dump_has(buf, "hub.metrics_interval_s", "10"));
+	assert_true(dump_has(buf, "hub.reconnect_max_s", "60"));
+	assert_null(strstr(buf, "(none: static peers only)"));
+	free(buf);
+	bx_config_free(c);
 }
 
 int
@@ -1244,6 +1637,10 @@ main(void)
 		cmocka_unit_test(test_max_peers),
 		cmocka_unit_test(test_public_keys),
 		cmocka_unit_test(test_session_derived),
+		cmocka_unit_test(test_hub_defaults),
+		cmocka_unit_test(test_hub_everything_set),
+		cmocka_unit_test(test_hub_hosts),
+		cmocka_unit_test(test_hub_paths),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_root_not_object),
 		cmocka_unit_test(test_load_errors),

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bauxite-app's side of the hub link (control/hub): what its thread
+ * received is applied here, on the control lcore -- topology through
+ * topo.c (one registry commit per update), policy through policy.c -- and
+ * its metrics reports read the counters.
+ *
+ * Topology: a full update is the whole set of the hub's peers: every peer
+ * that came from the hub (or from a hub snapshot at start) and is not in
+ * it goes; a diff upserts and removes. Updates not above the applied
+ * version are ignored, so a replayed or duplicated update changes nothing.
+ * Each applied update is also written to the warm-start snapshot, so a
+ * restart finds the latest topology even when the hub is away.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app.h"
+
+#define LOG_PREFIX "bauxite-app: "
+
+static void
+from_hub(const struct bx_hub_peer *h, struct app_peer_src *p)
+{
+	unsigned j;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->id, sizeof(p->id), "%s", h->id);
+	p->vip = h->virtual_ip;
+	for (j = 0; j < h->n_allowed && j < BX_PEER_MAX_PREFIXES; j++) {
+		p->allowed[j].addr = h->allowed[j].addr;
+		p->allowed[j].len = h->allowed[j].len;
+	}
+	p->n_allowed = j;
+	p->endpoint_ip = h->endpoint_ip;
+	p->endpoint_port = rte_cpu_to_be_16(h->endpoint_port);
+	memcpy(p->public_key, h->x25519_public, sizeof(p->public_key));
+	p->cfg_index = -1;
+	p->origin = APP_PEER_HUB;
+}
+
+static bool
+listed(const struct bx_hub_event *ev, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < ev->n_upsert; i++)
+		if (strcmp(ev->upsert[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Full update: hub peers (and restored ones) the hub no longer lists. */
+static void
+remove_unlisted(struct app_hub_glue *g, const struct bx_hub_event *ev)
+{
+	struct app_warm *book = g->topo->book;
+	unsigned i = 0;
+
+	/* app_topo_remove moves the last entry into the removed one's
+	 * place: look at the same position again. */
+	while (i < book->n) {
+		const struct app_peer_src *p = &book->peers[i];
+
+		if (p->origin != APP_PEER_CONFIG && !listed(ev, p->id) &&
+		    app_topo_remove(g->topo, p->id) == 0)
+			continue;
+		i++;
+	}
+}
+
+static void
+apply_topology(struct app_hub_glue *g, const struct bx_hub_event *ev)
+{
+	struct app_warm *book = g->topo->book;
+	char err[256];
+	unsigned i, bad = 0;
+
+	if (ev->version <= book->topology_version && !ev->full)
+		return;
+	if (ev->full)
+		remove_unlisted(g, ev);
+	for (i = 0; i < ev->n_remove; i++) {
+		const struct app_peer_src *p = NULL;
+		unsigned k;
+
+		for (k = 0; k < book->n; k++)
+			if (strcmp(book->peers[k].id, ev->remove[i]) == 0)
+				p = &book->peers[k];
+		/* The hub cannot remove what the operator configured. */
+		if (p != NULL && p->origin != APP_PEER_CONFIG)
+			app_topo_remove(g->topo, ev->remove[i]);
+	}
+	for (i = 0; i < ev->n_upsert; i++) {
+		struct app_peer_src p;
+
+		from_hub(&ev->upsert[i], &p);
+		if (app_topo_upsert(g->topo, &p, err, sizeof(err)) != 0) {
+			fprintf(stderr, LOG_PREFIX "hub topology %" PRIu64 ": %s\n",
+				ev->version, err);
+			bad++;
+		}
+	}
+	app_topo_commit(g->topo);
+	book->topology_version = ev->version;
+	printf(LOG_PREFIX "hub topology %" PRIu64 " applied (%s): %u upsert, "
+	       "%u remove%s%s; %u peer(s)\n", ev->version,
+	       ev->full ? "full" : "diff", ev->n_upsert - bad, ev->n_remove,
+	       ev->warning[0] ? "; " : "", ev->warning, book->n);
+	fflush(stdout);
+}
+
+void
+app_hub_poll(struct app_hub_glue *g)
+{
+	struct bx_hub_event *ev;
+	char err[512];
+	bool topology = false;
+
+	if (g->hub == NULL)
+		return;
+	while (bx_hub_poll(g->hub, &ev) == 0) {
+		switch (ev->kind) {
+		case BX_HUB_EV_TOPOLOGY:
+			apply_topology(g, ev);
+			topology = true;
+			break;
+		case BX_HUB_EV_POLICY:
+			if (app_policy_apply(g->policy, ev->rules_json,
+					     ev->version, err, sizeof(err)) != 0 &&
+			    ev->version > g->policy->version)
+				fprintf(stderr, LOG_PREFIX "hub policy: %s\n", err);
+			break;
+		default:
+			printf(LOG_PREFIX "hub %s: %s\n",
+			       ev->connected ? "connected" : "unreachable",
+			       ev->warning);
+			fflush(stdout);
+			break;
+		}
+		bx_hub_event_free(ev);
+	}
+	bx_hub_applied(g->hub, g->topo->book->topology_version,
+		       g->policy->version);
+	if (topology && g->on_topology != NULL)
+		g->on_topology(g->on_topology_ctx);
+}
+
+/* Hub thread: every counter and every drop reason that happened. */
+static unsigned
+collect(void *ctx, struct bx_hub_counter *out, unsigned max)
+{
+	const struct bx_stats *stats = ctx;
+	struct bx_stats_lcore sum;
+	unsigned i, n = 0;
+
+	bx_stats_sum(stats, &sum);
+	for (i = 0; i < BX_STAT__COUNT && n < max; i++, n++) {
+		snprintf(out[n].name, sizeof(out[n].name), "%s",
+			 bx_stats_counter_name((enum bx_stat_id)i));
+		out[n].value = sum.counter[i];
+	}
+	for (i = BX_DROP_NONE + 1; i < BX_DROP__COUNT && n < max; i++) {
+		if (sum.drop[i] == 0)
+			continue;
+		snprintf(out[n].name, sizeof(out[n].name), "drop_%s",
+			 bx_drop_name((enum bx_drop_reason)i));
+		out[n].value = sum.drop[i];
+		n++;
+	}
+	return n;
+}
+
+int
+app_hub_start(struct app_hub_glue *g, const struct bx_config *cfg,
+	      const struct bx_stats *stats, char *err, size_t errlen)
+{
+	const struct bx_config_hub *h = &cfg->hub;
+	struct bx_hub_conf hc;
+
+	if (!h->set)
+		return 0;
+	memset(&hc, 0, sizeof(hc));
+	hc.target = h->url;
+	hc.server_name = h->server_name[0] ? h->server_name : NULL;
+	hc.ca_file = h->ca_file;
+	hc.cert_file = h->cert_file;
+	hc.key_file = h->key_file;
+	hc.metrics_interval_s = h->metrics_interval_s;
+	hc.reconnect_max_s = h->reconnect_max_s;
+	hc.topology_version = g->topo->book->topology_version;
+	hc.collect = collect;
+	hc.collect_ctx = (void *)(uintptr_t)stats;
+	g->hub = bx_hub_start(&hc, err, errlen);
+	if (g->hub == NULL)
+		return -errno;
+	printf(LOG_PREFIX "hub %s: connecting (topology version %" PRIu64 ")\n",
+	       h->url, hc.topology_version);
+	fflush(stdout);
+	return 0;
+}
+
+void
+app_hub_stop(struct app_hub_glue *g)
+{
+	bx_hub_stop(g->hub);
+	g->hub = NULL;
+}
