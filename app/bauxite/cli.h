@@ -172,6 +172,7 @@ int cli_telemetry_call(const struct cli_telemetry_target *t, const char *cmd,
 		       json_t **data, char *err, size_t errlen);
 
 int cli_keys(int argc, char **argv);
+int cli_join(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
 
 #endif /* BX_CLI_H */

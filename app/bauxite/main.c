@@ -6,6 +6,8 @@
  *   bauxite keys show [--dir DIR | --config FILE]
  *   bauxite snapshot show FILE            (builds with protobuf-c)
  *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
+ *   bauxite join TOKEN HUB --underlay-port P --underlay-address A [...]
+ *                                         (builds with gRPC)
  *
  * Output meant for scripts goes to stdout; notes and errors, each naming
  * the file or field at fault, go to stderr. Exit status: 0 done, 1 failed,
@@ -16,6 +18,9 @@
 
 static const struct cli_cmd commands[] = {
 	{ "keys", "show or create the node's identity keys", cli_keys },
+#ifdef BX_CLI_JOIN
+	{ "join", "provision this node at a hub with a join token", cli_join },
+#endif
 #ifdef BX_CLI_SNAPSHOT
 	{ "snapshot", "inspect or save warm-start state snapshots",
 	  cli_snapshot },
