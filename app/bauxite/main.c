@@ -7,7 +7,7 @@
  *   bauxite snapshot show FILE            (builds with protobuf-c)
  *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
  *   bauxite join TOKEN HUB --underlay-port P --underlay-address A [...]
- *                                         (builds with gRPC)
+ *   bauxite hub check --config FILE      (both build with gRPC)
  *
  * Output meant for scripts goes to stdout; notes and errors, each naming
  * the file or field at fault, go to stderr. Exit status: 0 done, 1 failed,
@@ -20,6 +20,7 @@ static const struct cli_cmd commands[] = {
 	{ "keys", "show or create the node's identity keys", cli_keys },
 #ifdef BX_CLI_JOIN
 	{ "join", "provision this node at a hub with a join token", cli_join },
+	{ "hub", "check this node's link to its hub", cli_hub },
 #endif
 #ifdef BX_CLI_SNAPSHOT
 	{ "snapshot", "inspect or save warm-start state snapshots",
