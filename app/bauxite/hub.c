@@ -119,9 +119,10 @@ hub_check(int argc, char **argv)
 		rc = CLI_EXIT_OK;
 		break;
 	case -EAGAIN:
-		/* The stream is up; the hub only had nothing new to send. */
-		printf("hub %s: ok, connected\n", cfg->hub.url);
-		rc = CLI_EXIT_OK;
+		/* A hub answers every stream at once (a snapshot, or an
+		 * empty update): silence is a hub that is not there. */
+		cli_error("hub %s: no answer within %d s", cfg->hub.url,
+			  CHECK_TIMEOUT_MS / 1000);
 		break;
 	default:
 		if (bx_rpc_call_status(call, &code, &msg) == 0)

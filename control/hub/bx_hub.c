@@ -49,6 +49,7 @@ struct bx_hub {
 	uint64_t topology_applied;
 	uint64_t policy_applied;
 	bool connected;
+	bool state_said;               /* a STATE event went out already */
 };
 
 /* ---- files -------------------------------------------------------------- */
@@ -177,8 +178,10 @@ set_state(struct bx_hub *hub, bool connected, const char *why)
 	bool changed;
 
 	pthread_mutex_lock(&hub->lock);
-	changed = hub->connected != connected;
+	/* The first outcome is news too: a hub never reached is said. */
+	changed = hub->connected != connected || !hub->state_said;
 	hub->connected = connected;
+	hub->state_said = true;
 	pthread_mutex_unlock(&hub->lock);
 	if (!changed)
 		return;
@@ -577,6 +580,11 @@ hub_thread(void *arg)
 						   sizeof(why));
 		if (ch != NULL)
 			session(hub, ch, &delivered, why, sizeof(why));
+		/* A fresh channel next time: gRPC's own reconnect back-off
+		 * (up to two minutes) would otherwise fail our attempts fast
+		 * and make ours meaningless. */
+		bx_rpc_channel_destroy(ch);
+		ch = NULL;
 		if (stopping(hub))
 			break;
 		set_state(hub, false, why[0] ? why : "disconnected");

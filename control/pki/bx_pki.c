@@ -1522,7 +1522,7 @@ bx_pki_server_load_or_create(const char *dir, const struct bx_pki_ca *ca,
 	char key_path[PATH_MAX], crt_path[PATH_MAX];
 	char *kpem = NULL, *cpem = NULL;
 	enum bx_pki_server_state st;
-	bool key_ok, crt_ok;
+	bool key_ok = false, crt_ok = false;
 	int rc;
 
 	rc = names_parse(names, n, parsed, err, errlen);

@@ -292,6 +292,7 @@ int bx_rpc_unary_reply(struct bx_rpc_stream *call, enum bx_rpc_code code,
  *              BX_RPC_STREAM_QUEUE_BYTES: the client does not keep up, the
  *              stream is ended with RESOURCE_EXHAUSTED and the queue dropped
  *   -EMSGSIZE  @len exceeds BX_RPC_MAX_MESSAGE
+ *   -EINVAL    @s is a unary call (answer it with bx_rpc_unary_reply)
  *   -ENOMEM
  */
 int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len);
@@ -299,7 +300,7 @@ int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len);
 /*
  * Ends an accepted stream with @code and @msg (may be NULL) once the queued
  * messages are out. Any thread. 0, or -EPIPE when already ended or
- * finishing, -ENOMEM.
+ * finishing, -EINVAL on a unary call, -ENOMEM.
  */
 int bx_rpc_stream_finish(struct bx_rpc_stream *s, enum bx_rpc_code code,
 			 const char *msg);

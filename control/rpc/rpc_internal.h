@@ -5,7 +5,6 @@
 #ifndef RPC_INTERNAL_H
 #define RPC_INTERNAL_H
 
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 

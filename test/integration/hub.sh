@@ -14,6 +14,9 @@
 #     topology version;
 #   - B is revoked: A drops B within 1 s (no_peer), and B's reconnects are
 #     refused (PERMISSION_DENIED in B's log);
+#   - bytes that are not the method's message get INVALID_ARGUMENT
+#     (anonymous ProvisionNode, authenticated WatchTopology) and the hub
+#     serves on;
 #   - `audit verify` passes, and fails naming the record after one byte of
 #     an audit record is changed in the database.
 #
@@ -22,7 +25,7 @@
 
 app=${1:?usage: hub.sh BAUXITE_APP}
 bx_require_root
-bx_require_tools ip ping sysctl awk
+bx_require_tools ip ping sysctl awk ethtool
 bx_hugepages
 bx_tmpdir
 tmp=$bx_tmp
@@ -40,6 +43,10 @@ bx_switch "$nsS"
 bx_netns "$nsH"
 bx_switch_port "$nsS" sH "$nsH" vH
 ip -n "$nsH" addr add "$hub_ip/24" dev vH
+# A veth leaves TCP checksums to "hardware" (CHECKSUM_PARTIAL): a packet
+# socket -- the edges' af_packet ports -- would see them unfinished. A
+# real NIC fills them in; here the hub's kernel must.
+ip netns exec "$nsH" ethtool -K vH tx off >/dev/null
 
 hub_start() {
 	bx_start "$nsH" "$logH" "$dispatch" serve --state-dir "$hubdir" \
@@ -74,7 +81,7 @@ join_edge() {
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$ifn.arp_ignore=8"
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$ifn.rp_filter=1"
 	bx_config "$tmp/state-$n/bauxite.json" "$tmp/$n.json" 'stats_interval_s=0' \
-		'idle_sleep_us=100' 'hub.metrics_interval_s=1'
+		'idle_sleep_us=100' 'hub.metrics_interval_s=1' 'hub.reconnect_max_s=2'
 }
 
 # start_edge N LOG: bauxite-app of edge N.
@@ -99,15 +106,16 @@ vipA=$(bx_json "$tmp/a.json" inner.address) vipA=${vipA%/*}
 vipB=$(bx_json "$tmp/b.json" inner.address) vipB=${vipB%/*}
 bx_log "joined: edge-a $vipA, edge-b $vipB"
 
-# The same token again, an expired one.
-out=$(ip netns exec "$nsA" "$cli" join "$tokA" "$hub" --name edge-x --state-dir "$tmp/state-x" \
+# The same token again, an expired one (asked from the hub's own
+# namespace: the edges' ports belong to bauxite-app from now on).
+out=$(ip netns exec "$nsH" "$cli" join "$tokA" "$hub" --name edge-x --state-dir "$tmp/state-x" \
 	--underlay-port net_af_packet0,iface=vA --underlay-address 10.99.0.9/24 2>&1) &&
 	bx_fail "a used token was accepted: $out"
 echo "$out" | grep -q 'already used' || bx_fail "reused token: unclear error: $out"
 bx_log "reused token refused: $(echo "$out" | tail -n 1)"
 tokE=$(token --ttl 1s) || bx_fail "token create failed"
 sleep 1.5
-out=$(ip netns exec "$nsB" "$cli" join "$tokE" "$hub" --name edge-y --state-dir "$tmp/state-y" \
+out=$(ip netns exec "$nsH" "$cli" join "$tokE" "$hub" --name edge-y --state-dir "$tmp/state-y" \
 	--underlay-port net_af_packet0,iface=vB --underlay-address 10.99.0.9/24 2>&1) &&
 	bx_fail "an expired token was accepted: $out"
 echo "$out" | grep -q 'expired' || bx_fail "expired token: unclear error: $out"
@@ -143,7 +151,7 @@ kill -TERM "$pidO"; wait "$pidO" || true; bx_forget "$pidO"
 
 # Policy: deny ICMP from A to B; then lift it.
 cat >"$tmp/deny.json" <<EOF
-[{"proto": "icmp", "src": "$vipA/32", "dst": "$vipB/32", "action": "deny"}]
+[{"proto": "icmp", "src_prefix": "$vipA/32", "dst_prefix": "$vipB/32", "action": "deny"}]
 EOF
 bx_counters "$prefixA" >"$tmp/A.p0" || bx_fail "no counters from A"
 t0=$(date +%s%N)
@@ -185,6 +193,22 @@ done
 grep -q "hub topology $((ver + 1)) applied" "$logA" ||
 	{ bx_show_logs; bx_fail "A did not get topology version $((ver + 1)) after the restart (had $ver)"; }
 bx_log "hub restarted: both reconnected, C's join came to A as topology $((ver + 1))"
+
+# Bytes that are not the method's message: a status, and the hub serves on.
+poke=${app%/app/bauxite-app/bauxite-app}/test/tools/rpc-poke
+[ -x "$poke" ] || bx_fail "$poke is not executable"
+pin=$(sed -n 's/.*CA pin \([A-Za-z0-9_-]*\)$/\1/p' "$logH" | tail -n 1)
+out=$(ip netns exec "$nsH" "$poke" "$hub" "$pin" /bauxite.v1.ProvisioningService/ProvisionNode ffffffff0102) ||
+	bx_fail "rpc-poke could not call ProvisionNode"
+echo "$out" | grep -q '^INVALID_ARGUMENT' || bx_fail "garbage ProvisionNode: $out"
+out2=$(ip netns exec "$nsH" "$poke" "$hub" - /bauxite.v1.TopologyService/WatchTopology ff0a \
+	"$tmp/state-a/hub-ca.crt" "$tmp/state-a/node.crt" "$tmp/state-a/node.key" "$hub_ip") ||
+	bx_fail "rpc-poke could not call WatchTopology"
+echo "$out2" | grep -q '^INVALID_ARGUMENT' || bx_fail "garbage WatchTopology: $out2"
+bx_alive "$pidH" || bx_fail "the hub died of a malformed request"
+out3=$(ip netns exec "$nsH" "$cli" hub check --config "$tmp/a.json" 2>&1) ||
+	bx_fail "the hub stopped serving after malformed requests: $out3"
+bx_log "malformed requests: ProvisionNode -> $out; WatchTopology -> $out2; then: $out3"
 
 # Revoke B.
 bx_counters "$prefixA" >"$tmp/A.r0" || bx_fail "no counters from A"

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bauxite-dispatch nodes: the provisioned nodes (control/store).
+ *
+ *   nodes list          one line per node: id, virtual IP, endpoint, state,
+ *                       last seen, rx/tx bytes of its latest metrics report
+ *   nodes revoke ID     removes it from the mesh; a running `serve` pushes
+ *                       the removal to every peer and cuts the node off
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "bx_common.h"
+#include "bx_store.h"
+#include "cli.h"
+
+#define LIST_PROG CLI_NAME " nodes list"
+#define REVOKE_PROG CLI_NAME " nodes revoke"
+/* "255.255.255.255:65535 (+7)" */
+#define ENDPOINT_TEXT_LEN 40u
+#define COUNTER_TEXT_LEN 24u
+#define METRIC_RX "rx_bytes"
+#define METRIC_TX "tx_bytes"
+
+static void
+list_help(FILE *f)
+{
+	fprintf(f,
+		"usage: " LIST_PROG " [--state-dir D]\n\n"
+		"Lists the provisioned nodes, revoked ones too. ENDPOINT is the first\n"
+		"known (with how many more); RX/TX bytes come from the node's latest\n"
+		"metrics report (counters " METRIC_RX " and " METRIC_TX "), '-' without one.\n\n"
+		CLI_STATE_DIR_HELP);
+}
+
+/* A counter of the metrics JSON as text; "-" when it is not there. */
+static void
+counter_text(const json_t *metrics, const char *name, char *out,
+	     size_t outlen)
+{
+	const json_t *v = json_object_get(metrics, name);
+
+	if (json_is_integer(v))
+		snprintf(out, outlen, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(v));
+	else
+		snprintf(out, outlen, "-");
+}
+
+static int
+print_node(const struct bx_store_node *n, void *arg)
+{
+	char vip[INET_ADDRSTRLEN], ip[INET_ADDRSTRLEN];
+	char endpoint[ENDPOINT_TEXT_LEN], seen[CLI_TIME_LEN];
+	char rx[COUNTER_TEXT_LEN], tx[COUNTER_TEXT_LEN];
+	struct in_addr a;
+	json_t *metrics = NULL;
+
+	(void)arg;
+	a.s_addr = n->virtual_ip;
+	inet_ntop(AF_INET, &a, vip, sizeof(vip));
+	if (n->n_endpoints > 0) {
+		a.s_addr = n->endpoints[0].ip;
+		inet_ntop(AF_INET, &a, ip, sizeof(ip));
+		if (n->n_endpoints > 1)
+			snprintf(endpoint, sizeof(endpoint), "%s:%u (+%u)", ip,
+				 n->endpoints[0].port, n->n_endpoints - 1);
+		else
+			snprintf(endpoint, sizeof(endpoint), "%s:%u", ip,
+				 n->endpoints[0].port);
+	} else {
+		snprintf(endpoint, sizeof(endpoint), "-");
+	}
+	cli_time_text(n->last_seen_ms, seen);
+	if (n->metrics_json != NULL)
+		metrics = json_loads(n->metrics_json, 0, NULL);
+	counter_text(metrics, METRIC_RX, rx, sizeof(rx));
+	counter_text(metrics, METRIC_TX, tx, sizeof(tx));
+	json_decref(metrics);
+	printf("%-20s  %-15s  %-27s  %-7s  %-20s  %12s  %12s\n", n->id, vip,
+	       endpoint, n->revoked_ms != 0 ? "revoked" : "active", seen, rx,
+	       tx);
+	return 0;
+}
+
+static int
+nodes_list(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_STATE_DIR_OPTION,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state_dir = CLI_DEFAULT_STATE_DIR;
+	struct bx_store *st = NULL;
+	char err[CLI_ERR_LEN];
+	int o, status = CLI_EXIT_FAIL;
+
+	while ((o = cli_getopt(LIST_PROG, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case 'h':
+			list_help(stdout);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_usage_error(LIST_PROG, "unexpected argument '%s'",
+				argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_store_open(state_dir, false, &st) != 0)
+		return CLI_EXIT_FAIL;
+	printf("%-20s  %-15s  %-27s  %-7s  %-20s  %12s  %12s\n", "ID",
+	       "VIRTUAL-IP", "ENDPOINT", "STATE", "LAST-SEEN", "RX-BYTES",
+	       "TX-BYTES");
+	if (bx_store_node_list(st, print_node, NULL, err, sizeof(err)) != 0)
+		cli_error("%s", err);
+	else
+		status = CLI_EXIT_OK;
+	bx_store_close(st);
+	return status;
+}
+
+static void
+revoke_help(FILE *f)
+{
+	fprintf(f,
+		"usage: " REVOKE_PROG " ID [--state-dir D]\n\n"
+		"Revokes node ID: it leaves the mesh, keeping its virtual IP and keys\n"
+		"reserved. A running 'serve' tells every peer within a fraction of a\n"
+		"second and refuses the node's certificate from then on.\n\n"
+		CLI_STATE_DIR_HELP);
+}
+
+static int
+nodes_revoke(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_STATE_DIR_OPTION,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *state_dir = CLI_DEFAULT_STATE_DIR;
+	struct bx_store *st = NULL;
+	char err[CLI_ERR_LEN];
+	const char *id;
+	int o, rc;
+
+	while ((o = cli_getopt(REVOKE_PROG, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STATE_DIR:
+			state_dir = optarg;
+			break;
+		case 'h':
+			revoke_help(stdout);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_usage_error(REVOKE_PROG, "missing the node ID");
+		return CLI_EXIT_USAGE;
+	}
+	if (optind + 1 < argc) {
+		cli_usage_error(REVOKE_PROG, "unexpected argument '%s'",
+				argv[optind + 1]);
+		return CLI_EXIT_USAGE;
+	}
+	id = argv[optind];
+	if (cli_store_open(state_dir, false, &st) != 0)
+		return CLI_EXIT_FAIL;
+	rc = bx_store_node_revoke(st, CLI_ACTOR, id, err, sizeof(err));
+	bx_store_close(st);
+	if (rc != 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	printf("node %s revoked\n", id);
+	return CLI_EXIT_OK;
+}
+
+static const struct cli_cmd nodes_commands[] = {
+	{ "list", "list the provisioned nodes", nodes_list },
+	{ "revoke", "revoke a node", nodes_revoke },
+};
+
+int
+cli_nodes(int argc, char **argv)
+{
+	return cli_dispatch(CLI_NAME " nodes", "subcommand", nodes_commands,
+			    BX_ARRAY_SIZE(nodes_commands), argc, argv);
+}

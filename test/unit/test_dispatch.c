@@ -1,0 +1,1599 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Suite "dispatch": a real hub (bx_dispatch on 127.0.0.1, ephemeral port,
+ * its own state directory) and real nodes talking gRPC to it through
+ * control/rpc: ProvisionNode with pinned-CA credentials, then mutual TLS
+ * with the certificate it returned. A second store connection on the same
+ * database plays `bauxite-dispatch` CLI processes (tokens, revocation,
+ * policy), so the hub's watcher is what carries their changes.
+ *
+ * Covers provisioning (response fields, the certificate, the stored node,
+ * the endpoint taken from the connection), refusals that must not spend
+ * the token (bad fields, bad signatures, a taken id, a foreign CA pin),
+ * used and expired tokens, garbage requests, topology snapshots and
+ * updates, revocation cutting a node off, policy pushes and the policy
+ * helpers, metrics, anonymous callers, the signaling relay, a stop with
+ * streams open, and a restart keeping the CA. No EAL.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "bauxite/v1/metrics.pb-c.h"
+#include "bauxite/v1/policy.pb-c.h"
+#include "bauxite/v1/provisioning.pb-c.h"
+#include "bauxite/v1/signaling.pb-c.h"
+#include "bauxite/v1/topology.pb-c.h"
+#include "bx_common.h"
+#include "bx_dispatch.h"
+#include "bx_identity.h"
+#include "bx_pki.h"
+#include "bx_rpc.h"
+#include "bx_store.h"
+
+#define ERR_LEN 512
+#define HUB_NAME "bauxite-hub"
+#define MESH_ADDR 0x64400000u /* 100.64.0.0 */
+#define MESH_LEN 24
+#define MESH_PORT 7600
+/* How long a test waits for what should take milliseconds. */
+#define WAIT_MS 5000
+/* What the hub promises for changes made by other processes. */
+#define PUSH_MS 1000
+/* How long "nothing arrives" is watched. */
+#define QUIET_MS 300
+#define LOG_CAP (64u * 1024u)
+#define TOKEN_TTL_S 3600u
+
+/* ---- the hub under test --------------------------------------------------- */
+
+struct logbuf {
+	pthread_mutex_t mu;
+	char text[LOG_CAP];
+	size_t len;
+};
+
+struct fx {
+	char dir[64];          /* temp root: hub/ and one dir per node */
+	char state_dir[128];
+	struct bx_dispatch *d;
+	struct bx_store *st;   /* a CLI's connection to the same database */
+	struct bx_rpc_channel *anon; /* pinned CA, no certificate */
+	char target[64];
+	uint8_t pin[BX_PKI_SHA256_LEN];
+	struct logbuf log;
+};
+
+/* Added to the realtime clock by the hub's clock hook (token expiry). */
+static _Atomic int64_t clock_offset_ms;
+
+static int64_t
+test_clock(void *arg)
+{
+	struct timespec ts;
+
+	(void)arg;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       atomic_load(&clock_offset_ms);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+log_line(void *arg, const char *line)
+{
+	struct logbuf *lb = arg;
+	size_t n = strlen(line);
+
+	pthread_mutex_lock(&lb->mu);
+	if (lb->len + n + 2 <= sizeof(lb->text)) {
+		memcpy(lb->text + lb->len, line, n);
+		lb->len += n;
+		lb->text[lb->len++] = '\n';
+		lb->text[lb->len] = '\0';
+	}
+	pthread_mutex_unlock(&lb->mu);
+	if (getenv("BX_TEST_VERBOSE") != NULL)
+		fprintf(stderr, "hub: %s\n", line);
+}
+
+static bool
+log_has(struct fx *fx, const char *s)
+{
+	bool has;
+
+	pthread_mutex_lock(&fx->log.mu);
+	has = strstr(fx->log.text, s) != NULL;
+	pthread_mutex_unlock(&fx->log.mu);
+	return has;
+}
+
+static void
+hub_start(struct fx *fx)
+{
+	static const char *const names[] = { HUB_NAME };
+	struct bx_dispatch_conf conf = {
+		.state_dir = fx->state_dir,
+		.listen = "127.0.0.1:0",
+		.names = names,
+		.n_names = 1,
+		.mesh = { .addr = htonl(MESH_ADDR), .len = MESH_LEN },
+		.mesh_port = MESH_PORT,
+		.cipher = BX_DISPATCH_CIPHER_CHACHA,
+		.log = log_line,
+		.log_arg = &fx->log,
+		.clock_ms = test_clock,
+	};
+	struct bx_rpc_client_creds creds = {
+		.kind = BX_RPC_CREDS_PINNED_CA,
+		.server_name = HUB_NAME,
+	};
+	char err[ERR_LEN] = "";
+
+	fx->d = bx_dispatch_start(&conf, err, sizeof(err));
+	if (fx->d == NULL)
+		fail_msg("bx_dispatch_start: %s", err);
+	snprintf(fx->target, sizeof(fx->target), "127.0.0.1:%u",
+		 bx_dispatch_port(fx->d));
+	bx_dispatch_ca_pin(fx->d, fx->pin);
+	memcpy(creds.ca_sha256, fx->pin, sizeof(creds.ca_sha256));
+	fx->anon = bx_rpc_channel_create(fx->target, &creds, err, sizeof(err));
+	if (fx->anon == NULL)
+		fail_msg("pinned channel: %s", err);
+}
+
+static void
+hub_stop(struct fx *fx)
+{
+	bx_rpc_channel_destroy(fx->anon);
+	fx->anon = NULL;
+	bx_dispatch_stop(fx->d);
+	fx->d = NULL;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char path[256], err[ERR_LEN] = "";
+
+	if (fx == NULL)
+		return -1;
+	pthread_mutex_init(&fx->log.mu, NULL);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/bx_dispatch_XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->state_dir, sizeof(fx->state_dir), "%s/hub", fx->dir);
+	if (mkdir(fx->state_dir, 0700) != 0)
+		return -1;
+	atomic_store(&clock_offset_ms, 0);
+	hub_start(fx);
+	snprintf(path, sizeof(path), "%s/%s", fx->state_dir, BX_STORE_DB_FILE);
+	if (bx_store_open_sqlite(path, NULL, &fx->st, err, sizeof(err)) != 0) {
+		fprintf(stderr, "store: %s\n", err);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	hub_stop(fx);
+	bx_store_close(fx->st);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pthread_mutex_destroy(&fx->log.mu);
+	free(fx);
+	return 0;
+}
+
+/* A token made as `bauxite-dispatch token create` does: "<id>.<secret>". */
+static void
+make_token(struct fx *fx, uint32_t ttl_s, uint32_t uses,
+	   const char *const *tags, unsigned n_tags,
+	   char out[BX_STORE_TOKEN_LEN + 1])
+{
+	char err[ERR_LEN] = "";
+
+	if (bx_store_token_create(fx->st, "cli:test", ttl_s, uses, tags,
+				  n_tags, out, err, sizeof(err)) != 0)
+		fail_msg("token create: %s", err);
+}
+
+struct uses_query {
+	char id[BX_STORE_TOKEN_ID_LEN + 1];
+	uint32_t left;
+	bool found;
+};
+
+static int
+uses_cb(const struct bx_store_token_info *t, void *arg)
+{
+	struct uses_query *q = arg;
+
+	if (strcmp(t->id, q->id) == 0) {
+		q->left = t->uses_left;
+		q->found = true;
+	}
+	return 0;
+}
+
+/* What the store says is left of @token ("<id>.<secret>"). */
+static uint32_t
+uses_left(struct fx *fx, const char *token)
+{
+	struct uses_query q = { .found = false };
+	char err[ERR_LEN] = "";
+
+	snprintf(q.id, sizeof(q.id), "%.*s", (int)BX_STORE_TOKEN_ID_LEN,
+		 token);
+	assert_int_equal(bx_store_token_list(fx->st, uses_cb, &q, err,
+					     sizeof(err)),
+			 0);
+	assert_true(q.found);
+	return q.left;
+}
+
+/* ---- a node ----------------------------------------------------------------- */
+
+struct node {
+	char id[BX_PKI_NODE_ID_MAX + 1];
+	struct bx_identity *ident;
+	char *key_pem;
+	uint8_t *csr;
+	size_t csr_len;
+	char *cert_pem;
+	char *ca_pem;
+	uint32_t vip; /* as the proto carries it */
+	struct bx_rpc_channel *ch;
+};
+
+static void
+node_init(struct fx *fx, struct node *n, const char *id)
+{
+	char dir[256], err[ERR_LEN] = "";
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	snprintf(dir, sizeof(dir), "%s/%s", fx->dir, id);
+	if (bx_identity_generate(dir, false, &n->ident, err, sizeof(err)) != 0)
+		fail_msg("identity: %s", err);
+	assert_int_equal(bx_pki_key_generate(&n->key_pem, err, sizeof(err)),
+			 0);
+	if (bx_pki_csr_make(n->key_pem, id, &n->csr, &n->csr_len, err,
+			    sizeof(err)) != 0)
+		fail_msg("csr: %s", err);
+}
+
+static void
+node_free(struct node *n)
+{
+	bx_rpc_channel_destroy(n->ch);
+	bx_identity_free(n->ident);
+	bx_pki_key_free(n->key_pem);
+	free(n->csr);
+	free(n->cert_pem);
+	free(n->ca_pem);
+	memset(n, 0, sizeof(*n));
+}
+
+/* Changes a request after it was signed. */
+typedef void (*tamper_fn)(Bauxite__V1__ProvisionNodeRequest *r);
+
+/*
+ * The request `bauxite join` sends: signed by the node's identity over
+ * @token, its id, its CSR and its X25519 key; endpoint @ip:@port (host
+ * order, 0: the hub decides).
+ */
+static uint8_t *
+pack_request(const struct node *n, const char *token, uint32_t ip,
+	     uint32_t port, tamper_fn tamper, size_t *len)
+{
+	Bauxite__V1__ProvisionNodeRequest r =
+		BAUXITE__V1__PROVISION_NODE_REQUEST__INIT;
+	Bauxite__V1__Endpoint ep = BAUXITE__V1__ENDPOINT__INIT;
+	uint8_t sig[BX_IDENTITY_SIG_LEN];
+	uint8_t *buf;
+
+	assert_int_equal(bx_identity_join_sign(n->ident, token, n->id, n->csr,
+					       n->csr_len, sig),
+			 0);
+	r.token = (char *)token;
+	r.node_id = (char *)n->id;
+	r.csr_der.data = n->csr;
+	r.csr_der.len = n->csr_len;
+	r.ed25519_public.data = (uint8_t *)bx_identity_ed25519_public(n->ident);
+	r.ed25519_public.len = BX_IDENTITY_KEY_LEN;
+	r.x25519_public.data = (uint8_t *)bx_identity_x25519_public(n->ident);
+	r.x25519_public.len = BX_IDENTITY_KEY_LEN;
+	r.identity_signature.data = sig;
+	r.identity_signature.len = sizeof(sig);
+	ep.ip = ip;
+	ep.port = port;
+	r.endpoint = &ep;
+	if (tamper != NULL)
+		tamper(&r);
+	*len = bauxite__v1__provision_node_request__get_packed_size(&r);
+	buf = malloc(*len);
+	assert_non_null(buf);
+	bauxite__v1__provision_node_request__pack(&r, buf);
+	return buf;
+}
+
+static int
+provision_raw(struct fx *fx, const uint8_t *buf, size_t len,
+	      struct bx_rpc_result *res)
+{
+	return bx_rpc_unary(fx->anon, BX_DISPATCH_PROVISION, buf, len, WAIT_MS,
+			    res);
+}
+
+static int
+provision(struct fx *fx, const struct node *n, const char *token,
+	  uint32_t ip, uint32_t port, tamper_fn tamper,
+	  struct bx_rpc_result *res)
+{
+	size_t len;
+	uint8_t *buf = pack_request(n, token, ip, port, tamper, &len);
+	int rc = provision_raw(fx, buf, len, res);
+
+	free(buf);
+	return rc;
+}
+
+static void
+expect_status(const struct bx_rpc_result *res, enum bx_rpc_code code,
+	      const char *substr)
+{
+	if (res->code != code || strstr(res->message, substr) == NULL)
+		fail_msg("expected %s \"...%s...\", got %s \"%s\"",
+			 bx_rpc_code_name(code), substr,
+			 bx_rpc_code_name(res->code), res->message);
+}
+
+/* mTLS to the hub with the node's certificate. */
+static void
+node_connect(struct fx *fx, struct node *n)
+{
+	struct bx_rpc_client_creds creds = {
+		.kind = BX_RPC_CREDS_TLS,
+		.ca_pem = n->ca_pem,
+		.cert_pem = n->cert_pem,
+		.key_pem = n->key_pem,
+		.server_name = HUB_NAME,
+	};
+	char err[ERR_LEN] = "";
+
+	bx_rpc_channel_destroy(n->ch);
+	n->ch = bx_rpc_channel_create(fx->target, &creds, err, sizeof(err));
+	if (n->ch == NULL)
+		fail_msg("node channel: %s", err);
+}
+
+/* Provisions @n with @token (endpoint from the connection) and connects. */
+static void
+node_join(struct fx *fx, struct node *n, const char *token)
+{
+	Bauxite__V1__ProvisionNodeResponse *r;
+	struct bx_rpc_result res;
+
+	if (provision(fx, n, token, 0, 0, NULL, &res) != 0)
+		fail_msg("join %s: %s %s", n->id, bx_rpc_code_name(res.code),
+			 res.message);
+	r = bauxite__v1__provision_node_response__unpack(NULL, res.len,
+							  res.data);
+	assert_non_null(r);
+	n->cert_pem = strdup(r->node_cert_pem);
+	n->ca_pem = strdup(r->ca_cert_pem);
+	n->vip = r->virtual_ip;
+	bauxite__v1__provision_node_response__free_unpacked(r, NULL);
+	bx_rpc_result_clear(&res);
+	node_connect(fx, n);
+}
+
+static void
+join_new(struct fx *fx, struct node *n, const char *id)
+{
+	char token[BX_STORE_TOKEN_LEN + 1];
+
+	node_init(fx, n, id);
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	node_join(fx, n, token);
+}
+
+/* ---- streams -------------------------------------------------------------- */
+
+static struct bx_rpc_call *
+open_stream(struct bx_rpc_channel *ch, const char *method, uint64_t known)
+{
+	/* Both watch requests are { uint64 known_version = 1; }. */
+	Bauxite__V1__WatchTopologyRequest r =
+		BAUXITE__V1__WATCH_TOPOLOGY_REQUEST__INIT;
+	struct bx_rpc_call *call = NULL;
+	uint8_t buf[16];
+	size_t len;
+
+	r.known_version = known;
+	len = bauxite__v1__watch_topology_request__pack(&r, buf);
+	assert_int_equal(bx_rpc_call_open_stream(ch, method, buf, len, &call),
+			 0);
+	return call;
+}
+
+/* The next message within @timeout_ms, NULL if none; fails on an end. */
+static uint8_t *
+next_msg(struct bx_rpc_call *call, int timeout_ms, size_t *len)
+{
+	enum bx_rpc_code code;
+	const char *msg;
+	uint8_t *data = NULL;
+	int rc = bx_rpc_call_next(call, timeout_ms, &data, len);
+
+	if (rc == -EAGAIN)
+		return NULL;
+	if (rc == -EPIPE) {
+		assert_int_equal(bx_rpc_call_status(call, &code, &msg), 0);
+		fail_msg("stream ended: %s %s", bx_rpc_code_name(code), msg);
+	}
+	assert_int_equal(rc, 0);
+	return data;
+}
+
+static Bauxite__V1__TopologyUpdate *
+next_topology(struct bx_rpc_call *call, int timeout_ms)
+{
+	Bauxite__V1__TopologyUpdate *u;
+	size_t len;
+	uint8_t *data = next_msg(call, timeout_ms, &len);
+
+	if (data == NULL)
+		return NULL;
+	u = bauxite__v1__topology_update__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(u);
+	return u;
+}
+
+static Bauxite__V1__PolicyUpdate *
+next_policy(struct bx_rpc_call *call, int timeout_ms)
+{
+	Bauxite__V1__PolicyUpdate *u;
+	size_t len;
+	uint8_t *data = next_msg(call, timeout_ms, &len);
+
+	if (data == NULL)
+		return NULL;
+	u = bauxite__v1__policy_update__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(u);
+	return u;
+}
+
+/* Waits for the stream's end (messages before it are dropped). */
+static void
+expect_end(struct bx_rpc_call *call, enum bx_rpc_code code,
+	   const char *substr, int timeout_ms)
+{
+	int64_t until = mono_ms() + timeout_ms;
+	enum bx_rpc_code got;
+	const char *msg;
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		int left = (int)(until - mono_ms());
+
+		assert_true(left > 0);
+		rc = bx_rpc_call_next(call, left, &data, &len);
+		if (rc == 0) {
+			free(data);
+			continue;
+		}
+		if (rc == -EPIPE)
+			break;
+		assert_int_equal(rc, -EAGAIN);
+	}
+	assert_int_equal(bx_rpc_call_status(call, &got, &msg), 0);
+	if (got != code || strstr(msg, substr) == NULL)
+		fail_msg("expected the end %s \"...%s...\", got %s \"%s\"",
+			 bx_rpc_code_name(code), substr,
+			 bx_rpc_code_name(got), msg);
+}
+
+static unsigned
+count_policy(const struct bx_dispatch_stats *s)
+{
+	return s->policy_streams;
+}
+
+static unsigned
+count_signaling(const struct bx_dispatch_stats *s)
+{
+	return s->signaling_streams;
+}
+
+/*
+ * Polls @calls (gRPC does a client call's work inside next), none of which
+ * may receive anything meanwhile, until the hub counts @want streams.
+ */
+static void
+wait_streams(struct fx *fx, struct bx_rpc_call **calls, size_t n,
+	     unsigned (*count)(const struct bx_dispatch_stats *),
+	     unsigned want)
+{
+	int64_t until = mono_ms() + WAIT_MS;
+	struct bx_dispatch_stats st;
+	size_t i, len;
+
+	for (;;) {
+		bx_dispatch_stats_get(fx->d, &st);
+		if (count(&st) == want)
+			return;
+		assert_true(mono_ms() < until);
+		for (i = 0; i < n; i++)
+			assert_null(next_msg(calls[i], 5, &len));
+	}
+}
+
+/* ---- provisioning ------------------------------------------------------------ */
+
+static void
+test_provision(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const tags[] = { "site=lab", "robot" };
+	Bauxite__V1__ProvisionNodeResponse *r;
+	struct bx_store_node *sn = NULL;
+	struct bx_rpc_result res;
+	char token[BX_STORE_TOKEN_LEN + 1], err[ERR_LEN] = "";
+	char id[BX_PKI_NODE_ID_MAX + 1];
+	uint8_t sha[BX_PKI_SHA256_LEN];
+	struct node a;
+
+	node_init(fx, &a, "edge-a");
+	make_token(fx, TOKEN_TTL_S, 1, tags, 2, token);
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), 0);
+	r = bauxite__v1__provision_node_response__unpack(NULL, res.len,
+							  res.data);
+	assert_non_null(r);
+	assert_string_equal(r->node_id, "edge-a");
+	assert_int_equal(r->virtual_ip, MESH_ADDR + 1);
+	assert_non_null(r->settings);
+	assert_non_null(r->settings->mesh_prefix);
+	assert_int_equal(r->settings->mesh_prefix->addr, MESH_ADDR);
+	assert_int_equal(r->settings->mesh_prefix->len, MESH_LEN);
+	assert_int_equal(r->settings->mesh_port, MESH_PORT);
+	assert_string_equal(r->settings->cipher, BX_DISPATCH_CIPHER_CHACHA);
+	assert_int_equal(r->n_tags, 2);
+	assert_string_equal(r->tags[0], "site=lab");
+	assert_string_equal(r->tags[1], "robot");
+	/* The CA is the pinned one, and it signed a node certificate whose
+	 * only name is the node id. */
+	assert_int_equal(bx_pki_cert_sha256_pem(r->ca_cert_pem, sha), 0);
+	assert_memory_equal(sha, fx->pin, sizeof(sha));
+	if (bx_pki_cert_verify(r->ca_cert_pem, r->node_cert_pem,
+			       BX_PKI_ROLE_NODE, err, sizeof(err)) != 0)
+		fail_msg("node certificate: %s", err);
+	assert_int_equal(bx_pki_cert_node_id(r->node_cert_pem, id, sizeof(id)),
+			 0);
+	assert_string_equal(id, "edge-a");
+
+	/* Stored: keys, address, the connection's address as endpoint (the
+	 * request said 0) with the mesh port, tags, certificate. */
+	assert_int_equal(bx_store_node_get(fx->st, "edge-a", &sn, err,
+					   sizeof(err)),
+			 0);
+	assert_int_equal(sn->virtual_ip, htonl(MESH_ADDR + 1));
+	assert_int_equal(sn->n_endpoints, 1);
+	assert_int_equal(sn->endpoints[0].ip, htonl(INADDR_LOOPBACK));
+	assert_int_equal(sn->endpoints[0].port, MESH_PORT);
+	assert_memory_equal(sn->ed25519_public,
+			    bx_identity_ed25519_public(a.ident),
+			    BX_STORE_KEY_LEN);
+	assert_memory_equal(sn->x25519_public,
+			    bx_identity_x25519_public(a.ident),
+			    BX_STORE_KEY_LEN);
+	assert_int_equal(sn->n_tags, 2);
+	assert_string_equal(sn->tags[0], "site=lab");
+	assert_non_null(sn->cert_pem);
+	assert_string_equal(sn->cert_pem, r->node_cert_pem);
+	assert_true(sn->cert_serial[0] != '\0');
+	assert_true(sn->cert_not_after_ms > test_clock(NULL));
+	assert_int_equal(sn->revoked_ms, 0);
+	bx_store_node_free(sn);
+
+	/* The log says it, without the token's secret. */
+	assert_true(log_has(fx, "provisioned node edge-a: virtual IP "
+				"100.64.0.1, endpoint 127.0.0.1:7600"));
+	assert_false(log_has(fx, strchr(token, '.') + 1));
+
+	bauxite__v1__provision_node_response__free_unpacked(r, NULL);
+	bx_rpc_result_clear(&res);
+	node_free(&a);
+}
+
+/* Endpoints as given, the port defaulting to the mesh port. */
+static void
+test_provision_endpoints(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *id;
+		uint32_t ip, port;
+		uint32_t want_ip;
+		uint16_t want_port;
+	} cases[] = {
+		{ "edge-a", 0x0a010203, 7777, 0x0a010203, 7777 },
+		{ "edge-b", 0x0a010204, 0, 0x0a010204, MESH_PORT },
+		{ "edge-c", 0, 9000, INADDR_LOOPBACK, 9000 },
+	};
+	char token[BX_STORE_TOKEN_LEN + 1], err[ERR_LEN] = "";
+	struct bx_store_node *sn = NULL;
+	struct bx_rpc_result res;
+	struct node n;
+	size_t i;
+
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		node_init(fx, &n, cases[i].id);
+		make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+		assert_int_equal(provision(fx, &n, token, cases[i].ip,
+					   cases[i].port, NULL, &res),
+				 0);
+		bx_rpc_result_clear(&res);
+		assert_int_equal(bx_store_node_get(fx->st, cases[i].id, &sn,
+						   err, sizeof(err)),
+				 0);
+		assert_int_equal(sn->endpoints[0].ip, htonl(cases[i].want_ip));
+		assert_int_equal(sn->endpoints[0].port, cases[i].want_port);
+		/* Addresses are handed out in order. */
+		assert_int_equal(sn->virtual_ip, htonl(MESH_ADDR + 1 + i));
+		bx_store_node_free(sn);
+		node_free(&n);
+	}
+}
+
+static void
+test_token_used(void **state)
+{
+	struct fx *fx = *state;
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	struct node a, b;
+
+	node_init(fx, &a, "edge-a");
+	node_init(fx, &b, "edge-b");
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	node_join(fx, &a, token);
+	assert_int_equal(provision(fx, &b, token, 0, 0, NULL, &res), -EBUSY);
+	expect_status(&res, BX_RPC_FAILED_PRECONDITION, "already used");
+	bx_rpc_result_clear(&res);
+	assert_true(log_has(fx, "provision of edge-b from ipv4:127.0.0.1:"));
+	node_free(&a);
+	node_free(&b);
+}
+
+static void
+test_token_expired(void **state)
+{
+	struct fx *fx = *state;
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	struct node a;
+
+	node_init(fx, &a, "edge-a");
+	make_token(fx, 1, 1, NULL, 0, token);
+	/* The hub's clock two seconds on: the token's second is over. */
+	atomic_store(&clock_offset_ms, 2000);
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EBUSY);
+	expect_status(&res, BX_RPC_FAILED_PRECONDITION, "expired at 20");
+	bx_rpc_result_clear(&res);
+	atomic_store(&clock_offset_ms, 0);
+
+	/* A token nobody made. */
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	/* The secret's first character: all six bits of it count. */
+	token[BX_STORE_TOKEN_ID_LEN + 1] =
+		token[BX_STORE_TOKEN_ID_LEN + 1] == 'A' ? 'B' : 'A';
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EPERM);
+	expect_status(&res, BX_RPC_PERMISSION_DENIED, "token unknown");
+	bx_rpc_result_clear(&res);
+	node_free(&a);
+}
+
+/* Tampering after signing. */
+static void
+flip_signature(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->identity_signature.data[10] ^= 0x01;
+}
+
+static void
+other_node_id(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->node_id = "edge-z";
+}
+
+static uint8_t other_key[BX_IDENTITY_KEY_LEN];
+
+static void
+other_x25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->x25519_public.data = other_key;
+}
+
+static void
+other_ed25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->ed25519_public.data = other_key;
+}
+
+static void
+csr_byte(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	static uint8_t csr[BX_PKI_CSR_MAX];
+
+	assert_true(r->csr_der.len <= sizeof(csr));
+	memcpy(csr, r->csr_der.data, r->csr_der.len);
+	csr[r->csr_der.len - 1] ^= 0x01;
+	r->csr_der.data = csr;
+}
+
+/* A forged request is refused before the token is touched. */
+static void
+test_bad_signature(void **state)
+{
+	struct fx *fx = *state;
+	static const tamper_fn tampers[] = {
+		flip_signature, other_node_id, other_x25519, other_ed25519,
+		csr_byte,
+	};
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	struct node a;
+	size_t i;
+
+	randombytes_buf(other_key, sizeof(other_key));
+	node_init(fx, &a, "edge-a");
+	make_token(fx, TOKEN_TTL_S, 2, NULL, 0, token);
+	for (i = 0; i < BX_ARRAY_SIZE(tampers); i++) {
+		assert_int_equal(provision(fx, &a, token, 0, 0, tampers[i],
+					   &res),
+				 -EPERM);
+		expect_status(&res, BX_RPC_PERMISSION_DENIED,
+			      "identity signature does not verify");
+		bx_rpc_result_clear(&res);
+	}
+	/* Both uses are still there: the real request takes one. */
+	node_join(fx, &a, token);
+	assert_int_equal(uses_left(fx, token), 1);
+	node_free(&a);
+}
+
+/* Field errors name the field and spend nothing. */
+static void
+short_ed25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->ed25519_public.len = BX_IDENTITY_KEY_LEN - 1;
+}
+
+static void
+short_x25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->x25519_public.len = 0;
+}
+
+static void
+long_signature(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	static uint8_t sig[BX_IDENTITY_SIG_LEN + 1];
+
+	r->identity_signature.data = sig;
+	r->identity_signature.len = sizeof(sig);
+}
+
+static void
+no_csr(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->csr_der.len = 0;
+}
+
+static void
+bad_node_id(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->node_id = "edge a";
+}
+
+static void
+no_token(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->token = "";
+}
+
+static void
+big_port(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->port = 70000;
+}
+
+static void
+multicast_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0xe0000001;
+}
+
+static void
+test_bad_fields(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		tamper_fn tamper;
+		const char *field;
+	} cases[] = {
+		{ short_ed25519, "ed25519_public: expected 32 bytes, got 31" },
+		{ short_x25519, "x25519_public: expected 32 bytes, got 0" },
+		{ long_signature, "identity_signature: expected 64 bytes" },
+		{ no_csr, "csr_der: missing" },
+		{ bad_node_id, "node_id: expected 1..63" },
+		{ no_token, "token: missing" },
+		{ big_port, "endpoint.port: expected 1..65535, got 70000" },
+		{ multicast_ip, "endpoint.ip: not a unicast address" },
+	};
+	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	struct node a;
+	size_t i;
+
+	node_init(fx, &a, "edge-a");
+	make_token(fx, TOKEN_TTL_S, 2, NULL, 0, token);
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		assert_int_equal(provision(fx, &a, token, 0, 0,
+					   cases[i].tamper, &res),
+				 -EINVAL);
+		expect_status(&res, BX_RPC_INVALID_ARGUMENT, cases[i].field);
+		bx_rpc_result_clear(&res);
+	}
+	/* Bytes that are no request at all; the server keeps serving. */
+	assert_int_equal(provision_raw(fx, garbage, sizeof(garbage), &res),
+			 -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT, "request does not decode");
+	bx_rpc_result_clear(&res);
+	node_join(fx, &a, token);
+	assert_int_equal(uses_left(fx, token), 1);
+	node_free(&a);
+}
+
+/* A taken id or taken keys are refused before the token is spent. */
+static void
+test_node_exists(void **state)
+{
+	struct fx *fx = *state;
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	struct node a, a2;
+
+	join_new(fx, &a, "edge-a");
+	node_init(fx, &a2, "edge-a2");
+	snprintf(a2.id, sizeof(a2.id), "edge-a");
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	assert_int_equal(provision(fx, &a2, token, 0, 0, NULL, &res), -EEXIST);
+	expect_status(&res, BX_RPC_ALREADY_EXISTS,
+		      "node edge-a exists (revoke and purge it to re-join)");
+	bx_rpc_result_clear(&res);
+	/* The same identity under another id. */
+	snprintf(a.id, sizeof(a.id), "edge-b");
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EEXIST);
+	expect_status(&res, BX_RPC_ALREADY_EXISTS, "node edge-a's");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(uses_left(fx, token), 1);
+	node_free(&a);
+	node_free(&a2);
+}
+
+/* The token as `token create` prints it, CA pin included. */
+static void
+test_join_token_form(void **state)
+{
+	struct fx *fx = *state;
+	char cred[BX_STORE_TOKEN_LEN + 1], token[256];
+	uint8_t wrong[BX_PKI_SHA256_LEN];
+	struct bx_rpc_result res;
+	struct node a;
+
+	node_init(fx, &a, "edge-a");
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, cred);
+	memcpy(wrong, fx->pin, sizeof(wrong));
+	wrong[0] ^= 0xff;
+	assert_int_equal(bx_pki_join_token_make(cred, wrong, token,
+						sizeof(token)),
+			 0);
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EPERM);
+	expect_status(&res, BX_RPC_PERMISSION_DENIED, "CA pin");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(bx_pki_join_token_make(cred, fx->pin, token,
+						sizeof(token)),
+			 0);
+	node_join(fx, &a, token);
+	node_free(&a);
+}
+
+/* ---- topology ----------------------------------------------------------------- */
+
+static uint64_t
+store_version(struct fx *fx)
+{
+	char err[ERR_LEN] = "";
+	uint64_t v = 0;
+
+	assert_int_equal(bx_store_topology_version(fx->st, &v, err,
+						   sizeof(err)),
+			 0);
+	return v;
+}
+
+static void
+expect_peer(const Bauxite__V1__Peer *p, const struct node *n)
+{
+	assert_non_null(p);
+	assert_string_equal(p->id, n->id);
+	assert_int_equal(p->ed25519_public.len, BX_IDENTITY_KEY_LEN);
+	assert_memory_equal(p->ed25519_public.data,
+			    bx_identity_ed25519_public(n->ident),
+			    BX_IDENTITY_KEY_LEN);
+	assert_memory_equal(p->x25519_public.data,
+			    bx_identity_x25519_public(n->ident),
+			    BX_IDENTITY_KEY_LEN);
+	assert_int_equal(p->virtual_ip, n->vip);
+	assert_int_equal(p->n_endpoints, 1);
+	assert_int_equal(p->endpoints[0]->ip, INADDR_LOOPBACK);
+	assert_int_equal(p->endpoints[0]->port, MESH_PORT);
+}
+
+static void
+test_topology_snapshot(void **state)
+{
+	struct fx *fx = *state;
+	struct bx_store_endpoint ep;
+	Bauxite__V1__TopologyUpdate *u;
+	struct bx_rpc_call *wa, *wb;
+	char err[ERR_LEN] = "";
+	struct node a, b, c;
+	uint64_t v;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	v = store_version(fx);
+
+	/* A knows nothing: a full snapshot holding B, not A itself. */
+	wa = open_stream(a.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(wa, WAIT_MS);
+	assert_non_null(u);
+	assert_true(u->full);
+	assert_int_equal(u->version, v);
+	assert_int_equal(u->n_changes, 1);
+	assert_int_equal(u->changes[0]->op,
+			 BAUXITE__V1__PEER_CHANGE__OP__UPSERT);
+	expect_peer(u->changes[0]->peer, &b);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+
+	/* B is current: an empty update at its version (the stream is up),
+	 * then nothing until something changes. */
+	wb = open_stream(b.ch, BX_DISPATCH_WATCH_TOPOLOGY, v);
+	u = next_topology(wb, WAIT_MS);
+	assert_non_null(u);
+	assert_false(u->full);
+	assert_int_equal(u->version, v);
+	assert_int_equal(u->n_changes, 0);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	assert_null(next_topology(wb, QUIET_MS));
+
+	/* C joins: both hear of it, as a diff at the next version. */
+	join_new(fx, &c, "edge-c");
+	u = next_topology(wb, PUSH_MS);
+	assert_non_null(u);
+	assert_false(u->full);
+	assert_int_equal(u->version, v + 1);
+	assert_int_equal(u->n_changes, 1);
+	expect_peer(u->changes[0]->peer, &c);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	u = next_topology(wa, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, v + 1);
+	assert_string_equal(u->changes[0]->peer->id, "edge-c");
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	/* ... and nobody hears of itself: A's new endpoint goes to B (the
+	 * node's data as it is now) but not to A. */
+	ep.ip = htonl(0x0a000009);
+	ep.port = 7601;
+	assert_int_equal(bx_store_node_set_endpoints(fx->st, "edge-a", &ep, 1,
+						     err, sizeof(err)),
+			 0);
+	u = next_topology(wb, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, v + 2);
+	assert_int_equal(u->changes[0]->op,
+			 BAUXITE__V1__PEER_CHANGE__OP__UPSERT);
+	assert_string_equal(u->changes[0]->peer->id, "edge-a");
+	assert_int_equal(u->changes[0]->peer->endpoints[0]->ip, 0x0a000009);
+	assert_int_equal(u->changes[0]->peer->endpoints[0]->port, 7601);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	assert_null(next_topology(wa, QUIET_MS));
+
+	bx_rpc_call_free(wa);
+	bx_rpc_call_free(wb);
+	node_free(&a);
+	node_free(&b);
+	node_free(&c);
+}
+
+/* The CLI revokes B in the database; the hub pushes it and cuts B off. */
+static void
+test_revoke(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__MetricsReport rep = BAUXITE__V1__METRICS_REPORT__INIT;
+	Bauxite__V1__TopologyUpdate *u;
+	struct bx_rpc_call *wa, *wb, *pb, *again;
+	struct bx_rpc_result res;
+	char err[ERR_LEN] = "";
+	uint8_t buf[16];
+	struct node a, b;
+	int64_t t0;
+	size_t len;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	wa = open_stream(a.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(wa, WAIT_MS);
+	assert_non_null(u);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	wb = open_stream(b.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(wb, WAIT_MS);
+	assert_non_null(u);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	pb = open_stream(b.ch, BX_DISPATCH_WATCH_POLICY, 0);
+	wait_streams(fx, &pb, 1, count_policy, 1);
+
+	t0 = mono_ms();
+	assert_int_equal(bx_store_node_revoke(fx->st, "cli", "edge-b", err,
+					      sizeof(err)),
+			 0);
+	u = next_topology(wa, PUSH_MS);
+	assert_non_null(u);
+	assert_true(mono_ms() - t0 < PUSH_MS);
+	assert_false(u->full);
+	assert_int_equal(u->version, store_version(fx));
+	assert_int_equal(u->n_changes, 1);
+	assert_int_equal(u->changes[0]->op,
+			 BAUXITE__V1__PEER_CHANGE__OP__REMOVE);
+	assert_string_equal(u->changes[0]->id, "edge-b");
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+
+	/* B's streams end, and B's certificate opens nothing any more. */
+	expect_end(wb, BX_RPC_PERMISSION_DENIED, "node edge-b is revoked",
+		   PUSH_MS);
+	expect_end(pb, BX_RPC_PERMISSION_DENIED, "node edge-b is revoked",
+		   PUSH_MS);
+	again = open_stream(b.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	expect_end(again, BX_RPC_PERMISSION_DENIED, "node edge-b is revoked",
+		   WAIT_MS);
+	len = bauxite__v1__metrics_report__pack(&rep, buf);
+	assert_int_equal(bx_rpc_unary(b.ch, BX_DISPATCH_REPORT_METRICS, buf,
+				      len, WAIT_MS, &res),
+			 -EPERM);
+	expect_status(&res, BX_RPC_PERMISSION_DENIED, "node edge-b is revoked");
+	bx_rpc_result_clear(&res);
+	assert_true(log_has(fx, "node edge-b revoked: removal"));
+
+	/* A is untouched. */
+	assert_null(next_topology(wa, QUIET_MS));
+	bx_rpc_call_free(again);
+	bx_rpc_call_free(pb);
+	bx_rpc_call_free(wb);
+	bx_rpc_call_free(wa);
+	node_free(&a);
+	node_free(&b);
+}
+
+/* Who calls without a certificate gets only ProvisionNode. */
+static void
+test_anonymous(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__MetricsReport rep = BAUXITE__V1__METRICS_REPORT__INIT;
+	struct bx_rpc_result res;
+	struct bx_rpc_call *call;
+	uint8_t buf[16];
+	size_t len;
+
+	call = open_stream(fx->anon, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	expect_end(call, BX_RPC_UNAUTHENTICATED, "", WAIT_MS);
+	bx_rpc_call_free(call);
+	call = open_stream(fx->anon, BX_DISPATCH_WATCH_POLICY, 0);
+	expect_end(call, BX_RPC_UNAUTHENTICATED, "", WAIT_MS);
+	bx_rpc_call_free(call);
+	len = bauxite__v1__metrics_report__pack(&rep, buf);
+	assert_int_equal(bx_rpc_unary(fx->anon, BX_DISPATCH_REPORT_METRICS,
+				      buf, len, WAIT_MS, &res),
+			 -EACCES);
+	assert_int_equal(res.code, BX_RPC_UNAUTHENTICATED);
+	bx_rpc_result_clear(&res);
+}
+
+/* ---- policy ------------------------------------------------------------------ */
+
+static uint64_t
+set_policy(struct fx *fx, const char *rules)
+{
+	char err[ERR_LEN] = "";
+	char *policy = NULL;
+	uint64_t v = 0;
+
+	if (bx_dispatch_policy_make(rules, &policy, NULL, err, sizeof(err)) !=
+	    0)
+		fail_msg("policy: %s", err);
+	if (bx_store_policy_set(fx->st, "cli", policy, &v, err, sizeof(err)) !=
+	    0)
+		fail_msg("policy set: %s", err);
+	free(policy);
+	return v;
+}
+
+static void
+test_policy_push(void **state)
+{
+	struct fx *fx = *state;
+	static const char rules1[] =
+		"[{\"proto\": \"tcp\", \"dst_port\": 23, \"action\": \"deny\"}]";
+	static const char want1[] =
+		"[{\"proto\":\"tcp\",\"dst_port\":23,\"action\":\"deny\"}]";
+	static const char rules2[] = "[{\"$comment\": \"all bulk\", "
+				     "\"action\": \"bulk\"}]";
+	Bauxite__V1__PolicyUpdate *u;
+	struct bx_rpc_call *pa, *pa2, *pa3;
+	struct node a;
+	int64_t t0;
+
+	join_new(fx, &a, "edge-a");
+	/* No policy yet: nothing to send. */
+	pa = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 0);
+	assert_null(next_policy(pa, QUIET_MS));
+	wait_streams(fx, &pa, 1, count_policy, 1);
+
+	t0 = mono_ms();
+	assert_int_equal(set_policy(fx, rules1), 1);
+	u = next_policy(pa, PUSH_MS);
+	assert_non_null(u);
+	assert_true(mono_ms() - t0 < PUSH_MS);
+	assert_int_equal(u->version, 1);
+	assert_string_equal(u->rules_json, want1);
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+
+	/* A new stream gets the current policy, unless it has it. */
+	pa2 = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 0);
+	u = next_policy(pa2, WAIT_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 1);
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+	pa3 = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 1);
+	assert_null(next_policy(pa3, QUIET_MS));
+	wait_streams(fx, &pa3, 1, count_policy, 3);
+
+	/* The next change reaches all three, comments dropped. */
+	assert_int_equal(set_policy(fx, rules2), 2);
+	u = next_policy(pa, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 2);
+	assert_string_equal(u->rules_json, "[{\"action\":\"bulk\"}]");
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+	u = next_policy(pa2, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 2);
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+	u = next_policy(pa3, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 2);
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+
+	bx_rpc_call_free(pa);
+	bx_rpc_call_free(pa2);
+	bx_rpc_call_free(pa3);
+	node_free(&a);
+}
+
+static void
+test_policy_make(void **state)
+{
+	static const struct {
+		const char *rules;
+		int rc;
+		const char *msg;
+	} cases[] = {
+		{ "[]", 0, NULL },
+		{ "[{\"action\": \"critical\", \"proto\": \"icmp\"}]", 0, NULL },
+		{ "[{\"action\": \"bulk\"}", -EINVAL, "rules: not JSON" },
+		{ "{\"action\": \"bulk\"}", -EINVAL,
+		  "rules: expected a JSON array" },
+		{ "[{\"action\": \"bulk\"}, {\"action\": \"fast\"}]", -EINVAL,
+		  "rules[1].action" },
+		{ "[{\"action\": \"deny\", \"proto\": \"icmp\", "
+		  "\"dst_port\": 5}]",
+		  -EINVAL, "rules[0]" },
+		{ "[{\"action\": \"deny\", \"colour\": \"red\"}]", -EINVAL,
+		  "colour" },
+	};
+	char err[ERR_LEN], *policy, *rules;
+	unsigned n;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		err[0] = '\0';
+		policy = NULL;
+		rc = bx_dispatch_policy_make(cases[i].rules, &policy, &n, err,
+					     sizeof(err));
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d (%s)", i, rc, err);
+		if (rc != 0) {
+			assert_null(policy);
+			if (strstr(err, cases[i].msg) == NULL)
+				fail_msg("case %zu: \"%s\" lacks \"%s\"", i,
+					 err, cases[i].msg);
+			continue;
+		}
+		/* Round trip through the stored form. */
+		assert_int_equal(bx_dispatch_policy_rules(policy, &rules, err,
+							  sizeof(err)),
+				 0);
+		assert_int_equal(n, i);
+		assert_true(strncmp(policy, "{\"rules\":", 9) == 0);
+		free(rules);
+		free(policy);
+	}
+	assert_int_equal(bx_dispatch_policy_rules("{\"x\": 1}", &rules, err,
+						  sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(bx_dispatch_policy_rules("[]", &rules, err,
+						  sizeof(err)),
+			 -EINVAL);
+}
+
+/* ---- metrics ----------------------------------------------------------------- */
+
+static int
+report(struct node *n, const char *const *names, const uint64_t *values,
+       size_t count, struct bx_rpc_result *res)
+{
+	Bauxite__V1__MetricsReport rep = BAUXITE__V1__METRICS_REPORT__INIT;
+	Bauxite__V1__Counter c[4], *cp[4];
+	uint8_t buf[512];
+	size_t i, len;
+
+	assert_true(count <= 4);
+	for (i = 0; i < count; i++) {
+		bauxite__v1__counter__init(&c[i]);
+		c[i].name = (char *)names[i];
+		c[i].value = values[i];
+		cp[i] = &c[i];
+	}
+	rep.n_counters = count;
+	rep.counters = cp;
+	rep.unix_ms = 1;
+	assert_true(bauxite__v1__metrics_report__get_packed_size(&rep) <=
+		    sizeof(buf));
+	len = bauxite__v1__metrics_report__pack(&rep, buf);
+	return bx_rpc_unary(n->ch, BX_DISPATCH_REPORT_METRICS, buf, len,
+			    WAIT_MS, res);
+}
+
+static void
+test_metrics(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = { "rx_bytes", "tx_bytes" };
+	static const char *const twice[] = { "rx_bytes", "rx_bytes" };
+	static const uint64_t values[] = { 100, 200 };
+	static const uint64_t huge[] = { UINT64_MAX, 1 };
+	Bauxite__V1__MetricsAck *ack;
+	struct bx_store_node *sn = NULL;
+	struct bx_rpc_result res;
+	char err[ERR_LEN] = "";
+	json_t *obj;
+	struct node a;
+	int64_t before;
+
+	join_new(fx, &a, "edge-a");
+	before = test_clock(NULL);
+	assert_int_equal(report(&a, names, values, 2, &res), 0);
+	ack = bauxite__v1__metrics_ack__unpack(NULL, res.len, res.data);
+	assert_non_null(ack);
+	assert_true((int64_t)ack->unix_ms >= before);
+	bauxite__v1__metrics_ack__free_unpacked(ack, NULL);
+	bx_rpc_result_clear(&res);
+
+	assert_int_equal(bx_store_node_get(fx->st, "edge-a", &sn, err,
+					   sizeof(err)),
+			 0);
+	assert_non_null(sn->metrics_json);
+	obj = json_loads(sn->metrics_json, 0, NULL);
+	assert_non_null(obj);
+	assert_int_equal(json_integer_value(json_object_get(obj, "rx_bytes")),
+			 100);
+	assert_int_equal(json_integer_value(json_object_get(obj, "tx_bytes")),
+			 200);
+	assert_int_equal(json_object_size(obj), 2);
+	assert_true(sn->last_seen_ms >= before);
+	json_decref(obj);
+	bx_store_node_free(sn);
+
+	assert_int_equal(report(&a, twice, values, 2, &res), -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT,
+		      "counters[1].name: given twice");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(report(&a, names, huge, 2, &res), -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT, "counters[0].value");
+	bx_rpc_result_clear(&res);
+	node_free(&a);
+}
+
+/* ---- signaling ---------------------------------------------------------------- */
+
+static void
+signal_send(struct bx_rpc_call *call, const char *from, const char *to,
+	    uint64_t session)
+{
+	Bauxite__V1__SignalMessage m = BAUXITE__V1__SIGNAL_MESSAGE__INIT;
+	char *cands[] = { "candidate:1 1 UDP 2130706431 10.0.0.1 7600 typ host" };
+	uint8_t buf[256];
+	size_t len;
+
+	m.kind = BAUXITE__V1__SIGNAL_MESSAGE__KIND__OFFER;
+	m.from_id = (char *)from;
+	m.to_id = (char *)to;
+	m.session = session;
+	m.ufrag = "uf";
+	m.pwd = "pw";
+	m.n_candidates = 1;
+	m.candidates = cands;
+	assert_true(bauxite__v1__signal_message__get_packed_size(&m) <=
+		    sizeof(buf));
+	len = bauxite__v1__signal_message__pack(&m, buf);
+	assert_int_equal(bx_rpc_call_send(call, buf, len), 0);
+}
+
+static void
+test_signaling(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__SignalMessage *m;
+	struct bx_dispatch_stats st;
+	struct bx_rpc_call *calls[2], *b2;
+	struct node a, b;
+	uint8_t *data;
+	size_t len;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	assert_int_equal(bx_rpc_call_open_bidi(a.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &calls[0]),
+			 0);
+	assert_int_equal(bx_rpc_call_open_bidi(b.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &calls[1]),
+			 0);
+	wait_streams(fx, calls, 2, count_signaling, 2);
+
+	/* A pretends to be mallory: B sees A. */
+	signal_send(calls[0], "mallory", "edge-b", 42);
+	data = next_msg(calls[1], WAIT_MS, &len);
+	assert_non_null(data);
+	m = bauxite__v1__signal_message__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(m);
+	assert_string_equal(m->from_id, "edge-a");
+	assert_string_equal(m->to_id, "edge-b");
+	assert_int_equal(m->kind, BAUXITE__V1__SIGNAL_MESSAGE__KIND__OFFER);
+	assert_int_equal(m->session, 42);
+	assert_string_equal(m->ufrag, "uf");
+	assert_string_equal(m->pwd, "pw");
+	assert_int_equal(m->n_candidates, 1);
+	bauxite__v1__signal_message__free_unpacked(m, NULL);
+
+	/* Nobody is "edge-z": dropped and counted. */
+	signal_send(calls[0], "", "edge-z", 43);
+	for (;;) {
+		bx_dispatch_stats_get(fx->d, &st);
+		if (st.signals_dropped == 1)
+			break;
+		assert_null(next_msg(calls[0], 5, &len));
+	}
+	assert_int_equal(st.signals_relayed, 1);
+
+	/* A newer stream of B replaces the old one, which ends. */
+	assert_int_equal(bx_rpc_call_open_bidi(b.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &b2),
+			 0);
+	expect_end(calls[1], BX_RPC_ABORTED, "replaced", WAIT_MS);
+	signal_send(calls[0], "edge-a", "edge-b", 44);
+	data = next_msg(b2, WAIT_MS, &len);
+	assert_non_null(data);
+	m = bauxite__v1__signal_message__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(m);
+	assert_int_equal(m->session, 44);
+	bauxite__v1__signal_message__free_unpacked(m, NULL);
+
+	bx_rpc_call_free(b2);
+	bx_rpc_call_free(calls[0]);
+	bx_rpc_call_free(calls[1]);
+	node_free(&a);
+	node_free(&b);
+}
+
+/* ---- life cycle ---------------------------------------------------------------- */
+
+/* Open streams hear why the hub goes; a restart keeps CA and nodes. */
+static void
+test_stop_restart(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__TopologyUpdate *u;
+	uint8_t pin[BX_PKI_SHA256_LEN];
+	struct bx_rpc_call *wa;
+	struct node a, b;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	wa = open_stream(a.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(wa, WAIT_MS);
+	assert_non_null(u);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	memcpy(pin, fx->pin, sizeof(pin));
+
+	hub_stop(fx);
+	expect_end(wa, BX_RPC_UNAVAILABLE, "hub is shutting down", WAIT_MS);
+	bx_rpc_call_free(wa);
+
+	hub_start(fx);
+	assert_memory_equal(fx->pin, pin, sizeof(pin));
+	node_connect(fx, &a);
+	wa = open_stream(a.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(wa, WAIT_MS);
+	assert_non_null(u);
+	assert_true(u->full);
+	assert_int_equal(u->n_changes, 1);
+	assert_string_equal(u->changes[0]->peer->id, "edge-b");
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	bx_rpc_call_free(wa);
+	node_free(&a);
+	node_free(&b);
+}
+
+static void
+test_bad_conf(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = { HUB_NAME };
+	struct bx_dispatch_conf good = {
+		.state_dir = fx->state_dir,
+		.listen = "127.0.0.1:0",
+		.names = names,
+		.n_names = 1,
+		.mesh = { .addr = htonl(MESH_ADDR), .len = MESH_LEN },
+		.mesh_port = MESH_PORT,
+		.cipher = BX_DISPATCH_CIPHER_GCM,
+	};
+	struct bx_dispatch_conf c;
+	char err[ERR_LEN], listen[64];
+
+	c = good;
+	c.cipher = "rot13";
+	assert_null(bx_dispatch_start(&c, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "cipher: 'rot13'"));
+	c = good;
+	c.mesh_port = 0;
+	assert_null(bx_dispatch_start(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "mesh_port"));
+	c = good;
+	c.n_names = 0;
+	assert_null(bx_dispatch_start(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "names"));
+	c = good;
+	c.node_cert_days = 100000;
+	assert_null(bx_dispatch_start(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "node_cert_days"));
+	/* The running hub's port is taken. */
+	c = good;
+	snprintf(listen, sizeof(listen), "%s", fx->target);
+	c.listen = listen;
+	assert_null(bx_dispatch_start(&c, err, sizeof(err)));
+	assert_int_equal(errno, EADDRINUSE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_provision, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_provision_endpoints,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_used, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_token_expired, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_signature, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_fields, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_node_exists, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_join_token_form, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_topology_snapshot, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_anonymous, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_policy_push, setup,
+						teardown),
+		cmocka_unit_test(test_policy_make),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signaling, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stop_restart, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_conf, setup,
+						teardown),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	/* gRPC's own log (the refused bind of test_bad_conf) is noise here. */
+	setenv("GRPC_VERBOSITY", "NONE", 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
