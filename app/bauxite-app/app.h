@@ -261,9 +261,10 @@ void app_policy_init(struct app_policy *p, const struct bx_config *cfg,
 		     struct rte_rcu_qsbr *qsbr);
 /*
  * Parses @rules_json (the config's "rules" array; "" = the config's own
- * rules again) and publishes it if @version is above the applied one.
- * Blocks for one grace period. -EALREADY for an old version, -EINVAL with
- * the field named in @err for bad rules (the old set stays).
+ * rules again) and publishes it unless @version is the applied one (a
+ * lower one is a restored hub: applied too). Blocks for one grace period.
+ * -EALREADY for the applied version, -EINVAL with the field named in @err
+ * for bad rules (the old set stays).
  */
 int app_policy_apply(struct app_policy *p, const char *rules_json,
 		     uint64_t version, char *err, size_t errlen);
@@ -305,6 +306,7 @@ struct app_hub_glue {
 	struct bx_hub *hub;                /* NULL: no "hub" in the config */
 	struct app_topo *topo;
 	struct app_policy *policy;
+	bool resync;                       /* ask the hub for a full update */
 	/* Called after topology updates were applied (snapshot them). */
 	void (*on_topology)(void *ctx);
 	void *on_topology_ctx;

@@ -106,6 +106,13 @@ apply_topology(struct app_hub_glue *g, const struct bx_hub_event *ev)
 	}
 	app_topo_commit(g->topo);
 	book->topology_version = ev->version;
+	/* A peer left out is a version we do not fully have: until a full
+	 * update applies cleanly, tell the hub "nothing", so the next
+	 * connect brings everything again. */
+	if (bad != 0)
+		g->resync = true;
+	else if (ev->full)
+		g->resync = false;
 	printf(LOG_PREFIX "hub topology %" PRIu64 " applied (%s): %u upsert, "
 	       "%u remove%s%s; %u peer(s)\n", ev->version,
 	       ev->full ? "full" : "diff", ev->n_upsert - bad, ev->n_remove,
@@ -119,6 +126,7 @@ app_hub_poll(struct app_hub_glue *g)
 	struct bx_hub_event *ev;
 	char err[512];
 	bool topology = false;
+	int rc;
 
 	if (g->hub == NULL)
 		return;
@@ -129,9 +137,9 @@ app_hub_poll(struct app_hub_glue *g)
 			topology = true;
 			break;
 		case BX_HUB_EV_POLICY:
-			if (app_policy_apply(g->policy, ev->rules_json,
-					     ev->version, err, sizeof(err)) != 0 &&
-			    ev->version > g->policy->version)
+			rc = app_policy_apply(g->policy, ev->rules_json,
+					      ev->version, err, sizeof(err));
+			if (rc != 0 && rc != -EALREADY)
 				fprintf(stderr, LOG_PREFIX "hub policy: %s\n", err);
 			break;
 		default:
@@ -143,7 +151,7 @@ app_hub_poll(struct app_hub_glue *g)
 		}
 		bx_hub_event_free(ev);
 	}
-	bx_hub_applied(g->hub, g->topo->book->topology_version,
+	bx_hub_applied(g->hub, g->resync ? 0 : g->topo->book->topology_version,
 		       g->policy->version);
 	if (topology && g->on_topology != NULL)
 		g->on_topology(g->on_topology_ctx);
@@ -191,14 +199,18 @@ app_hub_start(struct app_hub_glue *g, const struct bx_config *cfg,
 	hc.key_file = h->key_file;
 	hc.metrics_interval_s = h->metrics_interval_s;
 	hc.reconnect_max_s = h->reconnect_max_s;
-	hc.topology_version = g->topo->book->topology_version;
+	/* Ask for everything on the first connect: the snapshot's peers
+	 * keep working meanwhile, and the full update reconciles what the
+	 * snapshot may hold that the hub no longer has. */
+	hc.topology_version = 0;
+	g->resync = true;
 	hc.collect = collect;
 	hc.collect_ctx = (void *)(uintptr_t)stats;
 	g->hub = bx_hub_start(&hc, err, errlen);
 	if (g->hub == NULL)
 		return -errno;
-	printf(LOG_PREFIX "hub %s: connecting (topology version %" PRIu64 ")\n",
-	       h->url, hc.topology_version);
+	printf(LOG_PREFIX "hub %s: connecting (have topology version %" PRIu64
+	       " from the snapshot)\n", h->url, g->topo->book->topology_version);
 	fflush(stdout);
 	return 0;
 }

@@ -50,11 +50,16 @@ app_policy_apply(struct app_policy *p, const char *rules_json,
 	json_error_t jerr;
 	json_t *arr;
 
-	if (version <= p->version) {
-		snprintf(err, errlen, "policy version %" PRIu64 " is not above "
-			 "the applied %" PRIu64 ": ignored", version, p->version);
+	/* The hub is the authority: a lower version is a hub restored from
+	 * an older database, and its policy is the one to run. */
+	if (version == p->version) {
+		snprintf(err, errlen, "policy version %" PRIu64 " applied already",
+			 version);
 		return -EALREADY;
 	}
+	if (version < p->version)
+		printf(LOG_PREFIX "policy version went back from %" PRIu64 " to %"
+		       PRIu64 " (a restored hub?)\n", p->version, version);
 	/* Version 0 rules or an empty text: back to the config's. */
 	if (rules_json[0] == '\0') {
 		publish(p, p->config_rules);

@@ -192,6 +192,13 @@ app_topo_upsert(struct app_topo *t, const struct app_peer_src *p, char *err,
 		snprintf(err, errlen, "peer %s: that is this node", p->id);
 		return -EINVAL;
 	}
+	/* This node's own address is the kernel's, never a peer's (a low-
+	 * order key or our own is refused by the session layer). */
+	if (p->vip == t->cfg->inner.address.addr) {
+		snprintf(err, errlen, "peer %s: its virtual IP is this node's",
+			 p->id);
+		return -EINVAL;
+	}
 	if (old == NULL)
 		return add(t, p, err, errlen);
 	if (old->origin == APP_PEER_CONFIG && p->origin != APP_PEER_CONFIG) {

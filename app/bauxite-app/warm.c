@@ -8,11 +8,10 @@
  * What a snapshot restores
  *   The config is the operator's word: a configured peer is taken from it
  *   (a snapshot entry with another public key is reported, not used). A
- *   snapshot peer the config does not list is restored only when the
- *   snapshot came from the hub's topology (topology_version > 0): the
- *   node then reaches it at once, before the hub resyncs. In a snapshot of
- *   a static config (topology_version 0) such a peer was removed from the
- *   config by the operator and stays removed.
+ *   snapshot peer the config does not list is restored only when it came
+ *   from the hub's topology (from_hub): the node then reaches it at once,
+ *   before the hub resyncs. A peer that came from the config and is no
+ *   longer in it was removed by the operator and stays removed.
  *
  * A snapshot that cannot be read (missing, corrupt, truncated, another
  * node's) is reported and ignored: never a reason not to start. Session
@@ -169,7 +168,7 @@ merge(const struct bx_config *cfg, const uint8_t own_key[BX_HS_KEY_LEN],
 				       "is used\n", sp->id);
 			continue;
 		}
-		if (s->topology_version == 0) {
+		if (!sp->from_hub) {
 			removed++;
 			continue;
 		}
@@ -286,6 +285,7 @@ app_warm_save(const struct bx_config *cfg, const struct bx_peer_registry *reg,
 							       live->endpoint_port :
 							       p->endpoint_port);
 		memcpy(sp[i].x25519_public, p->public_key, BX_HS_KEY_LEN);
+		sp[i].from_hub = p->origin != APP_PEER_CONFIG;
 	}
 	memset(&s, 0, sizeof(s));
 	s.version = BX_SNAPSHOT_VERSION;

@@ -68,7 +68,8 @@ join_help(FILE *f)
 		"                    [--name ID] [--state-dir DIR] [--underlay-gateway IP]\n"
 		"                    [--endpoint IP:PORT] [--server-name NAME] [--config-out FILE]\n\n"
 		"Provisions this node at the hub HUB (host:port) with the join TOKEN that\n"
-		"`bauxite-dispatch token create` printed. The token carries the hub CA's\n"
+		"`bauxite-dispatch token create` printed (\"-\": read it from standard\n"
+		"input, out of sight of ps). The token carries the hub CA's\n"
 		"fingerprint: the hub is trusted by it alone. Writes under the state\n"
 		"directory the hub's CA certificate (" JOIN_CA_FILE "), this node's certificate\n"
 		"(" JOIN_CERT_FILE "), its TLS key (" JOIN_KEY_FILE ", 0600) and a bauxite-app config\n"
@@ -345,11 +346,15 @@ provision(const struct join_opts *o, const char *dir, const uint8_t pin[32],
 		goto out;
 	}
 	if (bx_pki_cert_verify(r->ca_cert_pem, r->node_cert_pem, BX_PKI_ROLE_NODE,
-			       err, sizeof(err)) != 0 ||
-	    bx_pki_cert_node_id(r->node_cert_pem, id, sizeof(id)) != 0 ||
-	    strcmp(id, r->node_id) != 0) {
+			       err, sizeof(err)) != 0) {
 		cli_error("join: the node certificate from the hub does not check "
 			  "out: %s", err);
+		rc = CLI_EXIT_FAIL;
+		goto out;
+	}
+	if (bx_pki_cert_node_id(r->node_cert_pem, id, sizeof(id)) != 0 ||
+	    strcmp(id, r->node_id) != 0 || strcmp(id, o->name) != 0) {
+		cli_error("join: the hub's certificate is not for %s", o->name);
 		rc = CLI_EXIT_FAIL;
 		goto out;
 	}
@@ -408,7 +413,7 @@ join_run(int argc, char **argv)
 	uint8_t pin[BX_PKI_SHA256_LEN], sig[BX_IDENTITY_SIG_LEN];
 	uint8_t *csr = NULL, *buf = NULL;
 	char cred[JOIN_CRED_MAX], err[CLI_ERR_LEN], host[256], name[64];
-	char key_path[PATH_MAX], server_name[256];
+	char key_path[PATH_MAX], server_name[256], stdin_token[256];
 	char *key_pem = NULL;
 	bool generated;
 	size_t csr_len = 0, len;
@@ -433,6 +438,16 @@ join_run(int argc, char **argv)
 				"[A-Za-z0-9._-]", o.name);
 		return CLI_EXIT_USAGE;
 	}
+	/* "-": the token from standard input, so it is not in ps output. */
+	if (strcmp(o.token, "-") == 0) {
+		if (fgets(stdin_token, sizeof(stdin_token), stdin) == NULL) {
+			cli_usage_error(JOIN_PROG, "TOKEN '-': nothing on standard "
+					"input");
+			return CLI_EXIT_USAGE;
+		}
+		stdin_token[strcspn(stdin_token, "\r\n")] = '\0';
+		o.token = stdin_token;
+	}
 	if (bx_pki_join_token_parse(o.token, cred, sizeof(cred), pin, err,
 				    sizeof(err)) != 0) {
 		cli_usage_error(JOIN_PROG, "%s", err);
@@ -449,11 +464,15 @@ join_run(int argc, char **argv)
 				o.endpoint);
 		return CLI_EXIT_USAGE;
 	}
-	if (o.endpoint == NULL && !address_ip(o.underlay_address, &ip)) {
+	if (!address_ip(o.underlay_address, &ip)) {
 		cli_usage_error(JOIN_PROG, "--underlay-address '%s': expected "
 				"IPv4/prefix", o.underlay_address);
 		return CLI_EXIT_USAGE;
 	}
+	/* Without --endpoint the hub takes the address it sees the node
+	 * come from (its NAT's, if any) and the mesh port. */
+	if (o.endpoint == NULL)
+		ip = 0;
 
 	/* 1. identity */
 	rc = bx_identity_load_or_generate(o.state_dir, &id, &generated, err,
@@ -519,6 +538,7 @@ join_run(int argc, char **argv)
 	rc = provision(&o, o.state_dir, pin, buf, len, server_name);
 out:
 	sodium_memzero(cred, sizeof(cred));
+	sodium_memzero(stdin_token, sizeof(stdin_token));
 	if (buf != NULL) {
 		sodium_memzero(buf, len);
 		free(buf);

@@ -26,6 +26,10 @@
 #define METRICS_METHOD "/bauxite.v1.MetricsService/ReportMetrics"
 /* Certificates and keys are a few KiB; anything bigger is not one. */
 #define PEM_FILE_MAX (64u << 10)
+/* A session that lasted this long was a real one: the next reconnect
+ * starts from the shortest wait again. Shorter ones (a hub that accepts,
+ * then drops the link) keep the back-off growing. */
+#define SESSION_GOOD_MS 10000u
 #define NS_PER_MS 1000000ull
 
 struct ev_node {
@@ -48,6 +52,7 @@ struct bx_hub {
 	struct ev_node *head, *tail;
 	uint64_t topology_applied;
 	uint64_t policy_applied;
+	struct bx_hub_counter *counters; /* the report's, BX_HUB_MAX_COUNTERS */
 	bool connected;
 	bool state_said;               /* a STATE event went out already */
 };
@@ -411,7 +416,7 @@ applied(struct bx_hub *hub, uint64_t *topo, uint64_t *policy)
 static void
 report(struct bx_hub *hub, struct bx_rpc_channel *ch)
 {
-	static struct bx_hub_counter counters[BX_HUB_MAX_COUNTERS];
+	struct bx_hub_counter *counters = hub->counters;
 	Bauxite__V1__Counter cs[BX_HUB_MAX_COUNTERS];
 	Bauxite__V1__Counter *cps[BX_HUB_MAX_COUNTERS];
 	Bauxite__V1__MetricsReport r = BAUXITE__V1__METRICS_REPORT__INIT;
@@ -544,7 +549,7 @@ session(struct bx_hub *hub, struct bx_rpc_channel *ch, bool *delivered,
 			set_state(hub, true, "streams up");
 		}
 		if (hub->conf.collect != NULL && *delivered &&
-		    mono_ms() >= next_report) {
+		    mono_ms() >= next_report && !stopping(hub)) {
 			next_report = mono_ms() +
 				      (uint64_t)hub->conf.metrics_interval_s * 1000u;
 			report(hub, ch);
@@ -573,6 +578,7 @@ hub_thread(void *arg)
 	creds.server_name = hub->server_name;
 	while (!stopping(hub)) {
 		bool delivered = false;
+		uint64_t began = mono_ms();
 
 		why[0] = '\0';
 		if (ch == NULL)
@@ -588,7 +594,7 @@ hub_thread(void *arg)
 		if (stopping(hub))
 			break;
 		set_state(hub, false, why[0] ? why : "disconnected");
-		if (delivered)
+		if (delivered && mono_ms() - began >= SESSION_GOOD_MS)
 			backoff = BX_HUB_RECONNECT_MIN_MS;
 		if (nap(hub, backoff))
 			break;
@@ -620,12 +626,13 @@ bx_hub_start(const struct bx_hub_conf *conf, char *err, size_t errlen)
 		return NULL;
 	}
 	hub->conf = *conf;
+	hub->counters = calloc(BX_HUB_MAX_COUNTERS, sizeof(*hub->counters));
 	pthread_mutex_init(&hub->lock, NULL);
 	pthread_cond_init(&hub->wake, NULL);
 	hub->topology_applied = conf->topology_version;
 	hub->target = strdup(conf->target);
 	hub->server_name = conf->server_name ? strdup(conf->server_name) : NULL;
-	if (hub->target == NULL ||
+	if (hub->target == NULL || hub->counters == NULL ||
 	    (conf->server_name != NULL && hub->server_name == NULL)) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "hub: no memory");
@@ -693,6 +700,7 @@ bx_hub_stop(struct bx_hub *hub)
 		bx_hub_event_free(ev);
 	free(hub->target);
 	free(hub->server_name);
+	free(hub->counters);
 	free(hub->ca_pem);
 	free(hub->cert_pem);
 	if (hub->key_pem != NULL)

@@ -14,7 +14,8 @@
  *
  * Hub down
  *   The link says so (a STATE event) and retries: after 1 s, doubling up to
- *   reconnect_max_s, back to 1 s once a stream delivered again. The node
+ *   reconnect_max_s, back to 1 s after a session that delivered and lasted
+ *   (a hub that accepts and drops the link at once is not hammered). The node
  *   keeps forwarding on what it has; on reconnect it tells the hub the
  *   versions it applied (bx_hub_applied), and the hub sends what it missed
  *   or a full snapshot.
@@ -41,8 +42,9 @@
 #define BX_HUB_MAX_COUNTERS 256u
 /* First wait before a reconnect; doubles up to reconnect_max_s. */
 #define BX_HUB_RECONNECT_MIN_MS 1000u
-/* A metrics report that takes longer than this is given up. */
-#define BX_HUB_REPORT_TIMEOUT_MS 2000u
+/* A metrics report that takes longer than this is given up; it is also
+ * the longest bx_hub_stop can wait for the thread. */
+#define BX_HUB_REPORT_TIMEOUT_MS 1000u
 /* The thread waits this long on one stream before looking at the other. */
 #define BX_HUB_POLL_MS 20
 

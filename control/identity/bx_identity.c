@@ -603,6 +603,7 @@ bx_identity_join_sign(const struct bx_identity *id, const char *token,
 	if (rc != 0)
 		return rc;
 	rc = bx_identity_sign(id, sig, msg, len);
+	sodium_memzero(msg, len); /* it holds the token */
 	free(msg);
 	return rc;
 }
@@ -624,6 +625,7 @@ bx_identity_join_verify(const uint8_t ed25519_public[BX_IDENTITY_KEY_LEN],
 		return rc;
 	rc = crypto_sign_verify_detached(sig, msg, len, ed25519_public) == 0 ?
 		     0 : -EBADMSG;
+	sodium_memzero(msg, len); /* it holds the token */
 	free(msg);
 	return rc;
 }

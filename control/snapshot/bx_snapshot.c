@@ -340,6 +340,7 @@ pb_view_build(struct pb_view *v, const struct bx_snapshot *s)
 		}
 		pe->x25519_public.len = BX_SNAPSHOT_KEY_LEN;
 		pe->x25519_public.data = (uint8_t *)p->x25519_public;
+		pe->from_hub = p->from_hub;
 		pe->n_allowed_prefixes = p->n_allowed;
 		pe->allowed_prefixes = &v->prefix_ptrs[k];
 		for (j = 0; j < p->n_allowed; j++, k++) {
@@ -566,6 +567,7 @@ take_peer(const struct errbuf *e, unsigned i, const Bauxite__V1__PeerEntry *pe,
 		return fail(e, -EINVAL, "peers[%u].endpoint_port: %" PRIu32 "; expected 0..65535",
 			    i, pe->endpoint_port);
 	p->endpoint_port = (uint16_t)pe->endpoint_port;
+	p->from_hub = pe->from_hub;
 	/* No Ed25519 key: unknown, all zero in the struct. Present, it is
 	 * a key: 32 bytes, not all zero. */
 	rc = 0;

@@ -108,6 +108,7 @@ struct bx_snapshot_peer {
 	uint16_t endpoint_port;            /* host order; 0: unknown */
 	uint8_t ed25519_public[BX_SNAPSHOT_KEY_LEN]; /* all zero: unknown */
 	uint8_t x25519_public[BX_SNAPSHOT_KEY_LEN];
+	bool from_hub;                     /* learned from the hub's topology */
 };
 
 /*

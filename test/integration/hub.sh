@@ -195,7 +195,7 @@ grep -q "hub topology $((ver + 1)) applied" "$logA" ||
 bx_log "hub restarted: both reconnected, C's join came to A as topology $((ver + 1))"
 
 # Bytes that are not the method's message: a status, and the hub serves on.
-poke=${app%/app/bauxite-app/bauxite-app}/test/tools/rpc-poke
+poke=$(dirname "$(dirname "$(dirname "$app")")")/test/tools/rpc-poke
 [ -x "$poke" ] || bx_fail "$poke is not executable"
 pin=$(sed -n 's/.*CA pin \([A-Za-z0-9_-]*\)$/\1/p' "$logH" | tail -n 1)
 out=$(ip netns exec "$nsH" "$poke" "$hub" "$pin" /bauxite.v1.ProvisioningService/ProvisionNode ffffffff0102) ||

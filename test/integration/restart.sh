@@ -9,11 +9,11 @@
 #     `bauxite snapshot show` reads A's public key back from it;
 #   - a corrupt snapshot is reported and ignored: B starts anyway and A's
 #     pings cross again;
-#   - a snapshot from a hub topology (topology_version > 0) restores a peer
-#     the config does not list: B routes its virtual IP to it (a ping from
-#     B counts no_session or no_path, not no_peer) and keeps it in its own
-#     next snapshot; the same peer in a snapshot of a static config
-#     (topology_version 0) was removed by the operator and stays out
+#   - a peer the snapshot marks as learned from the hub (from_hub), which
+#     the config does not list, is restored: B routes its virtual IP to it
+#     (a ping from B counts no_session or no_path, not no_peer) and keeps
+#     it in its own next snapshot; the same peer not so marked came from
+#     the config, was removed from it by the operator and stays out
 #     (no_peer). Snapshots are written by a small encoder here, from the
 #     documented format (control/snapshot/bx_snapshot.h), not by the app.
 #
@@ -98,12 +98,12 @@ kill_restart corrupt
 grep -q "snapshot ignored: .*state.snapshot" "$logB" ||
 	{ bx_show_logs; bx_fail "B did not report the corrupt snapshot"; }
 bx_log "$(grep 'snapshot ignored' "$logB")"
-# mksnap FILE TOPOLOGY_VERSION: B's snapshot with A (its config peer) and
-# edge-c, a peer only a hub could have told it about.
+# mksnap FILE TOPOLOGY_VERSION FROM_HUB: B's snapshot with A (its config
+# peer) and edge-c, marked as learned from the hub when FROM_HUB is 1.
 mksnap() {
-	"$BX_PY" - "$1" "$2" "$keyA" "$keyC" <<'PY'
+	"$BX_PY" - "$1" "$2" "$keyA" "$keyC" "$3" <<'PY'
 import base64, hashlib, socket, struct, sys, time
-path, topo, key_a, key_c = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+path, topo, key_a, key_c, hub = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5])
 def varint(n):
     out = b""
     while True:
@@ -117,26 +117,26 @@ def v(num, n): return field(num, 0, varint(n))
 def f32(num, n): return field(num, 5, struct.pack("<I", n))
 def ld(num, b): return field(num, 2, varint(len(b)) + b)
 def ip(a): return struct.unpack("!I", socket.inet_aton(a))[0]
-def peer(pid, vip, ep, port, key):
+def peer(pid, vip, ep, port, key, from_hub):
     pfx = f32(1, ip(vip)) + v(2, 32)
     return (ld(1, pid.encode()) + f32(2, ip(vip)) + ld(3, pfx) + f32(4, ip(ep)) +
-            v(5, port) + ld(7, base64.b64decode(key)))
+            v(5, port) + ld(7, base64.b64decode(key)) + (v(8, 1) if from_hub else b""))
 msg = (v(1, 1) + ld(2, b"edge-b") + v(3, int(time.time() * 1000)) +
-       ld(4, peer("edge-a", "100.64.0.1", "10.99.0.1", 7600, key_a)) +
-       ld(4, peer("edge-c", "100.64.0.3", "10.99.0.3", 7600, key_c)) + v(5, topo))
+       ld(4, peer("edge-a", "100.64.0.1", "10.99.0.1", 7600, key_a, False)) +
+       ld(4, peer("edge-c", "100.64.0.3", "10.99.0.3", 7600, key_c, hub)) + v(5, topo))
 head = b"BXSNAP1\n" + struct.pack(">I", len(msg))
 open(path, "wb").write(head + hashlib.blake2b(head + msg, digest_size=16).digest() + msg)
 PY
 }
 
-# restart_with_snapshot NAME TOPOLOGY: B killed, given mksnap's snapshot,
+# restart_with_snapshot NAME TOPOLOGY FROM_HUB: B killed, given mksnap's snapshot,
 # started again; then B pings edge-c's virtual IP once. Leaves B's
 # counters before and after that ping in $tmp/NAME.0 and $tmp/NAME.1.
 restart_with_snapshot() {
 	kill -KILL "$pidB"
 	wait "$pidB" 2>/dev/null || true
 	bx_forget "$pidB"
-	mksnap "$snap" "$2"
+	mksnap "$snap" "$2" "$3"
 	restart_b "$tmp/B-$1.log"
 	logB=$tmp/B-$1.log
 	for i in $(seq 50); do grep -q 'snapshot written (start)' "$logB" && break; sleep 0.1; done
@@ -147,7 +147,7 @@ restart_with_snapshot() {
 }
 
 keyC=$(head -c 32 /dev/urandom | base64)
-restart_with_snapshot hub 7
+restart_with_snapshot hub 7 1
 grep -q 'warm start: .*topology version 7: 2 peer(s): 1 in the config, 1 restored' "$logB" ||
 	{ bx_show_logs; bx_fail "B did not restore edge-c from a hub snapshot"; }
 held=$(( $(bx_delta "$tmp/hub.0" "$tmp/hub.1" no_session) + $(bx_delta "$tmp/hub.0" "$tmp/hub.1" no_path) ))
@@ -159,7 +159,7 @@ grep -q "edge-c" "$tmp/show-hub" && grep -q "$keyC" "$tmp/show-hub" ||
 bx_log "hub snapshot: edge-c restored, routed and kept"
 ip netns exec "$nsA" ping -c 1 -W 2 -I "$vipA" "$vipB" >/dev/null || bx_fail "A no longer reaches B"
 
-restart_with_snapshot static 0
+restart_with_snapshot static 0 0
 grep -q 'warm start: .*topology version 0: 2 peer(s): 1 in the config, 0 restored, 1 no longer configured' "$logB" ||
 	{ bx_show_logs; bx_fail "B restored a peer from a static-config snapshot"; }
 [ "$(bx_delta "$tmp/static.0" "$tmp/static.1" no_peer)" -ge 1 ] ||

@@ -76,6 +76,7 @@ make_peers(void)
 		p->virtual_ip = htonl(0x64400002u + i);
 		fill_key(p->ed25519_public, (uint8_t)(0x10 * i + 1));
 		fill_key(p->x25519_public, (uint8_t)(0x10 * i + 7));
+		p->from_hub = i % 2 == 1; /* both kinds round-trip */
 		p->endpoint_ip = htonl(0x0a630002u + i);
 		p->endpoint_port = (uint16_t)(7600 + i);
 	}
@@ -173,6 +174,7 @@ assert_snapshot_equal(const struct bx_snapshot *a, const struct bx_snapshot *b)
 		assert_int_equal(p->endpoint_port, q->endpoint_port);
 		assert_memory_equal(p->ed25519_public, q->ed25519_public,
 				    BX_SNAPSHOT_KEY_LEN);
+		assert_int_equal(p->from_hub, q->from_hub);
 		assert_memory_equal(p->x25519_public, q->x25519_public,
 				    BX_SNAPSHOT_KEY_LEN);
 	}
@@ -764,7 +766,7 @@ test_no_secret_fields(void **state)
 	};
 	static const char *const peer_fields[] = {
 		"id", "virtual_ip", "allowed_prefixes", "endpoint_ip",
-		"endpoint_port", "ed25519_public", "x25519_public",
+		"endpoint_port", "ed25519_public", "x25519_public", "from_hub",
 	};
 	static const char *const prefix_fields[] = { "addr", "len" };
 	static const struct {
