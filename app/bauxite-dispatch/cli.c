@@ -110,21 +110,47 @@ cli_getopt(const char *prog, int argc, char **argv, const struct option *opts)
 	return o;
 }
 
-int
-cli_state_dir_make(const char *dir)
+/*
+ * The state directory holds the CA key and the store, whose token hashes
+ * and audit log are the hub's authority: a directory others may enter or
+ * write is refused, not silently tightened, so that an operator looks at
+ * what may have been exposed.
+ */
+static int
+state_dir_check(const char *dir)
 {
 	struct stat st;
 
+	if (stat(dir, &st) != 0) {
+		cli_error("state directory %s: %s", dir, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		cli_error("state directory %s: not a directory", dir);
+		return CLI_EXIT_FAIL;
+	}
+	if ((st.st_mode & CLI_STATE_DIR_OTHERS) != 0) {
+		cli_error("state directory %s is accessible by group or others "
+			  "(mode %04o): chmod 700 %s",
+			  dir, (unsigned)(st.st_mode & 07777), dir);
+		return CLI_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int
+cli_state_dir_make(const char *dir)
+{
 	if (mkdir(dir, CLI_STATE_DIR_MODE) == 0) {
 		fprintf(stderr, CLI_NAME ": created state directory %s (mode 0700)\n",
 			dir);
 		return 0;
 	}
-	if (errno == EEXIST && stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	cli_error("state directory %s: %s", dir,
-		  errno == EEXIST ? "not a directory" : strerror(errno));
-	return CLI_EXIT_FAIL;
+	if (errno != EEXIST) {
+		cli_error("state directory %s: %s", dir, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	return state_dir_check(dir);
 }
 
 int
@@ -143,6 +169,8 @@ cli_store_open(const char *state_dir, bool create, struct bx_store **out)
 	} else if (access(path, F_OK) != 0) {
 		cli_error("%s: %s (is --state-dir the hub's? 'bauxite-dispatch "
 			  "serve' creates it)", path, strerror(errno));
+		return CLI_EXIT_FAIL;
+	} else if (state_dir_check(state_dir) != 0) {
 		return CLI_EXIT_FAIL;
 	}
 	if (bx_store_open_sqlite(path, NULL, out, err, sizeof(err)) != 0) {

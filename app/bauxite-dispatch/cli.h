@@ -30,6 +30,8 @@
 
 #define CLI_DEFAULT_STATE_DIR "/var/lib/bauxite-dispatch"
 #define CLI_STATE_DIR_MODE 0700
+/* Permission bits a state directory must not have (see cli_state_dir_make). */
+#define CLI_STATE_DIR_OTHERS 0077
 /* Who the audit log names for what these commands change. */
 #define CLI_ACTOR "cli"
 /* "2024-05-01T12:00:00Z" */
@@ -85,7 +87,8 @@ int cli_getopt(const char *prog, int argc, char **argv,
  * Opens the store in @state_dir for a command, printing what failed.
  * With @create the directory (mode 0700) and the database are made when
  * missing; without, both must exist (a command that only reads should not
- * leave an empty hub behind a typo). Returns 0 and *@out, or
+ * leave an empty hub behind a typo). Either way the directory's mode is
+ * checked as in cli_state_dir_make. Returns 0 and *@out, or
  * CLI_EXIT_FAIL.
  */
 int cli_store_open(const char *state_dir, bool create, struct bx_store **out);
@@ -93,7 +96,11 @@ int cli_store_open(const char *state_dir, bool create, struct bx_store **out);
 /* Loads (or creates, like `serve` would) the hub's CA; prints failures. */
 int cli_ca_open(const char *state_dir, struct bx_pki_ca **out);
 
-/* Makes @dir with mode 0700 if missing. 0 or CLI_EXIT_FAIL (printed). */
+/*
+ * Makes @dir with mode 0700 if missing; an existing one must be a
+ * directory without group or other permission bits (CLI_STATE_DIR_OTHERS),
+ * or it is refused naming the fix. 0 or CLI_EXIT_FAIL (printed).
+ */
 int cli_state_dir_make(const char *dir);
 
 /* @ms as ISO 8601 UTC to the second; "never" for 0. */

@@ -6,6 +6,8 @@
  *                       last seen, rx/tx bytes of its latest metrics report
  *   nodes revoke ID     removes it from the mesh; a running `serve` pushes
  *                       the removal to every peer and cuts the node off
+ *   nodes purge ID      deletes a revoked node, freeing its id, keys and
+ *                       virtual IP, so that it can join again
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 
 #define LIST_PROG CLI_NAME " nodes list"
 #define REVOKE_PROG CLI_NAME " nodes revoke"
+#define PURGE_PROG CLI_NAME " nodes purge"
 /* "255.255.255.255:65535 (+7)" */
 #define ENDPOINT_TEXT_LEN 40u
 #define COUNTER_TEXT_LEN 24u
@@ -138,47 +141,75 @@ revoke_help(FILE *f)
 	fprintf(f,
 		"usage: " REVOKE_PROG " ID [--state-dir D]\n\n"
 		"Revokes node ID: it leaves the mesh, keeping its virtual IP and keys\n"
-		"reserved. A running 'serve' tells every peer within a fraction of a\n"
-		"second and refuses the node's certificate from then on.\n\n"
+		"reserved ('nodes purge' frees them). A running 'serve' tells every\n"
+		"peer within a fraction of a second and refuses the node's certificate\n"
+		"from then on.\n\n"
 		CLI_STATE_DIR_HELP);
 }
 
+static void
+purge_help(FILE *f)
+{
+	fprintf(f,
+		"usage: " PURGE_PROG " ID [--state-dir D]\n\n"
+		"Deletes node ID, which must be revoked first, with its metrics: its id,\n"
+		"keys and virtual IP are free again, and it may join anew (with a new\n"
+		"token; the certificate it had stays refused).\n\n"
+		CLI_STATE_DIR_HELP);
+}
+
+/*
+ * The shape of revoke and purge: "ID [--state-dir D]". Returns 0 with
+ * *@id and *@state_dir, or the exit status (help printed: CLI_EXIT_OK).
+ */
 static int
-nodes_revoke(int argc, char **argv)
+node_args(const char *prog, void (*help)(FILE *), int argc, char **argv,
+	  const char **id, const char **state_dir)
 {
 	static const struct option opts[] = {
 		CLI_STATE_DIR_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *state_dir = CLI_DEFAULT_STATE_DIR;
-	struct bx_store *st = NULL;
-	char err[CLI_ERR_LEN];
-	const char *id;
-	int o, rc;
+	int o;
 
-	while ((o = cli_getopt(REVOKE_PROG, argc, argv, opts)) != -1) {
+	*state_dir = CLI_DEFAULT_STATE_DIR;
+	while ((o = cli_getopt(prog, argc, argv, opts)) != -1) {
 		switch (o) {
 		case CLI_OPT_STATE_DIR:
-			state_dir = optarg;
+			*state_dir = optarg;
 			break;
 		case 'h':
-			revoke_help(stdout);
+			help(stdout);
 			return CLI_EXIT_OK;
 		default:
 			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
-		cli_usage_error(REVOKE_PROG, "missing the node ID");
+		cli_usage_error(prog, "missing the node ID");
 		return CLI_EXIT_USAGE;
 	}
 	if (optind + 1 < argc) {
-		cli_usage_error(REVOKE_PROG, "unexpected argument '%s'",
+		cli_usage_error(prog, "unexpected argument '%s'",
 				argv[optind + 1]);
 		return CLI_EXIT_USAGE;
 	}
-	id = argv[optind];
+	*id = argv[optind];
+	return 0;
+}
+
+static int
+nodes_revoke(int argc, char **argv)
+{
+	const char *state_dir = NULL, *id = NULL;
+	struct bx_store *st = NULL;
+	char err[CLI_ERR_LEN];
+	int rc;
+
+	rc = node_args(REVOKE_PROG, revoke_help, argc, argv, &id, &state_dir);
+	if (rc != 0 || id == NULL)
+		return rc;
 	if (cli_store_open(state_dir, false, &st) != 0)
 		return CLI_EXIT_FAIL;
 	rc = bx_store_node_revoke(st, CLI_ACTOR, id, err, sizeof(err));
@@ -191,9 +222,39 @@ nodes_revoke(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+static int
+nodes_purge(int argc, char **argv)
+{
+	const char *state_dir = NULL, *id = NULL;
+	struct bx_store *st = NULL;
+	char err[CLI_ERR_LEN];
+	int rc;
+
+	rc = node_args(PURGE_PROG, purge_help, argc, argv, &id, &state_dir);
+	if (rc != 0 || id == NULL)
+		return rc;
+	if (cli_store_open(state_dir, false, &st) != 0)
+		return CLI_EXIT_FAIL;
+	rc = bx_store_node_purge(st, CLI_ACTOR, id, err, sizeof(err));
+	bx_store_close(st);
+	if (rc == -EBUSY) {
+		/* Peers learn of a node's departure from its revocation. */
+		cli_error("node %s is active: revoke it first ('" CLI_NAME
+			  " nodes revoke %s')", id, id);
+		return CLI_EXIT_FAIL;
+	}
+	if (rc != 0) {
+		cli_error("%s", err);
+		return CLI_EXIT_FAIL;
+	}
+	printf("node %s purged: its id, keys and virtual IP are free\n", id);
+	return CLI_EXIT_OK;
+}
+
 static const struct cli_cmd nodes_commands[] = {
 	{ "list", "list the provisioned nodes", nodes_list },
 	{ "revoke", "revoke a node", nodes_revoke },
+	{ "purge", "delete a revoked node so that it can re-join", nodes_purge },
 };
 
 int

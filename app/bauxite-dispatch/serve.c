@@ -39,9 +39,9 @@ serve_help(FILE *f)
 		"usage: " SERVE_PROG " [--state-dir D] [--listen ADDR] [--mesh-prefix P]\n"
 		"       [--mesh-port N] [--cipher C] [--name NAME]... [--node-cert-days N]\n\n"
 		"Runs the hub: provisioning, topology and policy streams, metrics,\n"
-		"signaling relay. The state directory (made 0700 if missing) keeps\n"
-		"the store and the CA; the first start creates the CA. Runs until\n"
-		"SIGINT or SIGTERM.\n\n"
+		"signaling relay. The state directory (made 0700 if missing, refused\n"
+		"if group or others may access it) keeps the store and the CA; the\n"
+		"first start creates the CA. Runs until SIGINT or SIGTERM.\n\n"
 		CLI_STATE_DIR_HELP
 		"  --listen ADDR       gRPC address (default " SERVE_DEFAULT_LISTEN ")\n"
 		"  --mesh-prefix P     virtual IPs come from P (default " SERVE_DEFAULT_MESH ")\n"

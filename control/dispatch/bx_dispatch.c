@@ -29,6 +29,8 @@
 
 _Static_assert(BX_DISPATCH_PIN_LEN == BX_PKI_SHA256_LEN,
 	       "the pin is the CA certificate's SHA-256");
+_Static_assert(BX_RPC_SHA256_LEN == BX_PKI_SHA256_LEN,
+	       "a caller's certificate hash compares with the stored one's");
 
 static const char *const sub_kind_name[SUB_KINDS] = {
 	[SUB_TOPOLOGY] = "topology",
@@ -86,12 +88,14 @@ store_clock(void *arg)
 }
 
 enum bx_rpc_code
-dispatch_node_check(struct bx_dispatch *d, const char *id, char *msg,
-		    size_t msglen)
+dispatch_node_check(struct bx_dispatch *d, const struct bx_rpc_peer *peer,
+		    char *msg, size_t msglen)
 {
+	const char *id = peer->identity;
+	uint8_t stored[BX_PKI_SHA256_LEN];
 	struct bx_store_node *n = NULL;
 	char err[ERR_LEN];
-	bool revoked;
+	bool revoked, current;
 	int rc;
 
 	rc = bx_store_node_get(d->store, id, &n, err, sizeof(err));
@@ -106,9 +110,20 @@ dispatch_node_check(struct bx_dispatch *d, const char *id, char *msg,
 		return BX_RPC_UNAVAILABLE;
 	}
 	revoked = n->revoked_ms != 0;
+	/* The CA vouches for a name only: a certificate it signed before
+	 * the node was revoked, purged and joined again names the same id
+	 * and is still within its validity, but is not the node's. */
+	current = n->cert_pem != NULL && peer->has_cert &&
+		  bx_pki_cert_sha256_pem(n->cert_pem, stored) == 0 &&
+		  sodium_memcmp(stored, peer->cert_sha256, sizeof(stored)) == 0;
 	bx_store_node_free(n);
 	if (revoked) {
 		snprintf(msg, msglen, "node %s is revoked", id);
+		return BX_RPC_PERMISSION_DENIED;
+	}
+	if (!current) {
+		snprintf(msg, msglen, "certificate is not node %s's current one",
+			 id);
 		return BX_RPC_PERMISSION_DENIED;
 	}
 	return BX_RPC_OK;
@@ -220,6 +235,24 @@ store_trouble(struct bx_dispatch *d, const char *err)
 	d->tick_failed = true;
 }
 
+/*
+ * A stream that could not take an update (-@rc) would miss it for good:
+ * it ends, and the node's reconnection brings a full snapshot.
+ */
+static void
+resync_needed(struct bx_dispatch *d, struct sub *sub, int rc)
+{
+	dispatch_sub_unlink(d, sub);
+	/* -EPIPE: it is ending anyway, its closed callback follows. */
+	if (rc == -EPIPE)
+		return;
+	bx_rpc_stream_finish(sub->s, BX_RPC_UNAVAILABLE, "resync needed");
+	d->stats.resyncs++;
+	dispatch_log(d, "node %s: %s update not sent (%s): stream ended, "
+		     "resync needed", sub->node_id, sub_kind_name[sub->kind],
+		     strerror(-rc));
+}
+
 /* A topology change copied out of the store's callback. */
 struct change {
 	uint64_t version;
@@ -270,8 +303,8 @@ push_change(struct bx_dispatch *d, const struct change *c)
 	unsigned sent = 0, ended;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	struct sub *sub;
-	int rc;
+	struct sub *sub, *next;
+	int rc, sent_rc;
 
 	if (c->op == BX_STORE_CHANGE_UPSERT) {
 		rc = bx_store_node_get(d->store, id, &node, err, sizeof(err));
@@ -280,6 +313,12 @@ push_change(struct bx_dispatch *d, const struct change *c)
 		if (rc != 0) {
 			store_trouble(d, err);
 			return rc;
+		}
+		if (node->revoked_ms != 0) {
+			/* Revoked since: its removal comes next, and peers
+			 * must not take the node back in meanwhile. */
+			bx_store_node_free(node);
+			return 0;
 		}
 		pm = malloc(sizeof(*pm));
 		if (pm == NULL) {
@@ -294,18 +333,23 @@ push_change(struct bx_dispatch *d, const struct change *c)
 	}
 	if (rc != 0)
 		goto out;
-	for (sub = d->subs[SUB_TOPOLOGY]; sub != NULL; sub = sub->next) {
+	for (sub = d->subs[SUB_TOPOLOGY]; sub != NULL; sub = next) {
+		next = sub->next;
 		if (sub->version >= c->version || strcmp(sub->node_id, id) == 0)
 			continue;
-		if (bx_rpc_stream_send(sub->s, buf, len) == 0) {
-			d->stats.topology_updates++;
-			sent++;
+		sent_rc = bx_rpc_stream_send(sub->s, buf, len);
+		if (sent_rc != 0) {
+			resync_needed(d, sub, sent_rc);
+			continue;
 		}
+		d->stats.topology_updates++;
+		sent++;
 		sub->version = c->version;
 	}
 	if (c->op == BX_STORE_CHANGE_REMOVE) {
 		snprintf(why, sizeof(why), "node %s is revoked", id);
 		ended = dispatch_cut_off(d, id, why);
+		dispatch_gate_forget(d, id);
 		d->stats.revocations++;
 		dispatch_log(d,
 			     "node %s revoked: removal (version %" PRIu64
@@ -329,7 +373,7 @@ resync(struct bx_dispatch *d)
 	uint8_t *buf;
 	size_t len, i;
 	bool active;
-	int k;
+	int k, rc;
 
 	if (bx_store_topology_version(d->store, &cur, err, sizeof(err)) != 0 ||
 	    dispatch_peer_set_load(d->store, &set, err, sizeof(err)) != 0) {
@@ -353,18 +397,30 @@ resync(struct bx_dispatch *d)
 					     why);
 		}
 	}
-	for (sub = d->subs[SUB_TOPOLOGY]; sub != NULL; sub = sub->next) {
+	for (sub = d->subs[SUB_TOPOLOGY]; sub != NULL; sub = next) {
+		next = sub->next;
 		if (sub->version == cur)
 			continue;
 		if (dispatch_pack_snapshot(&set, cur, sub->node_id, &buf,
-					   &len) != 0)
-			break;
-		if (bx_rpc_stream_send(sub->s, buf, len) == 0)
-			d->stats.topology_updates++;
+					   &len) != 0) {
+			/* Out of memory: the version stays behind, so the
+			 * next pass resyncs the streams not yet at cur. */
+			dispatch_log(d, "topology: snapshot not sent: out of "
+				     "memory (retrying every %u ms)",
+				     BX_DISPATCH_WATCH_MS);
+			goto out;
+		}
+		rc = bx_rpc_stream_send(sub->s, buf, len);
 		free(buf);
+		if (rc != 0) {
+			resync_needed(d, sub, rc);
+			continue;
+		}
+		d->stats.topology_updates++;
 		sub->version = cur;
 	}
 	d->topology_version = cur;
+out:
 	dispatch_peer_set_clear(&set);
 }
 
@@ -427,7 +483,7 @@ policy_tick(struct bx_dispatch *d)
 	uint64_t seq = 0, version = 0;
 	uint8_t *buf = NULL;
 	unsigned sent = 0;
-	struct sub *sub;
+	struct sub *sub, *next;
 	size_t len = 0;
 	int rc;
 
@@ -447,27 +503,39 @@ policy_tick(struct bx_dispatch *d)
 		store_trouble(d, err);
 		return;
 	}
-	d->audit_seq = seq;
-	if (version == d->policy_version)
+	if (version == d->policy_version) {
+		d->audit_seq = seq;
 		goto out;
-	d->policy_version = version;
+	}
 	if (bx_dispatch_policy_rules(json, &rules, err, sizeof(err)) != 0) {
+		/* This text will not get better: not retried. */
 		dispatch_log(d, "policy version %" PRIu64 " not pushed: %s",
 			     version, err);
+		d->audit_seq = seq;
+		d->policy_version = version;
 		goto out;
 	}
 	if (dispatch_pack_policy(rules, version, &buf, &len) != 0) {
+		/* The audit head stays behind: the next pass retries. */
 		dispatch_log(d, "policy version %" PRIu64
-			     " not pushed: out of memory", version);
+			     " not pushed: out of memory (retrying every %u ms)",
+			     version, BX_DISPATCH_WATCH_MS);
 		goto out;
 	}
-	for (sub = d->subs[SUB_POLICY]; sub != NULL; sub = sub->next) {
-		if (sub->version >= version)
+	d->audit_seq = seq;
+	d->policy_version = version;
+	/* Any other version, older ones too: nodes follow the hub's. */
+	for (sub = d->subs[SUB_POLICY]; sub != NULL; sub = next) {
+		next = sub->next;
+		if (sub->version == version)
 			continue;
-		if (bx_rpc_stream_send(sub->s, buf, len) == 0) {
-			d->stats.policy_updates++;
-			sent++;
+		rc = bx_rpc_stream_send(sub->s, buf, len);
+		if (rc != 0) {
+			resync_needed(d, sub, rc);
+			continue;
 		}
+		d->stats.policy_updates++;
+		sent++;
 		sub->version = version;
 	}
 	dispatch_log(d, "policy version %" PRIu64 " pushed to %u node(s)",
@@ -764,6 +832,7 @@ bx_dispatch_stop(struct bx_dispatch *d)
 	for (k = 0; k < SUB_KINDS; k++)
 		BX_ASSERT(d->subs[k] == NULL);
 
+	dispatch_gates_free(d);
 	bx_store_close(d->store);
 	bx_pki_ca_free(d->ca);
 	pthread_cond_destroy(&d->wake);

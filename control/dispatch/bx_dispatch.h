@@ -8,20 +8,35 @@
  * Methods (proto/bauxite/v1/)
  *   ProvisionNode       unary, the only one open to callers without a
  *                       certificate: checks the request and its identity
- *                       signature, spends a join token, signs the CSR,
- *                       allocates a virtual IP and stores the node.
+ *                       signature, signs the CSR, spends a join token,
+ *                       allocates a virtual IP and stores the node. What
+ *                       the node got wrong (a field, a CSR, a key, an id
+ *                       taken) is refused before the token is spent.
  *   WatchTopology       server stream: a full snapshot (every active node
  *                       but the caller) unless the caller already has the
  *                       current version, then one update per change.
- *   WatchPolicy         server stream: the current rules when newer than
- *                       the caller's, then every later change.
- *   ReportMetrics       unary: keeps the caller's counters in the store.
+ *   WatchPolicy         server stream: the current rules when their
+ *                       version is not the caller's (a hub restored from
+ *                       an older database corrects its nodes), then every
+ *                       later change.
+ *   ReportMetrics       unary: keeps the caller's counters in the store;
+ *                       at most one report per BX_DISPATCH_METRICS_MIN_MS
+ *                       per node, faster ones are RESOURCE_EXHAUSTED.
  *   ExchangeCandidates  bidi: relays each SignalMessage to the open stream
  *                       of its to_id, from_id stamped with the caller's
- *                       certificate identity.
+ *                       certificate identity. A sender past
+ *                       BX_DISPATCH_SIGNAL_RATE, or a recipient whose
+ *                       queue is full, loses the message, not the stream.
  *   The caller of every method but ProvisionNode is the node named by its
- *   client certificate; a node that is unknown or revoked is refused with
- *   PERMISSION_DENIED by each method.
+ *   client certificate, which must be the certificate the store holds for
+ *   that node; a node that is unknown or revoked, or an older certificate
+ *   of its id, is refused with PERMISSION_DENIED by each method.
+ *
+ * Streams that fall behind
+ *   A topology or policy update a stream could not take (its queue full,
+ *   no memory) ends that stream with UNAVAILABLE "resync needed": the node
+ *   reconnects and gets a snapshot, rather than silently missing a
+ *   change.
  *
  * Other writers
  *   `bauxite-dispatch nodes revoke` and `policy set` are other processes
@@ -66,6 +81,19 @@
 #define BX_DISPATCH_LOG_MAX 512u
 /* A counter name in a metrics report: 1..this many bytes of UTF-8. */
 #define BX_DISPATCH_COUNTER_NAME_MAX 127u
+/*
+ * One metrics report per node per this many ms at most (by the hub's
+ * clock): half the shortest interval a node may be configured with (1 s),
+ * so that network jitter never refuses a well-behaved node's report.
+ */
+#define BX_DISPATCH_METRICS_MIN_MS 500u
+/*
+ * What one node may have relayed: BX_DISPATCH_SIGNAL_RATE messages a
+ * second on average, bursts of BX_DISPATCH_SIGNAL_BURST. An ICE exchange
+ * is a handful of messages per peer.
+ */
+#define BX_DISPATCH_SIGNAL_RATE 50u
+#define BX_DISPATCH_SIGNAL_BURST 100u
 /* The mesh ciphers a hub may announce (MeshSettings.cipher). */
 #define BX_DISPATCH_CIPHER_CHACHA "chacha20-poly1305"
 #define BX_DISPATCH_CIPHER_GCM "aes-256-gcm"
@@ -105,7 +133,8 @@ struct bx_dispatch_conf {
 	/* Log lines go here; NULL: nowhere. */
 	bx_dispatch_log_fn log;
 	void *log_arg;
-	/* Unix ms for token expiry and the store's times; NULL: realtime. */
+	/* Unix ms for token expiry, the store's times and the metrics
+	 * interval; NULL: realtime. */
 	int64_t (*clock_ms)(void *arg);
 	void *clock_arg;
 };
@@ -119,6 +148,9 @@ struct bx_dispatch_stats {
 	uint64_t revocations;        /* removals pushed by the watcher */
 	uint64_t signals_relayed;
 	uint64_t signals_dropped;    /* no open stream for to_id, or its queue full */
+	uint64_t signals_throttled;  /* sender past BX_DISPATCH_SIGNAL_RATE */
+	uint64_t metrics_throttled;  /* reports within BX_DISPATCH_METRICS_MIN_MS */
+	uint64_t resyncs;            /* streams ended: an update could not be sent */
 	unsigned topology_streams;   /* open now */
 	unsigned policy_streams;
 	unsigned signaling_streams;

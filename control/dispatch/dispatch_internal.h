@@ -41,7 +41,19 @@ struct sub {
 	enum sub_kind kind;
 	bool listed;
 	uint64_t version;            /* topology/policy version it has */
+	/* Signaling: the sender's token bucket, in thousandths of a
+	 * message, and when it was last filled (monotonic ms). Only the
+	 * completion-queue thread touches them. */
+	uint64_t bucket;
+	int64_t bucket_ms;
 	char node_id[BX_STORE_ID_MAX + 1];
+};
+
+/* When a node last reported metrics (one entry per active reporter). */
+struct report_gate {
+	struct report_gate *next;
+	int64_t last_ms;
+	char id[BX_STORE_ID_MAX + 1];
 };
 
 struct bx_dispatch {
@@ -77,6 +89,9 @@ struct bx_dispatch {
 	bool store_failing;          /* logged once until it works again */
 	bool tick_failed;            /* in the watcher's current pass */
 	struct bx_dispatch_stats stats;
+	/* Metrics reports by node id: a hash table of report_gate chains. */
+	struct report_gate **gates;
+	size_t n_gates, gate_buckets;
 };
 
 /* bx_dispatch.c */
@@ -84,11 +99,14 @@ void dispatch_log(struct bx_dispatch *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int64_t dispatch_now_ms(const struct bx_dispatch *d);
 /*
- * Whether node @id may use the hub: BX_RPC_OK, or PERMISSION_DENIED for an
- * unknown or revoked node and UNAVAILABLE when the store fails, with the
- * message in @msg.
+ * Whether @peer, the node its certificate names, may use the hub:
+ * BX_RPC_OK, or PERMISSION_DENIED for an unknown or revoked node or a
+ * certificate that is not the one the store holds for it (one from before
+ * a revoke, purge and re-join), and UNAVAILABLE when the store fails, with
+ * the message in @msg.
  */
-enum bx_rpc_code dispatch_node_check(struct bx_dispatch *d, const char *id,
+enum bx_rpc_code dispatch_node_check(struct bx_dispatch *d,
+				     const struct bx_rpc_peer *peer,
 				     char *msg, size_t msglen);
 /* Registry, lock held. */
 void dispatch_sub_link(struct bx_dispatch *d, struct sub *sub);
@@ -104,6 +122,10 @@ void dispatch_stream_closed(void *ctx, struct bx_rpc_stream *s,
 
 /* dispatch_rpc.c: the method table, registered by bx_dispatch_start. */
 int dispatch_register(struct bx_dispatch *d);
+/* Drops node @id's metrics gate, e.g. once it is revoked (lock held). */
+void dispatch_gate_forget(struct bx_dispatch *d, const char *id);
+/* Frees every metrics gate (at stop, no handler left). */
+void dispatch_gates_free(struct bx_dispatch *d);
 
 /* dispatch_proto.c: store nodes as proto messages. */
 

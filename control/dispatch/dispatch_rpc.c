@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bn.h>
@@ -35,6 +36,11 @@
  * store knows is its first two parts. */
 #define JOIN_TOKEN_DOTS 2
 #define CRED_LEN (BX_STORE_TOKEN_LEN + 1u)
+/* The token bucket counts thousandths of a message: integer refills. */
+#define SIGNAL_UNIT 1000u
+#define NS_PER_MS 1000000L
+/* Metrics gates: the hash table's first size; it doubles when fuller. */
+#define GATE_BUCKETS_MIN 64u
 
 static enum bx_rpc_code
 say(char *msg, size_t msglen, enum bx_rpc_code code, const char *fmt, ...)
@@ -64,6 +70,30 @@ store_failed(struct bx_dispatch *d, const char *err, char *msg,
 /* ---- ProvisionNode ------------------------------------------------------ */
 
 /*
+ * Why @ip (network order) cannot be where peers send a node's datagrams,
+ * or NULL: they go to one unicast host that others can reach. Loopback
+ * only when @loopback_ok, for an address the connection came from: a node
+ * on the hub's own host (tests), never one a request claims.
+ */
+static const char *
+endpoint_unusable(uint32_t ip, bool loopback_ok)
+{
+	uint32_t h = ntohl(ip);
+
+	if ((h >> 24) == 0)
+		return "is not a host address (0.0.0.0/8)";
+	if ((h >> 24) == 127 && !loopback_ok)
+		return "is a loopback address: peers cannot reach it there";
+	if ((h >> 16) == 0xa9fe)
+		return "is link-local (169.254.0.0/16): peers cannot reach "
+		       "it there";
+	if ((h >> 28) >= 0xe)
+		return "is not a unicast address (multicast, reserved or "
+		       "broadcast)";
+	return NULL;
+}
+
+/*
  * Where peers reach the new node: the request's endpoint, its IP 0 meaning
  * the address the connection comes from and its port 0 the mesh port.
  */
@@ -74,7 +104,8 @@ endpoint_of(const struct bx_dispatch *d, const Bauxite__V1__Endpoint *ep,
 {
 	uint32_t ip = ep != NULL ? ep->ip : 0;
 	uint32_t port = ep != NULL ? ep->port : 0;
-	uint8_t first;
+	char text[INET_ADDRSTRLEN];
+	const char *why;
 
 	if (port > UINT16_MAX)
 		return say(msg, msglen, BX_RPC_INVALID_ARGUMENT,
@@ -94,11 +125,16 @@ endpoint_of(const struct bx_dispatch *d, const Bauxite__V1__Endpoint *ep,
 			   "but %s is not IPv4: give the node's endpoint",
 			   peer->address != NULL ? peer->address : "it");
 	}
-	/* Mesh datagrams go to one unicast host. */
-	first = (uint8_t)(ntohl(out->ip) >> 24);
-	if (first == 0 || first >= 224)
+	why = endpoint_unusable(out->ip, ip == 0);
+	if (why != NULL) {
+		dispatch_ip_text(out->ip, text, sizeof(text));
 		return say(msg, msglen, BX_RPC_INVALID_ARGUMENT,
-			   "endpoint.ip: not a unicast address");
+			   ip != 0 ? "endpoint.ip: %s %s"
+				   : "endpoint.ip: 0 asks for the connection's "
+				     "address, but %s %s: give the node's "
+				     "endpoint",
+			   text, why);
+	}
 	out->port = port != 0 ? (uint16_t)port : d->mesh_port;
 	return BX_RPC_OK;
 }
@@ -174,6 +210,26 @@ out:
 	return rc;
 }
 
+/*
+ * Whether @pub is an X25519 key a session can be keyed with. A low-order
+ * point makes every shared secret with it one of a few values anybody can
+ * compute; libsodium refuses a product that comes out all zero, which a
+ * random scalar times such a point always gives.
+ */
+static bool
+x25519_usable(const uint8_t pub[BX_IDENTITY_KEY_LEN])
+{
+	uint8_t scalar[crypto_scalarmult_SCALARBYTES];
+	uint8_t shared[crypto_scalarmult_BYTES];
+	bool ok;
+
+	randombytes_buf(scalar, sizeof(scalar));
+	ok = crypto_scalarmult(shared, scalar, pub) == 0;
+	sodium_memzero(scalar, sizeof(scalar));
+	sodium_memzero(shared, sizeof(shared));
+	return ok;
+}
+
 /* The request's fields, checked before anything is spent. */
 static enum bx_rpc_code
 check_request(const Bauxite__V1__ProvisionNodeRequest *r, char *msg,
@@ -197,6 +253,9 @@ check_request(const Bauxite__V1__ProvisionNodeRequest *r, char *msg,
 		return say(msg, msglen, BX_RPC_INVALID_ARGUMENT,
 			   "x25519_public: expected %u bytes, got %zu",
 			   BX_IDENTITY_KEY_LEN, r->x25519_public.len);
+	if (!x25519_usable(r->x25519_public.data))
+		return say(msg, msglen, BX_RPC_INVALID_ARGUMENT,
+			   "x25519_public: not a usable key");
 	if (r->identity_signature.len != BX_IDENTITY_SIG_LEN)
 		return say(msg, msglen, BX_RPC_INVALID_ARGUMENT,
 			   "identity_signature: expected %u bytes, got %zu",
@@ -294,7 +353,8 @@ pack_response(const struct bx_dispatch *d, const char *id,
 /*
  * Every check that costs the node nothing comes before the token is
  * spent: the fields, the identity signature (a forged request must not
- * burn a token), an id or keys already taken.
+ * burn a token), an id or keys already taken, and the CSR, which is
+ * signed first; its certificate is thrown away if the token is refused.
  */
 static enum bx_rpc_code
 provision(struct bx_dispatch *d, const struct bx_rpc_peer *peer,
@@ -346,10 +406,6 @@ provision(struct bx_dispatch *d, const struct bx_rpc_peer *peer,
 		goto out;
 	}
 
-	snprintf(actor, sizeof(actor), "provision:%s", r->node_id);
-	code = spend_token(d, actor, cred, &info, msg, msglen);
-	if (code != BX_RPC_OK)
-		goto out;
 	rc = bx_pki_ca_sign_node(d->ca, r->csr_der.data, r->csr_der.len,
 				 r->node_id, d->node_cert_days, &cert, err,
 				 sizeof(err));
@@ -367,6 +423,10 @@ provision(struct bx_dispatch *d, const struct bx_rpc_peer *peer,
 			   "cannot read the certificate just signed");
 		goto out;
 	}
+	snprintf(actor, sizeof(actor), "provision:%s", r->node_id);
+	code = spend_token(d, actor, cred, &info, msg, msglen);
+	if (code != BX_RPC_OK)
+		goto out;
 
 	snprintf(node->id, sizeof(node->id), "%s", r->node_id);
 	memcpy(node->ed25519_public, r->ed25519_public.data, BX_STORE_KEY_LEN);
@@ -456,8 +516,12 @@ provision_node(void *ctx, struct bx_rpc_stream *call, const uint8_t *req,
 	bx_rpc_unary_reply(call, code, code == BX_RPC_OK ? NULL : msg, resp,
 			   resp_len);
 	free(resp);
-	if (r != NULL)
+	if (r != NULL) {
+		/* A token with uses left opens the mesh to whoever holds it. */
+		if (r->token != NULL)
+			sodium_memzero(r->token, strlen(r->token));
 		bauxite__v1__provision_node_request__free_unpacked(r, NULL);
+	}
 }
 
 /* ---- the streams -------------------------------------------------------- */
@@ -468,12 +532,13 @@ provision_node(void *ctx, struct bx_rpc_stream *call, const uint8_t *req,
  * d->open_msg.
  */
 static enum bx_rpc_code
-open_check(struct bx_dispatch *d, const char *id)
+open_check(struct bx_dispatch *d, const struct bx_rpc_stream *s)
 {
 	if (d->stopping)
 		return say(d->open_msg, sizeof(d->open_msg),
 			   BX_RPC_UNAVAILABLE, "hub is shutting down");
-	return dispatch_node_check(d, id, d->open_msg, sizeof(d->open_msg));
+	return dispatch_node_check(d, bx_rpc_stream_peer(s), d->open_msg,
+				   sizeof(d->open_msg));
 }
 
 static struct sub *
@@ -534,7 +599,7 @@ watch_topology(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 	/* Under the lock from the check to the registration: the watcher
 	 * either sees this stream or ran before the check saw its changes. */
 	pthread_mutex_lock(&d->lock);
-	code = open_check(d, sub->node_id);
+	code = open_check(d, s);
 	if (code != BX_RPC_OK)
 		goto refused;
 	rc = bx_store_topology_version(d->store, &cur, err, sizeof(err));
@@ -607,7 +672,7 @@ watch_policy(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 	uint64_t known, version = 0;
 	uint8_t *buf = NULL;
 	size_t buf_len = 0;
-	bool sent = false;
+	bool sent = false, have;
 	int rc;
 
 	r = bauxite__v1__watch_policy_request__unpack(NULL, len, req);
@@ -624,7 +689,7 @@ watch_policy(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 	}
 
 	pthread_mutex_lock(&d->lock);
-	code = open_check(d, sub->node_id);
+	code = open_check(d, s);
 	if (code != BX_RPC_OK)
 		goto refused;
 	rc = bx_store_policy_get(d->store, &json, &version, err, sizeof(err));
@@ -632,7 +697,10 @@ watch_policy(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 		code = store_failed(d, err, d->open_msg, sizeof(d->open_msg));
 		goto refused;
 	}
-	if (rc == 0 && version > known) {
+	have = rc == 0;
+	/* Older too: a hub restored from an older database still sets its
+	 * nodes' policy. */
+	if (have && version != known) {
 		rc = bx_dispatch_policy_rules(json, &rules, err, sizeof(err));
 		if (rc != 0) {
 			/* Not the node's fault: it keeps what it has. */
@@ -643,12 +711,18 @@ watch_policy(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 			code = say(d->open_msg, sizeof(d->open_msg),
 				   BX_RPC_INTERNAL, "out of memory");
 			goto refused;
-		} else if (bx_rpc_stream_send(s, buf, buf_len) == 0) {
+		} else if ((rc = bx_rpc_stream_send(s, buf, buf_len)) != 0) {
+			code = say(d->open_msg, sizeof(d->open_msg),
+				   rc == -EMSGSIZE ? BX_RPC_RESOURCE_EXHAUSTED
+						   : BX_RPC_INTERNAL,
+				   "policy: %s", strerror(-rc));
+			goto refused;
+		} else {
 			d->stats.policy_updates++;
 			sent = true;
 		}
 	}
-	sub->version = version > known ? version : known;
+	sub->version = have ? version : known;
 	bx_rpc_stream_set_user(s, sub);
 	dispatch_sub_link(d, sub);
 	pthread_mutex_unlock(&d->lock);
@@ -664,6 +738,44 @@ refused:
 	free(rules);
 	free(json);
 	return refuse(d, sub, code, msg);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / NS_PER_MS;
+}
+
+/*
+ * Takes one message from the sender's token bucket, refilled at
+ * BX_DISPATCH_SIGNAL_RATE up to BX_DISPATCH_SIGNAL_BURST; false when it
+ * is empty. A node flooding its peers through the hub loses its own
+ * messages, and the relay's time, not theirs.
+ */
+static bool
+signal_take(struct sub *sub, int64_t now)
+{
+	const uint64_t full = (uint64_t)BX_DISPATCH_SIGNAL_BURST * SIGNAL_UNIT;
+	/* SIGNAL_UNIT per message and per second: RATE units per ms. */
+	const uint64_t ms_to_full = full / BX_DISPATCH_SIGNAL_RATE;
+	uint64_t elapsed;
+
+	if (now > sub->bucket_ms) {
+		elapsed = (uint64_t)(now - sub->bucket_ms);
+		sub->bucket = elapsed >= ms_to_full
+				      ? full
+				      : sub->bucket + elapsed * BX_DISPATCH_SIGNAL_RATE;
+		if (sub->bucket > full)
+			sub->bucket = full;
+		sub->bucket_ms = now;
+	}
+	if (sub->bucket < SIGNAL_UNIT)
+		return false;
+	sub->bucket -= SIGNAL_UNIT;
+	return true;
 }
 
 static enum bx_rpc_code
@@ -683,14 +795,19 @@ exchange_open(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
 		return BX_RPC_INTERNAL;
 	}
 	pthread_mutex_lock(&d->lock);
-	code = open_check(d, sub->node_id);
+	code = open_check(d, s);
 	if (code != BX_RPC_OK) {
 		pthread_mutex_unlock(&d->lock);
 		return refuse(d, sub, code, msg);
 	}
-	/* One relay stream per node: a reconnecting node's new one wins. */
+	sub->bucket = (uint64_t)BX_DISPATCH_SIGNAL_BURST * SIGNAL_UNIT;
+	sub->bucket_ms = mono_ms();
+	/* One relay stream per node: a reconnecting node's new one wins,
+	 * with the old one's bucket (a new stream is no new allowance). */
 	old = dispatch_sub_find(d, SUB_SIGNALING, sub->node_id);
 	if (old != NULL) {
+		sub->bucket = old->bucket;
+		sub->bucket_ms = old->bucket_ms;
 		dispatch_sub_unlink(d, old);
 		bx_rpc_stream_finish(old->s, BX_RPC_ABORTED,
 				     "replaced by a newer ExchangeCandidates "
@@ -719,6 +836,12 @@ exchange_recv(void *ctx, struct bx_rpc_stream *s, const uint8_t *msg,
 	/* The node is done sending; it may still receive. */
 	if (msg == NULL)
 		return;
+	if (!signal_take(sub, mono_ms())) {
+		pthread_mutex_lock(&d->lock);
+		d->stats.signals_throttled++;
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
 	m = bauxite__v1__signal_message__unpack(NULL, len, msg);
 	if (m == NULL) {
 		bx_rpc_stream_finish(s, BX_RPC_INVALID_ARGUMENT,
@@ -739,7 +862,10 @@ exchange_recv(void *ctx, struct bx_rpc_stream *s, const uint8_t *msg,
 	/* A stream replaced or cut off (revoked) relays nothing more. */
 	to = sub->listed ? dispatch_sub_find(d, SUB_SIGNALING, m->to_id)
 			 : NULL;
-	if (buf != NULL && to != NULL && bx_rpc_stream_send(to->s, buf, n) == 0)
+	/* A full queue loses this message, not the recipient's stream:
+	 * ICE retries, and the recipient did nothing wrong. */
+	if (buf != NULL && to != NULL &&
+	    bx_rpc_stream_try_send(to->s, buf, n) == 0)
 		relayed = true;
 	if (relayed)
 		d->stats.signals_relayed++;
@@ -800,12 +926,136 @@ out:
 	return code;
 }
 
+/*
+ * The metrics gates: when each node last had a report accepted, in a
+ * chained hash table under d->lock, so that a node reporting too often is
+ * refused before the store is touched. Entries are made for nodes the
+ * store knows as active and dropped when they are revoked.
+ */
+static size_t
+gate_hash(const char *id, size_t buckets)
+{
+	/* FNV-1a: ids are short and chosen by the operator. */
+	uint32_t h = 2166136261u;
+
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 16777619u;
+	return h & (buckets - 1);
+}
+
+static struct report_gate **
+gate_link(struct bx_dispatch *d, const char *id)
+{
+	struct report_gate **link;
+
+	if (d->gate_buckets == 0)
+		return NULL;
+	for (link = &d->gates[gate_hash(id, d->gate_buckets)]; *link != NULL;
+	     link = &(*link)->next)
+		if (strcmp((*link)->id, id) == 0)
+			break;
+	return link;
+}
+
+/* Doubles the table (at least GATE_BUCKETS_MIN); -ENOMEM. */
+static int
+gates_grow(struct bx_dispatch *d)
+{
+	size_t n = d->gate_buckets ? d->gate_buckets * 2 : GATE_BUCKETS_MIN;
+	struct report_gate **v = calloc(n, sizeof(*v)), *g, *next;
+	size_t i, h;
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (i = 0; i < d->gate_buckets; i++)
+		for (g = d->gates[i]; g != NULL; g = next) {
+			next = g->next;
+			h = gate_hash(g->id, n);
+			g->next = v[h];
+			v[h] = g;
+		}
+	free(d->gates);
+	d->gates = v;
+	d->gate_buckets = n;
+	return 0;
+}
+
+/* Whether node @id had a report accepted less than the minimum ago. */
+static bool
+gate_closed(struct bx_dispatch *d, const char *id, int64_t now)
+{
+	struct report_gate **link = gate_link(d, id);
+
+	/* A clock stepped back opens the gate rather than shutting it for
+	 * as long as the step. */
+	return link != NULL && *link != NULL && now >= (*link)->last_ms &&
+	       now - (*link)->last_ms < (int64_t)BX_DISPATCH_METRICS_MIN_MS;
+}
+
+/* Notes node @id's report at @now. 0 or -ENOMEM. */
+static int
+gate_note(struct bx_dispatch *d, const char *id, int64_t now)
+{
+	struct report_gate **link = gate_link(d, id), *g;
+
+	if (link != NULL && *link != NULL) {
+		(*link)->last_ms = now;
+		return 0;
+	}
+	if (d->n_gates >= d->gate_buckets && gates_grow(d) != 0)
+		return -ENOMEM;
+	g = calloc(1, sizeof(*g));
+	if (g == NULL)
+		return -ENOMEM;
+	snprintf(g->id, sizeof(g->id), "%s", id);
+	g->last_ms = now;
+	link = &d->gates[gate_hash(id, d->gate_buckets)];
+	g->next = *link;
+	*link = g;
+	d->n_gates++;
+	return 0;
+}
+
+void
+dispatch_gate_forget(struct bx_dispatch *d, const char *id)
+{
+	struct report_gate **link = gate_link(d, id), *g;
+
+	if (link == NULL || *link == NULL)
+		return;
+	g = *link;
+	*link = g->next;
+	free(g);
+	d->n_gates--;
+}
+
+void
+dispatch_gates_free(struct bx_dispatch *d)
+{
+	struct report_gate *g, *next;
+	size_t i;
+
+	for (i = 0; i < d->gate_buckets; i++)
+		for (g = d->gates[i]; g != NULL; g = next) {
+			next = g->next;
+			free(g);
+		}
+	free(d->gates);
+	d->gates = NULL;
+	d->gate_buckets = d->n_gates = 0;
+}
+
+/*
+ * What a report may cost: the request is checked first (no store), then
+ * the node's gate, then the store, read (the node) and written.
+ */
 static void
 report_metrics(void *ctx, struct bx_rpc_stream *call, const uint8_t *req,
 	       size_t len)
 {
 	struct bx_dispatch *d = ctx;
-	const char *id = bx_rpc_stream_peer(call)->identity;
+	const struct bx_rpc_peer *peer = bx_rpc_stream_peer(call);
+	const char *id = peer->identity;
 	Bauxite__V1__MetricsAck ack = BAUXITE__V1__METRICS_ACK__INIT;
 	Bauxite__V1__MetricsReport *r = NULL;
 	char msg[DISPATCH_MSG_LEN], err[ERR_LEN];
@@ -814,11 +1064,10 @@ report_metrics(void *ctx, struct bx_rpc_stream *call, const uint8_t *req,
 	size_t resp_len = 0;
 	char *json = NULL;
 	enum bx_rpc_code code;
+	int64_t now = dispatch_now_ms(d);
+	bool closed;
 	int rc;
 
-	code = dispatch_node_check(d, id, msg, sizeof(msg));
-	if (code != BX_RPC_OK)
-		goto out;
 	r = bauxite__v1__metrics_report__unpack(NULL, len, req);
 	if (r == NULL) {
 		code = say(msg, sizeof(msg), BX_RPC_INVALID_ARGUMENT,
@@ -828,6 +1077,27 @@ report_metrics(void *ctx, struct bx_rpc_stream *call, const uint8_t *req,
 	code = counters_json(r, &json, msg, sizeof(msg));
 	if (code != BX_RPC_OK)
 		goto out;
+	pthread_mutex_lock(&d->lock);
+	closed = gate_closed(d, id, now);
+	if (closed)
+		d->stats.metrics_throttled++;
+	pthread_mutex_unlock(&d->lock);
+	if (closed) {
+		code = say(msg, sizeof(msg), BX_RPC_RESOURCE_EXHAUSTED,
+			   "metrics too frequent: one report per %u ms at most",
+			   BX_DISPATCH_METRICS_MIN_MS);
+		goto out;
+	}
+	code = dispatch_node_check(d, peer, msg, sizeof(msg));
+	if (code != BX_RPC_OK)
+		goto out;
+	pthread_mutex_lock(&d->lock);
+	rc = gate_note(d, id, now);
+	pthread_mutex_unlock(&d->lock);
+	if (rc != 0) {
+		code = say(msg, sizeof(msg), BX_RPC_INTERNAL, "out of memory");
+		goto out;
+	}
 	rc = bx_store_node_set_metrics(d->store, id, json, err, sizeof(err));
 	if (rc == -EINVAL)
 		code = say(msg, sizeof(msg), BX_RPC_INVALID_ARGUMENT, "%s",

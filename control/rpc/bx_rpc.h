@@ -68,7 +68,8 @@
  * What one server stream may hold queued for a client that reads slower
  * than the server writes. Past either bound the stream ends with
  * RESOURCE_EXHAUSTED: a stalled node must resynchronise instead of growing
- * the hub's memory.
+ * the hub's memory (bx_rpc_stream_try_send refuses the one message
+ * instead).
  */
 #define BX_RPC_STREAM_QUEUE_MAX 1024u
 #define BX_RPC_STREAM_QUEUE_BYTES (8u << 20)
@@ -151,6 +152,14 @@ struct bx_rpc_peer {
 	/* address parsed; has_addr is false when it is not an IP peer. */
 	bool has_addr;
 	struct bx_rpc_addr addr;
+	/*
+	 * SHA-256 of the DER of the caller's verified leaf certificate, set
+	 * (has_cert) only for a caller with an identity. A name is all the
+	 * CA vouches for; the hash tells apart two certificates for the same
+	 * name, e.g. a revoked node's and the one it got on re-joining.
+	 */
+	bool has_cert;
+	uint8_t cert_sha256[BX_RPC_SHA256_LEN];
 };
 
 /* ------------------------------------------------------------------ */
@@ -296,6 +305,15 @@ int bx_rpc_unary_reply(struct bx_rpc_stream *call, enum bx_rpc_code code,
  *   -ENOMEM
  */
 int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len);
+
+/*
+ * bx_rpc_stream_send for messages that may be lost, e.g. one node's relayed
+ * signals to another: a full queue refuses the message with -EAGAIN and
+ * leaves the stream open, rather than ending a stream the receiver cannot
+ * be blamed for. Other returns as bx_rpc_stream_send (never -ENOBUFS).
+ */
+int bx_rpc_stream_try_send(struct bx_rpc_stream *s, const void *msg,
+			   size_t len);
 
 /*
  * Ends an accepted stream with @code and @msg (may be NULL) once the queued

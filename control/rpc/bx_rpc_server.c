@@ -20,6 +20,7 @@
  * object, so the application may keep it past bx_rpc_server_stop.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -28,6 +29,10 @@
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "bx_common.h"
 #include "bx_rpc.h"
@@ -325,7 +330,12 @@ static void refuse(struct bx_rpc_stream *s, enum bx_rpc_code code,
 	pthread_mutex_unlock(&s->lock);
 }
 
-int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len)
+/*
+ * Queues a copy of @msg. Past the queue's bounds a @fatal send ends the
+ * stream (-ENOBUFS); another one only refuses the message (-EAGAIN).
+ */
+static int stream_send(struct bx_rpc_stream *s, const void *msg, size_t len,
+		       bool fatal)
 {
 	struct qmsg *q;
 	int rc = 0;
@@ -349,10 +359,12 @@ int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len)
 		rc = -EPIPE;
 	} else if (s->queued + 1 > BX_RPC_STREAM_QUEUE_MAX ||
 		   s->queued_bytes + len > BX_RPC_STREAM_QUEUE_BYTES) {
-		s->overflow = true;
-		cancel_locked(s, BX_RPC_RESOURCE_EXHAUSTED,
-			      "stream queue overflow: client reads too slowly");
-		rc = -ENOBUFS;
+		if (fatal) {
+			s->overflow = true;
+			cancel_locked(s, BX_RPC_RESOURCE_EXHAUSTED,
+				      "stream queue overflow: client reads too slowly");
+		}
+		rc = fatal ? -ENOBUFS : -EAGAIN;
 	} else {
 		if (s->tail != NULL)
 			s->tail->next = q;
@@ -370,6 +382,17 @@ int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len)
 		free(q);
 	}
 	return rc;
+}
+
+int bx_rpc_stream_send(struct bx_rpc_stream *s, const void *msg, size_t len)
+{
+	return stream_send(s, msg, len, true);
+}
+
+int bx_rpc_stream_try_send(struct bx_rpc_stream *s, const void *msg,
+			   size_t len)
+{
+	return stream_send(s, msg, len, false);
 }
 
 int bx_rpc_stream_finish(struct bx_rpc_stream *s, enum bx_rpc_code code,
@@ -463,29 +486,60 @@ static void start_recv(struct bx_rpc_stream *s, grpc_op_type type,
 		  GRPC_CALL_OK);
 }
 
-/*
- * The caller's identity: the first DNS SAN of a certificate gRPC verified.
- * gRPC 1.51 lists each DNS SAN, in certificate order, under "peer_dns";
- * "x509_subject_alternative_name" mixes in URI, e-mail and IP names.
- */
-static char *caller_identity(grpc_call *call)
+/* SHA-256 of the DER of the certificate in @pem (@len bytes). */
+static bool pem_cert_sha256(const char *pem, size_t len,
+			    uint8_t out[BX_RPC_SHA256_LEN])
 {
-	grpc_auth_context *ac = grpc_call_auth_context(call);
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	unsigned int n = 0;
+	bool ok = false;
+
+	if (len > INT_MAX)
+		goto out;
+	bio = BIO_new_mem_buf(pem, (int)len);
+	if (bio == NULL)
+		goto out;
+	x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	/* X509_digest hashes the DER encoding. */
+	ok = x != NULL && X509_digest(x, EVP_sha256(), out, &n) == 1 &&
+	     n == BX_RPC_SHA256_LEN;
+out:
+	X509_free(x);
+	BIO_free(bio);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * The caller's identity -- the first DNS SAN of a certificate gRPC
+ * verified -- and that certificate's hash, into @s->peer. gRPC 1.51 lists
+ * each DNS SAN, in certificate order, under "peer_dns"
+ * ("x509_subject_alternative_name" mixes in URI, e-mail and IP names) and
+ * the leaf as PEM under "x509_pem_cert".
+ */
+static void caller_auth(struct bx_rpc_stream *s)
+{
+	grpc_auth_context *ac = grpc_call_auth_context(s->call);
 	grpc_auth_property_iterator it;
 	const grpc_auth_property *p;
-	char *id = NULL;
 
 	if (ac == NULL)
-		return NULL;
+		return;
 	if (grpc_auth_context_peer_is_authenticated(ac)) {
 		it = grpc_auth_context_find_properties_by_name(
 			ac, GRPC_PEER_DNS_PROPERTY_NAME);
 		p = grpc_auth_property_iterator_next(&it);
 		if (p != NULL && p->value_length > 0)
-			id = strndup(p->value, p->value_length);
+			s->identity = strndup(p->value, p->value_length);
+		it = grpc_auth_context_find_properties_by_name(
+			ac, GRPC_X509_PEM_CERT_PROPERTY_NAME);
+		p = grpc_auth_property_iterator_next(&it);
+		if (s->identity != NULL && p != NULL)
+			s->peer.has_cert = pem_cert_sha256(
+				p->value, p->value_length, s->peer.cert_sha256);
 	}
 	grpc_auth_context_release(ac);
-	return id;
 }
 
 static void fill_peer(struct bx_rpc_stream *s)
@@ -496,7 +550,7 @@ static void fill_peer(struct bx_rpc_stream *s)
 	s->peer.address = s->address ? s->address : "";
 	s->peer.has_addr = bx_rpc_addr_parse(p, &s->peer.addr) == 0;
 	gpr_free(p);
-	s->identity = caller_identity(s->call);
+	caller_auth(s);
 	s->peer.identity = s->identity;
 }
 

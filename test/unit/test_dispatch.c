@@ -9,11 +9,14 @@
  *
  * Covers provisioning (response fields, the certificate, the stored node,
  * the endpoint taken from the connection), refusals that must not spend
- * the token (bad fields, bad signatures, a taken id, a foreign CA pin),
- * used and expired tokens, garbage requests, topology snapshots and
- * updates, revocation cutting a node off, policy pushes and the policy
- * helpers, metrics, anonymous callers, the signaling relay, a stop with
- * streams open, and a restart keeping the CA. No EAL.
+ * the token (bad fields and endpoints, low-order X25519 keys, bad
+ * signatures, bad CSRs, a taken id, a foreign CA pin), used and expired
+ * tokens, garbage requests, topology snapshots and updates, revocation
+ * cutting a node off, a re-joined node's old certificate refused, policy
+ * pushes (to nodes ahead of the hub too) and the policy helpers, metrics
+ * and their minimum interval, anonymous callers, the signaling relay and
+ * a flood through it, a stop with streams open, and a restart keeping the
+ * CA. No EAL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +39,8 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "bauxite/v1/metrics.pb-c.h"
@@ -575,6 +580,10 @@ wait_streams(struct fx *fx, struct bx_rpc_call **calls, size_t n,
 	}
 }
 
+static int report(struct node *n, const char *const *names,
+		  const uint64_t *values, size_t count,
+		  struct bx_rpc_result *res);
+
 /* ---- provisioning ------------------------------------------------------------ */
 
 static void
@@ -861,6 +870,72 @@ multicast_ip(Bauxite__V1__ProvisionNodeRequest *r)
 	r->endpoint->ip = 0xe0000001;
 }
 
+/* The hub sees the tests' connections come from 127.0.0.1, and takes
+ * that; a node claiming it is refused. */
+static void
+loopback_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0x7f000001;
+}
+
+static void
+loopback_other_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0x7f0a0b0c;
+}
+
+static void
+this_network_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0x00010203;
+}
+
+static void
+link_local_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0xa9fe0101;
+}
+
+static void
+broadcast_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0xffffffff;
+}
+
+static void
+reserved_ip(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->endpoint->ip = 0xf0000001;
+}
+
+/* X25519 points of small order (RFC 7748 §7 lists why they are refused):
+ * 0, 1, and a point of order 8. */
+static uint8_t low_order[3][BX_IDENTITY_KEY_LEN] = {
+	{ 0 },
+	{ 1 },
+	{ 0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+	  0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+	  0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00 },
+};
+
+static void
+zero_x25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->x25519_public.data = low_order[0];
+}
+
+static void
+one_x25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->x25519_public.data = low_order[1];
+}
+
+static void
+order8_x25519(Bauxite__V1__ProvisionNodeRequest *r)
+{
+	r->x25519_public.data = low_order[2];
+}
+
 static void
 test_bad_fields(void **state)
 {
@@ -876,7 +951,21 @@ test_bad_fields(void **state)
 		{ bad_node_id, "node_id: expected 1..63" },
 		{ no_token, "token: missing" },
 		{ big_port, "endpoint.port: expected 1..65535, got 70000" },
-		{ multicast_ip, "endpoint.ip: not a unicast address" },
+		{ multicast_ip,
+		  "endpoint.ip: 224.0.0.1 is not a unicast address" },
+		{ loopback_ip, "endpoint.ip: 127.0.0.1 is a loopback address" },
+		{ loopback_other_ip,
+		  "endpoint.ip: 127.10.11.12 is a loopback address" },
+		{ this_network_ip,
+		  "endpoint.ip: 0.1.2.3 is not a host address" },
+		{ link_local_ip, "endpoint.ip: 169.254.1.1 is link-local" },
+		{ broadcast_ip,
+		  "endpoint.ip: 255.255.255.255 is not a unicast address" },
+		{ reserved_ip,
+		  "endpoint.ip: 240.0.0.1 is not a unicast address" },
+		{ zero_x25519, "x25519_public: not a usable key" },
+		{ one_x25519, "x25519_public: not a usable key" },
+		{ order8_x25519, "x25519_public: not a usable key" },
 	};
 	static const uint8_t garbage[] = { 0xff, 0xff, 0xff, 0xff, 0x0f };
 	char token[BX_STORE_TOKEN_LEN + 1];
@@ -900,6 +989,79 @@ test_bad_fields(void **state)
 	bx_rpc_result_clear(&res);
 	node_join(fx, &a, token);
 	assert_int_equal(uses_left(fx, token), 1);
+	node_free(&a);
+}
+
+/* A CSR made with an RSA key, which the hub does not certify. */
+static void
+rsa_csr(uint8_t **der, size_t *len)
+{
+	EVP_PKEY *key = EVP_RSA_gen(2048);
+	X509_REQ *req = X509_REQ_new();
+	unsigned char *p = NULL;
+	int n;
+
+	assert_non_null(key);
+	assert_non_null(req);
+	assert_int_equal(X509_REQ_set_pubkey(req, key), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+				 X509_REQ_get_subject_name(req), "CN",
+				 MBSTRING_ASC, (const unsigned char *)"edge-a",
+				 -1, -1, 0),
+			 1);
+	assert_true(X509_REQ_sign(req, key, EVP_sha256()) > 0);
+	n = i2d_X509_REQ(req, &p);
+	assert_true(n > 0);
+	*der = malloc((size_t)n);
+	assert_non_null(*der);
+	memcpy(*der, p, (size_t)n);
+	*len = (size_t)n;
+	OPENSSL_free(p);
+	X509_REQ_free(req);
+	EVP_PKEY_free(key);
+}
+
+/*
+ * A CSR the hub cannot certify, in a request the node's identity really
+ * signed: refused before the token is spent, which then still works.
+ */
+static void
+test_bad_csr(void **state)
+{
+	struct fx *fx = *state;
+	static const char not_der[] = "not a certificate request";
+	char token[BX_STORE_TOKEN_LEN + 1];
+	struct bx_rpc_result res;
+	uint8_t *good, *rsa = NULL;
+	size_t good_len, rsa_len = 0;
+	struct node a;
+
+	node_init(fx, &a, "edge-a");
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	good = a.csr;
+	good_len = a.csr_len;
+
+	a.csr = (uint8_t *)not_der;
+	a.csr_len = sizeof(not_der) - 1;
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT,
+		      "csr: not a DER PKCS#10 request");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(uses_left(fx, token), 1);
+
+	rsa_csr(&rsa, &rsa_len);
+	a.csr = rsa;
+	a.csr_len = rsa_len;
+	assert_int_equal(provision(fx, &a, token, 0, 0, NULL, &res), -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT, "expected EC P-256");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(uses_left(fx, token), 1);
+
+	a.csr = good;
+	a.csr_len = good_len;
+	node_join(fx, &a, token);
+	assert_int_equal(uses_left(fx, token), 0);
+	free(rsa);
 	node_free(&a);
 }
 
@@ -1135,6 +1297,80 @@ test_revoke(void **state)
 	node_free(&b);
 }
 
+/*
+ * A node revoked, purged and joined again under its id: the certificate
+ * it had before is from the right CA, names the right node and is still
+ * within its validity, but opens nothing; the new one does.
+ */
+static void
+test_rejoin_old_cert(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = { "rx_bytes" };
+	static const uint64_t values[] = { 1 };
+	static const char why[] = "certificate is not node edge-a's current one";
+	static const char *const streams[] = {
+		BX_DISPATCH_WATCH_TOPOLOGY,
+		BX_DISPATCH_WATCH_POLICY,
+	};
+	char token[BX_STORE_TOKEN_LEN + 1], err[ERR_LEN] = "";
+	Bauxite__V1__TopologyUpdate *u;
+	struct bx_rpc_result res;
+	struct bx_rpc_call *call;
+	struct node old, fresh;
+	int64_t until;
+	size_t i;
+
+	join_new(fx, &old, "edge-a");
+	assert_int_equal(bx_store_node_revoke(fx->st, "cli", "edge-a", err,
+					      sizeof(err)),
+			 0);
+	/* Purged once the hub has pushed the removal, as an operator would
+	 * (and the removal then cuts off none of the new node's streams). */
+	until = mono_ms() + WAIT_MS;
+	while (!log_has(fx, "node edge-a revoked: removal")) {
+		assert_true(mono_ms() < until);
+		usleep(10 * 1000);
+	}
+	assert_int_equal(bx_store_node_purge(fx->st, "cli", "edge-a", err,
+					     sizeof(err)),
+			 0);
+	/* New identity keys, a new TLS key, the same id. */
+	node_init(fx, &fresh, "edge-a-again");
+	snprintf(fresh.id, sizeof(fresh.id), "edge-a");
+	make_token(fx, TOKEN_TTL_S, 1, NULL, 0, token);
+	node_join(fx, &fresh, token);
+
+	for (i = 0; i < BX_ARRAY_SIZE(streams); i++) {
+		call = open_stream(old.ch, streams[i], 0);
+		expect_end(call, BX_RPC_PERMISSION_DENIED, why, WAIT_MS);
+		bx_rpc_call_free(call);
+	}
+	assert_int_equal(bx_rpc_call_open_bidi(old.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &call),
+			 0);
+	expect_end(call, BX_RPC_PERMISSION_DENIED, why, WAIT_MS);
+	bx_rpc_call_free(call);
+	assert_int_equal(report(&old, names, values, 1, &res), -EPERM);
+	expect_status(&res, BX_RPC_PERMISSION_DENIED, why);
+	bx_rpc_result_clear(&res);
+
+	/* The node's current certificate: alone in the mesh, an empty
+	 * snapshot; its report is taken. */
+	call = open_stream(fresh.ch, BX_DISPATCH_WATCH_TOPOLOGY, 0);
+	u = next_topology(call, WAIT_MS);
+	assert_non_null(u);
+	assert_true(u->full);
+	assert_int_equal(u->n_changes, 0);
+	bauxite__v1__topology_update__free_unpacked(u, NULL);
+	bx_rpc_call_free(call);
+	assert_int_equal(report(&fresh, names, values, 1, &res), 0);
+	bx_rpc_result_clear(&res);
+	node_free(&old);
+	node_free(&fresh);
+}
+
 /* Who calls without a certificate gets only ProvisionNode. */
 static void
 test_anonymous(void **state)
@@ -1238,6 +1474,47 @@ test_policy_push(void **state)
 	bx_rpc_call_free(pa);
 	bx_rpc_call_free(pa2);
 	bx_rpc_call_free(pa3);
+	node_free(&a);
+}
+
+/*
+ * Nodes that know a version this hub never made (it was restored from an
+ * older database): they get the hub's, on opening and when it changes.
+ */
+static void
+test_policy_older(void **state)
+{
+	struct fx *fx = *state;
+	static const char rules[] = "[{\"action\": \"bulk\"}]";
+	Bauxite__V1__PolicyUpdate *u;
+	struct bx_rpc_call *pa, *pb, *pc;
+	struct node a;
+
+	join_new(fx, &a, "edge-a");
+	/* The hub has no policy yet: nothing to send, until it sets one. */
+	pa = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 5);
+	assert_null(next_policy(pa, QUIET_MS));
+	wait_streams(fx, &pa, 1, count_policy, 1);
+	assert_int_equal(set_policy(fx, rules), 1);
+	u = next_policy(pa, PUSH_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 1);
+	assert_string_equal(u->rules_json, "[{\"action\":\"bulk\"}]");
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+
+	/* Opening with a higher version than the hub's: the hub's. */
+	pb = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 7);
+	u = next_policy(pb, WAIT_MS);
+	assert_non_null(u);
+	assert_int_equal(u->version, 1);
+	bauxite__v1__policy_update__free_unpacked(u, NULL);
+	/* The same version: nothing. */
+	pc = open_stream(a.ch, BX_DISPATCH_WATCH_POLICY, 1);
+	assert_null(next_policy(pc, QUIET_MS));
+
+	bx_rpc_call_free(pa);
+	bx_rpc_call_free(pb);
+	bx_rpc_call_free(pc);
 	node_free(&a);
 }
 
@@ -1377,6 +1654,60 @@ test_metrics(void **state)
 	node_free(&a);
 }
 
+/* rx_bytes of node @id's latest stored report. */
+static json_int_t
+stored_rx(struct fx *fx, const char *id)
+{
+	struct bx_store_node *sn = NULL;
+	char err[ERR_LEN] = "";
+	json_int_t v;
+	json_t *obj;
+
+	assert_int_equal(bx_store_node_get(fx->st, id, &sn, err, sizeof(err)),
+			 0);
+	assert_non_null(sn->metrics_json);
+	obj = json_loads(sn->metrics_json, 0, NULL);
+	assert_non_null(obj);
+	v = json_integer_value(json_object_get(obj, "rx_bytes"));
+	json_decref(obj);
+	bx_store_node_free(sn);
+	return v;
+}
+
+/* A node reporting faster than the minimum interval: refused, unstored. */
+static void
+test_metrics_rate(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = { "rx_bytes" };
+	static const uint64_t first[] = { 100 }, second[] = { 300 };
+	struct bx_dispatch_stats st;
+	struct bx_rpc_result res;
+	struct node a, b;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	assert_int_equal(report(&a, names, first, 1, &res), 0);
+	bx_rpc_result_clear(&res);
+	assert_int_equal(report(&a, names, second, 1, &res), -ENOBUFS);
+	expect_status(&res, BX_RPC_RESOURCE_EXHAUSTED, "metrics too frequent");
+	bx_rpc_result_clear(&res);
+	assert_int_equal(stored_rx(fx, "edge-a"), 100);
+	bx_dispatch_stats_get(fx->d, &st);
+	assert_int_equal(st.metrics_throttled, 1);
+	/* Another node has a gate of its own. */
+	assert_int_equal(report(&b, names, second, 1, &res), 0);
+	bx_rpc_result_clear(&res);
+
+	/* The interval over (by the hub's clock): taken. */
+	atomic_fetch_add(&clock_offset_ms, BX_DISPATCH_METRICS_MIN_MS);
+	assert_int_equal(report(&a, names, second, 1, &res), 0);
+	bx_rpc_result_clear(&res);
+	assert_int_equal(stored_rx(fx, "edge-a"), 300);
+	node_free(&a);
+	node_free(&b);
+}
+
 /* ---- signaling ---------------------------------------------------------------- */
 
 static void
@@ -1469,6 +1800,131 @@ test_signaling(void **state)
 	bx_rpc_call_free(b2);
 	bx_rpc_call_free(calls[0]);
 	bx_rpc_call_free(calls[1]);
+	node_free(&a);
+	node_free(&b);
+}
+
+/*
+ * The flood: big messages first, more bytes than B's stream may queue
+ * (BX_RPC_STREAM_QUEUE_BYTES) plus what gRPC takes in flight, then small
+ * ones, many more than A's rate lets through.
+ */
+#define FLOOD_BIG_MSGS 150u
+#define FLOOD_BIG_BYTES (400u * 1024u)
+#define FLOOD_MSGS 1000u
+#define FLOOD_LAST_SESSION 999999u
+
+/*
+ * Sends a signal to @to, with @cand as its one candidate when not NULL,
+ * polling @call while its send queue is full.
+ */
+static void
+signal_send_wait(struct bx_rpc_call *call, const char *to, uint64_t session,
+		 char *cand)
+{
+	Bauxite__V1__SignalMessage m = BAUXITE__V1__SIGNAL_MESSAGE__INIT;
+	int64_t until = mono_ms() + WAIT_MS;
+	uint8_t *buf;
+	size_t len, got;
+	int rc;
+
+	m.kind = BAUXITE__V1__SIGNAL_MESSAGE__KIND__CANDIDATE;
+	m.to_id = (char *)to;
+	m.session = session;
+	m.n_candidates = cand != NULL ? 1 : 0;
+	m.candidates = cand != NULL ? &cand : NULL;
+	buf = malloc(bauxite__v1__signal_message__get_packed_size(&m));
+	assert_non_null(buf);
+	len = bauxite__v1__signal_message__pack(&m, buf);
+	while ((rc = bx_rpc_call_send(call, buf, len)) == -ENOBUFS) {
+		assert_true(mono_ms() < until);
+		assert_null(next_msg(call, 1, &got));
+	}
+	assert_int_equal(rc, 0);
+	free(buf);
+}
+
+/*
+ * A floods B, which reads nothing meanwhile. What B's queue cannot take
+ * is dropped, not B's stream; A's messages past its rate are dropped at
+ * the hub; B then gets what was relayed, and what A sends once its rate
+ * allows again.
+ */
+static void
+test_signal_flood(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__SignalMessage *m;
+	struct bx_dispatch_stats st;
+	struct bx_rpc_call *calls[2];
+	struct node a, b;
+	uint64_t session = 0, total = FLOOD_BIG_MSGS + FLOOD_MSGS;
+	char *big = malloc(FLOOD_BIG_BYTES + 1);
+	int64_t until;
+	uint8_t *data;
+	unsigned i;
+	size_t len;
+
+	assert_non_null(big);
+	memset(big, 'c', FLOOD_BIG_BYTES);
+	big[FLOOD_BIG_BYTES] = '\0';
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	assert_int_equal(bx_rpc_call_open_bidi(a.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &calls[0]),
+			 0);
+	assert_int_equal(bx_rpc_call_open_bidi(b.ch,
+					       BX_DISPATCH_EXCHANGE_CANDIDATES,
+					       &calls[1]),
+			 0);
+	wait_streams(fx, calls, 2, count_signaling, 2);
+
+	for (i = 1; i <= total; i++)
+		signal_send_wait(calls[0], "edge-b", i,
+				 i <= FLOOD_BIG_MSGS ? big : NULL);
+	until = mono_ms() + WAIT_MS;
+	for (;;) {
+		bx_dispatch_stats_get(fx->d, &st);
+		if (st.signals_relayed + st.signals_dropped +
+			    st.signals_throttled ==
+		    total)
+			break;
+		assert_true(mono_ms() < until);
+		assert_null(next_msg(calls[0], 5, &len));
+	}
+	/* B's queue overflowed, yet its stream is open; A was throttled. */
+	assert_true(st.signals_dropped > 0);
+	assert_int_equal(st.signaling_streams, 2);
+	assert_true(st.signals_throttled > 0);
+	assert_true(st.signals_relayed > 0);
+
+	/* B reads what was relayed, in order. */
+	for (i = 0; i < st.signals_relayed; i++) {
+		data = next_msg(calls[1], WAIT_MS, &len);
+		assert_non_null(data);
+		m = bauxite__v1__signal_message__unpack(NULL, len, data);
+		free(data);
+		assert_non_null(m);
+		assert_true(m->session > session);
+		session = m->session;
+		bauxite__v1__signal_message__free_unpacked(m, NULL);
+	}
+	/* A's bucket refills: its next message goes through. */
+	usleep(2u * 1000000u / BX_DISPATCH_SIGNAL_RATE);
+	signal_send_wait(calls[0], "edge-b", FLOOD_LAST_SESSION, NULL);
+	data = next_msg(calls[1], WAIT_MS, &len);
+	assert_non_null(data);
+	m = bauxite__v1__signal_message__unpack(NULL, len, data);
+	free(data);
+	assert_non_null(m);
+	assert_int_equal(m->session, FLOOD_LAST_SESSION);
+	assert_string_equal(m->from_id, "edge-a");
+	bauxite__v1__signal_message__free_unpacked(m, NULL);
+
+	bx_rpc_call_free(calls[0]);
+	bx_rpc_call_free(calls[1]);
+	free(big);
 	node_free(&a);
 	node_free(&b);
 }
@@ -1570,6 +2026,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_bad_fields, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_bad_csr, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_node_exists, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_join_token_form, setup,
@@ -1577,13 +2035,21 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_topology_snapshot, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rejoin_old_cert, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_policy_push, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_policy_older, setup,
+						teardown),
 		cmocka_unit_test(test_policy_make),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_rate, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_signaling, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_signal_flood, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_restart, setup,
 						teardown),

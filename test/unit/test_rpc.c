@@ -8,8 +8,9 @@
  * anonymous and authenticated methods, foreign client certificates, the
  * pinned-CA join credentials (right pin, wrong pin, a forged leaf, another
  * node posing as the hub), server streams (1000 messages from another
- * thread, client cancel, slow-client overflow, refusal), bidi echo and
- * stopping a server with streams open. No EAL.
+ * thread, client cancel, slow-client overflow, a full queue refusing a
+ * try_send without ending the stream, refusal), bidi echo, the hash of the
+ * caller's certificate, and stopping a server with streams open. No EAL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -717,17 +718,31 @@ static void test_register_after_start(void **state)
 
 /* ---- unary ---------------------------------------------------------------- */
 
+/* The SHA-256 of @k's certificate DER, as the server must report it. */
+static void cert_sha256(const struct kc *k, uint8_t out[BX_RPC_SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	assert_int_equal(X509_digest(k->cert, EVP_sha256(), out, &n), 1);
+	assert_int_equal(n, BX_RPC_SHA256_LEN);
+}
+
 static void test_unary_echo_identity(void **state)
 {
 	struct fx *f = *state;
 	struct bx_rpc_channel *ch = tls_channel(f->target, &pki.edge_a);
 	const uint8_t bin[] = {0, 1, 2, 0xff, 0, 'z'};
+	uint8_t sha[BX_RPC_SHA256_LEN];
 	struct bx_rpc_result r;
 	struct in_addr lo;
 
 	call_expect(ch, M_ECHO, "hello hub", "hello hub");
 	assert_int_equal(f->echo_calls, 1);
 	assert_string_equal(f->identity, "edge-a");
+	/* The very certificate the client presented. */
+	cert_sha256(&pki.edge_a, sha);
+	assert_true(f->peer.has_cert);
+	assert_memory_equal(f->peer.cert_sha256, sha, sizeof(sha));
 	assert_true(f->peer.has_addr);
 	assert_int_equal(f->peer.addr.family, AF_INET);
 	inet_pton(AF_INET, "127.0.0.1", &lo);
@@ -755,9 +770,17 @@ static void test_identity_first_dns_san(void **state)
 	struct fx *f = *state;
 	struct bx_rpc_channel *ch = tls_channel(f->target, &pki.multi);
 
+	uint8_t sha[BX_RPC_SHA256_LEN], other[BX_RPC_SHA256_LEN];
+
 	/* The URI SAN comes first in the certificate; the identity is DNS. */
 	call_expect(ch, M_ECHO, "x", "x");
 	assert_string_equal(f->identity, "edge-b");
+	/* Another certificate, another hash. */
+	cert_sha256(&pki.multi, sha);
+	cert_sha256(&pki.edge_a, other);
+	assert_true(f->peer.has_cert);
+	assert_memory_equal(f->peer.cert_sha256, sha, sizeof(sha));
+	assert_memory_not_equal(f->peer.cert_sha256, other, sizeof(other));
 	bx_rpc_channel_destroy(ch);
 }
 
@@ -883,6 +906,7 @@ static void test_anonymous(void **state)
 	call_expect(ch, M_ANON, "hi", "-:hi");
 	assert_int_equal(f->anon_calls, 1);
 	assert_string_equal(f->identity, "");
+	assert_false(f->peer.has_cert);
 	assert_int_equal(call_fail(ch, M_ECHO, BX_RPC_UNAUTHENTICATED,
 				   "client certificate is required"),
 			 -EACCES);
@@ -901,6 +925,7 @@ static void test_anonymous(void **state)
 	bx_rpc_channel_destroy(ch);
 	ch = tls_channel(f->target, &pki.edge_a);
 	call_expect(ch, M_ANON, "hi", "edge-a:hi");
+	assert_true(f->peer.has_cert);
 	bx_rpc_channel_destroy(ch);
 }
 
@@ -1143,6 +1168,64 @@ static void test_stream_overflow(void **state)
 	bx_rpc_channel_destroy(ch);
 }
 
+/* A full queue refuses a try_send but keeps the stream. */
+static void test_stream_try_send(void **state)
+{
+	struct fx *f = *state;
+	struct bx_rpc_channel *ch = tls_channel(f->target, &pki.edge_a);
+	size_t chunk = 16 * 1024;
+	uint8_t *buf = calloc(1, chunk);
+	struct bx_rpc_stream *s;
+	struct bx_rpc_call *c;
+	enum bx_rpc_code code;
+	uint32_t sent = 0, got = 0, be;
+	uint8_t *m;
+	size_t len;
+	int rc;
+
+	assert_non_null(buf);
+	assert_int_equal(bx_rpc_call_open_stream(ch, M_WATCH, "watch", 5, &c), 0);
+	assert_true(wait_int(f, &f->n_streams, 1));
+	s = f->streams[0];
+	/* The client does not read yet: the queue fills. */
+	for (;;) {
+		be = htonl(sent);
+		memcpy(buf, &be, sizeof(be));
+		rc = bx_rpc_stream_try_send(s, buf, chunk);
+		if (rc != 0)
+			break;
+		sent++;
+	}
+	assert_int_equal(rc, -EAGAIN);
+	assert_true((size_t)sent * chunk >= BX_RPC_STREAM_QUEUE_BYTES);
+	/* Refused again, and still open: nothing was cancelled. */
+	assert_int_equal(bx_rpc_stream_try_send(s, buf, chunk), -EAGAIN);
+	assert_int_equal(f->closed, 0);
+
+	/* Every message accepted arrives, in order; then room again. */
+	while (got < sent) {
+		assert_int_equal(bx_rpc_call_next(c, WAIT_MS, &m, &len), 0);
+		assert_int_equal(len, chunk);
+		memcpy(&be, m, sizeof(be));
+		assert_int_equal(ntohl(be), got);
+		free(m);
+		got++;
+	}
+	assert_int_equal(bx_rpc_stream_try_send(s, "after", 5), 0);
+	assert_int_equal(bx_rpc_call_next(c, WAIT_MS, &m, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(m, "after", 5);
+	free(m);
+	assert_int_equal(bx_rpc_stream_finish(s, BX_RPC_OK, NULL), 0);
+	assert_int_equal(drain_stream(c, &code), 0);
+	assert_int_equal(code, BX_RPC_OK);
+	assert_true(wait_int(f, &f->closed, 1));
+	assert_int_equal(f->closed_code[0], BX_RPC_OK);
+	bx_rpc_call_free(c);
+	free(buf);
+	bx_rpc_channel_destroy(ch);
+}
+
 static void test_bidi_echo(void **state)
 {
 	struct fx *f = *state;
@@ -1252,6 +1335,7 @@ int main(void)
 		FX(test_stream_client_cancel),
 		FX(test_stream_refused),
 		FX(test_stream_overflow),
+		FX(test_stream_try_send),
 		FX(test_bidi_echo),
 		FX(test_stop_with_open_streams),
 #undef FX
