@@ -56,6 +56,7 @@
 #ifndef BX_SNAPSHOT_H
 #define BX_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
