@@ -521,6 +521,12 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 	n->w.stats = n->stats;
 	n->w.crypto = n->crypto;
 	n->w.nexthop = n->nexthop;
+	n->w.peer_ctr = rte_zmalloc("fpb_peer_ctr", n_slots * sizeof(*n->w.peer_ctr),
+				    RTE_CACHE_LINE_SIZE);
+	if (n->w.peer_ctr == NULL) {
+		snprintf(b->err, sizeof(b->err), "per-peer counters: no memory");
+		return -ENOMEM;
+	}
 	/* No control lcore runs: nothing comes down to send, and a handshake
 	 * datagram going up would be a packet where none may go. */
 	n->w.ctl_tx = b->idle;
@@ -561,6 +567,7 @@ node_stop(struct node *n)
 	bx_crypto_free(n->crypto);
 	bx_crypto_free(n->ctl_crypto);
 	rte_free(n->nexthop);
+	rte_free(n->w.peer_ctr);
 	rte_free(n->qsbr);
 	bx_stats_free(n->stats);
 	bx_config_free(n->cfg);

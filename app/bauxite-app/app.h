@@ -139,6 +139,18 @@ enum app_role {
 	APP_ROLE_CRYPTO,
 };
 
+/*
+ * One peer's traffic on one lcore: datagrams sealed and sent, and
+ * datagrams that opened (data and keepalives), with their bytes. Written
+ * by that lcore only (relaxed stores), summed over lcores by readers.
+ */
+struct app_peer_ctr {
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t rx_packets;
+	uint64_t rx_bytes;
+};
+
 /* Everything a fast-path lcore reads; built by the control lcore before
  * launch. */
 struct app_worker {
@@ -161,6 +173,7 @@ struct app_worker {
 	struct bx_crypto *crypto;       /* the worker's own engine */
 	/* Per peer index (registry capacity entries). */
 	uint64_t *nexthop;              /* APP_NH_VALID | MAC, release-stored */
+	struct app_peer_ctr *peer_ctr;  /* this lcore's, per peer index */
 	/* The RTC worker or the RX lcore: handshake datagrams go up this
 	 * ring, control-made frames come down the other to go out. */
 	struct rte_ring *hs_rx;
@@ -284,6 +297,11 @@ struct app_topo {
 	struct app_sessions *sessions;
 	struct app_neigh *neigh;
 	struct app_warm *book;
+	/* Per-peer traffic: each worker's counters, and their sums when the
+	 * peer now at an index was added (an index outlives its peer). */
+	struct app_peer_ctr *const *ctr;
+	unsigned n_ctr;
+	struct app_peer_ctr *ctr_base;
 };
 
 /*
@@ -297,6 +315,9 @@ int app_topo_upsert(struct app_topo *t, const struct app_peer_src *p,
 /* Removes the peer @id (none: nothing to do). Staged. */
 int app_topo_remove(struct app_topo *t, const char *id);
 void app_topo_commit(struct app_topo *t);
+/* The traffic of the peer at registry index @idx since it was added. */
+void app_topo_traffic(const struct app_topo *t, uint32_t idx,
+		      struct app_peer_ctr *out);
 
 /* hub.c: the hub link's events applied on the control lcore. */
 /* Registry room per hub peer: its virtual IP and prefixes, long ones. */
@@ -366,6 +387,21 @@ struct rte_ring *app_sessions_tx_ring(const struct app_sessions *s);
 void app_sessions_poll(struct app_sessions *s);
 /* Peers with a session we can send on. */
 unsigned app_sessions_up(const struct app_sessions *s);
+
+/* What `bauxite status` shows of a peer's sessions. */
+struct app_session_info {
+	bool up;                         /* a CURRENT session we send on */
+	bool pending;                    /* an initiation awaits its answer */
+	bool initiator;                  /* we made the CURRENT one */
+	uint32_t rx_index, tx_index;     /* of the CURRENT one */
+	uint64_t last_handshake_unix_ms; /* 0: none yet */
+	uint64_t rtt_us;                 /* initiation -> response; 0: never
+					  * measured (we never initiated) */
+	uint64_t sessions;               /* made since start */
+};
+/* Control lcore: the peer at registry @index. -ENOENT if none. */
+int app_sessions_peer_info(const struct app_sessions *s, uint32_t index,
+			   struct app_session_info *out);
 /* After the workers stopped and the registry is freed: wipes every key. */
 void app_sessions_free(struct app_sessions *s);
 

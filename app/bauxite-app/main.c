@@ -15,6 +15,7 @@
  * is the RX/classify lcore and the rest are crypto/TX workers fed through
  * their lane rings (worker.c).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,29 +49,36 @@
 #define APP_EAL_ARGS_MAX 256u /* EAL arguments, ours included */
 /* The RTC worker, or the RX lcore and its crypto workers. */
 #define APP_MAX_WORKERS (1u + APP_MAX_CRYPTO)
-/* How long `bauxite snapshot save` waits for the control lcore. */
-#define APP_SNAPSHOT_WAIT_MS 3000u
+/* How long a telemetry command waits for the control lcore. */
+#define APP_TELEMETRY_WAIT_MS 3000u
 #define APP_SNAPSHOT_CMD "/bauxite/snapshot/save"
+#define APP_PEERS_CMD "/bauxite/peers"
+/* DPDK telemetry's array limit (RTE_TEL_MAX_ARRAY_ENTRIES in 22.11). */
+#define APP_TELEMETRY_MAX_PEERS 512u
 
 static volatile sig_atomic_t sig_stop;
 static char eal_rundir[PATH_MAX];
 static volatile sig_atomic_t sig_dump;
 /* The telemetry callback's way to the app (callbacks take no argument). */
 static struct app *tel_app;
-static pthread_mutex_t tel_snap_lock = PTHREAD_MUTEX_INITIALIZER;
 
+struct app;
 /*
- * A snapshot asked for over telemetry: the telemetry thread takes a
- * ticket, the control lcore (which owns the registry) writes the file and
- * publishes the ticket it served with the result.
+ * A telemetry command the control lcore answers, because what it reads or
+ * does (the registry, the book, the snapshot) is the control lcore's: the
+ * telemetry thread takes a ticket and waits; the control lcore runs @fill
+ * on the reply and publishes the ticket it served. A telemetry thread
+ * that gives up takes its reply back under serve_lock, so a late control
+ * lcore never writes into a reply that is gone.
  */
-struct app_snap_req {
+struct app_tel_req {
 	uint32_t asked;                  /* last ticket taken */
 	uint32_t done;                   /* last ticket served */
-	int rc;
-	struct app_warm_saved saved;
-	char err[APP_ERR_LEN];
+	void (*fill)(struct app *a, struct rte_tel_data *d);
+	struct rte_tel_data *d;          /* NULL: nothing to fill */
 };
+static pthread_mutex_t tel_ask_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t tel_serve_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct app {
 	struct bx_config *cfg;
@@ -79,7 +87,7 @@ struct app {
 	struct app_topo topo;
 	struct app_policy policy;        /* the classifier's rules (policy.c) */
 	struct app_hub_glue hub;         /* the hub link (hub.c), if configured */
-	struct app_snap_req snap;
+	struct app_tel_req tel;
 	bool up;                         /* set up completely: snapshots now */
 	bool eal_up;
 	unsigned n_workers;              /* fast-path lcores */
@@ -98,6 +106,8 @@ struct app {
 	struct app_neigh *neigh;
 	struct app_lan lan;              /* gateway mode */
 	struct app_worker worker[APP_MAX_WORKERS];
+	struct app_peer_ctr *peer_ctr[APP_MAX_WORKERS]; /* each worker's */
+	struct app_peer_ctr *peer_ctr_base;             /* at each peer's add */
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 };
 
@@ -452,6 +462,16 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 		w->crypto = a->crypto[i];
 		w->nexthop = a->nexthop;
 		w->n_slots = n_slots;
+		w->peer_ctr = rte_zmalloc_socket("bx_peer_ctr",
+						 n_slots * sizeof(*w->peer_ctr),
+						 RTE_CACHE_LINE_SIZE,
+						 (int)rte_lcore_to_socket_id(a->lcore[i]));
+		if (w->peer_ctr == NULL) {
+			snprintf(err, errlen, "lcore %u: per-peer counters: no "
+				 "memory", a->lcore[i]);
+			return -ENOMEM;
+		}
+		a->peer_ctr[i] = w->peer_ctr;
 		w->running = &a->running;
 		w->txq = (uint16_t)i;
 		w->lan = a->ports.gateway ? &a->lan : NULL;
@@ -599,53 +619,190 @@ topology_saved(void *ctx)
 		save_snapshot(a, "topology", &saved, err, sizeof(err));
 }
 
-/* Control lcore: serves a snapshot the telemetry thread asked for. */
+/* Control lcore: answers what the telemetry thread asked for. */
 static void
-serve_snapshot(struct app *a)
+serve_telemetry(struct app *a)
 {
-	uint32_t asked = __atomic_load_n(&a->snap.asked, __ATOMIC_ACQUIRE);
+	uint32_t asked = __atomic_load_n(&a->tel.asked, __ATOMIC_ACQUIRE);
 
-	if (asked == a->snap.done)
+	if (asked == a->tel.done)
 		return;
-	a->snap.rc = save_snapshot(a, "asked", &a->snap.saved, a->snap.err,
-				   sizeof(a->snap.err));
-	__atomic_store_n(&a->snap.done, asked, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&tel_serve_lock);
+	if (a->tel.d != NULL)
+		a->tel.fill(a, a->tel.d);
+	a->tel.d = NULL;
+	__atomic_store_n(&a->tel.done, asked, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&tel_serve_lock);
 }
 
-/*
- * Telemetry thread: /bauxite/snapshot/save, for `bauxite snapshot save`.
- * Always a dict (a negative return would read as an unknown command):
- * {path, peers, bytes}, or {error}.
- */
+/* Telemetry thread: has the control lcore fill @d with @fill. Always a
+ * dict (a negative return would read as an unknown command). */
 static int
-tel_snapshot_save(const char *cmd, const char *params, struct rte_tel_data *d)
+tel_ask(void (*fill)(struct app *a, struct rte_tel_data *d),
+	struct rte_tel_data *d)
 {
 	struct app *a = tel_app;
 	uint32_t ticket;
 	unsigned waited;
+	bool answered;
 
-	(void)cmd;
-	(void)params;
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&tel_snap_lock);
-	ticket = __atomic_add_fetch(&a->snap.asked, 1, __ATOMIC_ACQ_REL);
-	for (waited = 0; waited < APP_SNAPSHOT_WAIT_MS &&
-			 __atomic_load_n(&a->snap.done, __ATOMIC_ACQUIRE) != ticket;
+	pthread_mutex_lock(&tel_ask_lock);
+	pthread_mutex_lock(&tel_serve_lock);
+	a->tel.fill = fill;
+	a->tel.d = d;
+	pthread_mutex_unlock(&tel_serve_lock);
+	ticket = __atomic_add_fetch(&a->tel.asked, 1, __ATOMIC_ACQ_REL);
+	for (waited = 0; waited < APP_TELEMETRY_WAIT_MS &&
+			 __atomic_load_n(&a->tel.done, __ATOMIC_ACQUIRE) != ticket;
 	     waited++)
 		usleep(1000);
-	if (__atomic_load_n(&a->snap.done, __ATOMIC_ACQUIRE) != ticket) {
+	pthread_mutex_lock(&tel_serve_lock);
+	answered = __atomic_load_n(&a->tel.done, __ATOMIC_ACQUIRE) == ticket;
+	a->tel.d = NULL;
+	pthread_mutex_unlock(&tel_serve_lock);
+	if (!answered)
 		rte_tel_data_add_dict_string(d, "error", "the control lcore did "
 					     "not answer within 3 s (starting or "
 					     "stopping?)");
-	} else if (a->snap.rc != 0) {
-		rte_tel_data_add_dict_string(d, "error", a->snap.err);
-	} else {
-		rte_tel_data_add_dict_string(d, "path", a->snap.saved.path);
-		rte_tel_data_add_dict_int(d, "peers", (int)a->snap.saved.peers);
-		rte_tel_data_add_dict_u64(d, "bytes", a->snap.saved.bytes);
-	}
-	pthread_mutex_unlock(&tel_snap_lock);
+	pthread_mutex_unlock(&tel_ask_lock);
 	return 0;
+}
+
+/* /bauxite/snapshot/save: {path, peers, bytes}, or {error}. */
+static void
+fill_snapshot_save(struct app *a, struct rte_tel_data *d)
+{
+	struct app_warm_saved saved;
+	char err[APP_ERR_LEN];
+
+	if (save_snapshot(a, "asked", &saved, err, sizeof(err)) != 0) {
+		rte_tel_data_add_dict_string(d, "error", err);
+		return;
+	}
+	rte_tel_data_add_dict_string(d, "path", saved.path);
+	rte_tel_data_add_dict_int(d, "peers", (int)saved.peers);
+	rte_tel_data_add_dict_u64(d, "bytes", saved.bytes);
+}
+
+static int
+tel_snapshot_save(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_ask(fill_snapshot_save, d);
+}
+
+static const char *
+origin_word(enum app_peer_origin o)
+{
+	return o == APP_PEER_CONFIG ? "config" : o == APP_PEER_HUB ? "hub" :
+								   "snapshot";
+}
+
+/* /bauxite/peers' columns: DPDK 22.11's telemetry nests only arrays in a
+ * dict, and peer ids are not valid dict keys, so a peer is one row across
+ * these parallel arrays. */
+enum peer_col {
+	COL_ID, COL_VIP, COL_PATH, COL_ENDPOINT, COL_ORIGIN, COL_SESSION,
+	COL_N_STRING,
+	COL_RX_INDEX = COL_N_STRING, COL_TX_INDEX, COL_SESSIONS, COL_HANDSHAKE,
+	COL_RTT, COL_TX_PACKETS, COL_TX_BYTES, COL_RX_PACKETS, COL_RX_BYTES,
+	COL_COUNT,
+};
+
+static const char *const peer_col_name[COL_COUNT] = {
+	[COL_ID] = "id", [COL_VIP] = "virtual_ip", [COL_PATH] = "path",
+	[COL_ENDPOINT] = "endpoint", [COL_ORIGIN] = "origin",
+	[COL_SESSION] = "session", [COL_RX_INDEX] = "rx_index",
+	[COL_TX_INDEX] = "tx_index", [COL_SESSIONS] = "sessions",
+	[COL_HANDSHAKE] = "last_handshake_unix_ms", [COL_RTT] = "rtt_us",
+	[COL_TX_PACKETS] = "tx_packets", [COL_TX_BYTES] = "tx_bytes",
+	[COL_RX_PACKETS] = "rx_packets", [COL_RX_BYTES] = "rx_bytes",
+};
+
+/*
+ * /bauxite/peers: every peer (at most APP_TELEMETRY_MAX_PEERS, the
+ * telemetry library's array limit; "truncated" says so) with its path,
+ * endpoint, session, handshake and traffic, as columns.
+ */
+static void
+fill_peers(struct app *a, struct rte_tel_data *d)
+{
+	const struct app_warm *book = &a->warm;
+	struct rte_tel_data *col[COL_COUNT];
+	unsigned i, c, shown = 0;
+
+	for (c = 0; c < COL_COUNT; c++) {
+		col[c] = rte_tel_data_alloc();
+		if (col[c] == NULL) {
+			while (c-- > 0)
+				rte_tel_data_free(col[c]);
+			rte_tel_data_add_dict_string(d, "error", "no memory");
+			return;
+		}
+		rte_tel_data_start_array(col[c], c < COL_N_STRING ?
+					 RTE_TEL_STRING_VAL : RTE_TEL_U64_VAL);
+	}
+	for (i = 0; i < book->n; i++) {
+		const struct app_peer_src *p = &book->peers[i];
+		const struct bx_peer *rec = bx_peer_find(a->reg, p->id);
+		struct app_session_info si;
+		struct app_peer_ctr t;
+		char ep[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
+
+		if (rec == NULL)
+			continue;
+		if (shown == APP_TELEMETRY_MAX_PEERS) {
+			rte_tel_data_add_dict_int(d, "truncated", 1);
+			break;
+		}
+		if (rec->endpoint_ip != 0) {
+			inet_ntop(AF_INET, &rec->endpoint_ip, ip, sizeof(ip));
+			snprintf(ep, sizeof(ep), "%s:%u", ip,
+				 rte_be_to_cpu_16(rec->endpoint_port));
+		} else {
+			snprintf(ep, sizeof(ep), "-");
+		}
+		inet_ntop(AF_INET, &rec->vip, ip, sizeof(ip));
+		memset(&si, 0, sizeof(si));
+		app_sessions_peer_info(a->sessions, rec->index, &si);
+		app_topo_traffic(&a->topo, rec->index, &t);
+		rte_tel_data_add_array_string(col[COL_ID], p->id);
+		rte_tel_data_add_array_string(col[COL_VIP], ip);
+		/* Relay paths arrive with NAT traversal; today every path is
+		 * the peer's endpoint itself. */
+		rte_tel_data_add_array_string(col[COL_PATH], "direct");
+		rte_tel_data_add_array_string(col[COL_ENDPOINT], ep);
+		rte_tel_data_add_array_string(col[COL_ORIGIN],
+					      origin_word(p->origin));
+		rte_tel_data_add_array_string(col[COL_SESSION],
+					      si.up ? "up" :
+					      si.pending ? "handshaking" : "none");
+		rte_tel_data_add_array_u64(col[COL_RX_INDEX], si.rx_index);
+		rte_tel_data_add_array_u64(col[COL_TX_INDEX], si.tx_index);
+		rte_tel_data_add_array_u64(col[COL_SESSIONS], si.sessions);
+		rte_tel_data_add_array_u64(col[COL_HANDSHAKE],
+					   si.last_handshake_unix_ms);
+		rte_tel_data_add_array_u64(col[COL_RTT], si.rtt_us);
+		rte_tel_data_add_array_u64(col[COL_TX_PACKETS], t.tx_packets);
+		rte_tel_data_add_array_u64(col[COL_TX_BYTES], t.tx_bytes);
+		rte_tel_data_add_array_u64(col[COL_RX_PACKETS], t.rx_packets);
+		rte_tel_data_add_array_u64(col[COL_RX_BYTES], t.rx_bytes);
+		shown++;
+	}
+	for (c = 0; c < COL_COUNT; c++)
+		if (rte_tel_data_add_dict_container(d, peer_col_name[c], col[c],
+						    0) != 0)
+			rte_tel_data_free(col[c]);
+}
+
+static int
+tel_peers(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_ask(fill_peers, d);
 }
 
 /* Everything between rte_eal_init and launching the workers. */
@@ -673,6 +830,11 @@ app_setup(struct app *a, char *err, size_t errlen)
 		rc = rte_telemetry_register_cmd(APP_SNAPSHOT_CMD, tel_snapshot_save,
 						"Writes the warm-start snapshot now. "
 						"Takes no parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(APP_PEERS_CMD, tel_peers,
+						"Each peer: path, endpoint, session, "
+						"handshake, RTT, traffic. Takes no "
+						"parameters");
 	if (rc != 0)
 		fprintf(stderr, APP_NAME ": telemetry unavailable: %s\n",
 			strerror(-rc));
@@ -744,14 +906,23 @@ app_setup(struct app *a, char *err, size_t errlen)
 		rc = -errno;
 		goto out;
 	}
+	rc = workers_setup(a, n_slots, err, errlen);
+	a->peer_ctr_base = rte_zmalloc("bx_peer_ctr_base",
+				       n_slots * sizeof(*a->peer_ctr_base), 0);
+	if (rc == 0 && a->peer_ctr_base == NULL) {
+		snprintf(err, errlen, "per-peer counters: no memory");
+		rc = -ENOMEM;
+	}
 	a->topo.cfg = cfg;
 	a->topo.reg = a->reg;
 	a->topo.sessions = a->sessions;
 	a->topo.neigh = a->neigh;
 	a->topo.book = &a->warm;
-	rc = peers_apply(a, &start, err, errlen);
+	a->topo.ctr = a->peer_ctr;
+	a->topo.n_ctr = a->n_workers;
+	a->topo.ctr_base = a->peer_ctr_base;
 	if (rc == 0)
-		rc = workers_setup(a, n_slots, err, errlen);
+		rc = peers_apply(a, &start, err, errlen);
 	if (rc == 0) {
 		a->hub.topo = &a->topo;
 		a->hub.policy = &a->policy;
@@ -798,6 +969,9 @@ app_teardown(struct app *a)
 		bx_crypto_free(a->crypto[i]);
 	bx_crypto_free(a->ctl_crypto);
 	app_policy_free(&a->policy);
+	for (i = 0; i < a->n_workers; i++)
+		rte_free(a->peer_ctr[i]);
+	rte_free(a->peer_ctr_base);
 	rte_free(a->nexthop);
 	rte_free(a->lan.mac);
 	rte_free(a->lan.asked);
@@ -823,7 +997,7 @@ control_loop(struct app *a)
 
 		app_sessions_poll(a->sessions);
 		app_hub_poll(&a->hub);
-		serve_snapshot(a);
+		serve_telemetry(a);
 		/* Cheap when nothing is due; a fresh next hop is found within
 		 * milliseconds, so the first handshake does not wait. */
 		app_neigh_tick(a->neigh, now);

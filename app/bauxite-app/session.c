@@ -86,6 +86,11 @@ struct hs_peer {
 	struct app_session *slot[BX_PEER_MAX_SESSIONS];
 	uint64_t prev_since_ns;         /* when slot PREVIOUS was replaced */
 	uint64_t next_init_ns;          /* earliest next initiation */
+	uint64_t init_sent_ns;          /* our latest initiation went out */
+	uint32_t init_index;            /* ... with this receiver index */
+	uint64_t up_unix_ms;            /* the latest session came up */
+	uint64_t rtt_ns;                /* initiation -> response, latest */
+	uint64_t sessions;              /* made with this peer */
 };
 
 struct app_sessions {
@@ -461,6 +466,8 @@ session_up(struct app_sessions *ss, struct hs_peer *hp,
 	/* Answered: the next handshake is due by the policy alone, not by
 	 * the retransmit timer of the initiation that made this one. */
 	hp->next_init_ns = 0;
+	hp->up_unix_ms = clock_ns(CLOCK_REALTIME) / 1000000u;
+	hp->sessions++;
 	/* Staged, not yet published: counter 0 is still ours to use. */
 	if (initiator)
 		queue_keepalive(ss, s, v);
@@ -559,6 +566,9 @@ on_response(struct app_sessions *ss, const uint8_t *msg, size_t len,
 		count_refused(ss, r);
 		return;
 	}
+	/* A round trip, measured where it starts and ends: here. */
+	if (rx_index == hp->init_index)
+		hp->rtt_ns = now - hp->init_sent_ns;
 	/* The pending initiation's index is the session's now. */
 	if (session_up(ss, hp, &out, v, now))
 		bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
@@ -697,6 +707,8 @@ send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 	jitter = randombytes_uniform((uint32_t)(ss->hcfg.handshake_timeout_ns /
 						 RETRY_JITTER_DIV / 1000u) + 1u);
 	hp->next_init_ns = now + ss->hcfg.handshake_timeout_ns + jitter * 1000u;
+	hp->init_sent_ns = now;
+	hp->init_index = idx;
 }
 
 static void
@@ -770,6 +782,31 @@ app_sessions_poll(struct app_sessions *ss)
 		commit(ss);
 		flush_frames(ss);
 	}
+}
+
+int
+app_sessions_peer_info(const struct app_sessions *ss, uint32_t index,
+		       struct app_session_info *out)
+{
+	const struct hs_peer *hp;
+	const struct app_session *s;
+
+	if (index >= ss->n_slots || !ss->peers[index].in_use)
+		return -ENOENT;
+	hp = &ss->peers[index];
+	s = hp->slot[BX_PEER_SESSION_CURRENT];
+	memset(out, 0, sizeof(*out));
+	out->up = s != NULL && __atomic_load_n(&s->confirmed, __ATOMIC_RELAXED);
+	out->pending = bx_hs_pending_index(&hp->hs) != 0;
+	if (s != NULL) {
+		out->rx_index = s->rx_index;
+		out->tx_index = s->tx_index;
+		out->initiator = s->initiator;
+	}
+	out->last_handshake_unix_ms = hp->up_unix_ms;
+	out->rtt_us = hp->rtt_ns / 1000u;
+	out->sessions = hp->sessions;
+	return 0;
 }
 
 unsigned

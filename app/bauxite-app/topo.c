@@ -81,6 +81,35 @@ routes(struct app_topo *t, const struct app_peer_src *p, bool add)
 		fprintf(stderr, LOG_PREFIX "%s\n", err);
 }
 
+static void
+ctr_sum(const struct app_topo *t, uint32_t idx, struct app_peer_ctr *out)
+{
+	unsigned k;
+
+	memset(out, 0, sizeof(*out));
+	for (k = 0; k < t->n_ctr; k++) {
+		const struct app_peer_ctr *c = &t->ctr[k][idx];
+
+		out->tx_packets += __atomic_load_n(&c->tx_packets, __ATOMIC_RELAXED);
+		out->tx_bytes += __atomic_load_n(&c->tx_bytes, __ATOMIC_RELAXED);
+		out->rx_packets += __atomic_load_n(&c->rx_packets, __ATOMIC_RELAXED);
+		out->rx_bytes += __atomic_load_n(&c->rx_bytes, __ATOMIC_RELAXED);
+	}
+}
+
+void
+app_topo_traffic(const struct app_topo *t, uint32_t idx,
+		 struct app_peer_ctr *out)
+{
+	const struct app_peer_ctr *b = &t->ctr_base[idx];
+
+	ctr_sum(t, idx, out);
+	out->tx_packets -= b->tx_packets;
+	out->tx_bytes -= b->tx_bytes;
+	out->rx_packets -= b->rx_packets;
+	out->rx_bytes -= b->rx_bytes;
+}
+
 static const char *
 origin_name(enum app_peer_origin o)
 {
@@ -127,6 +156,9 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 	}
 	app_neigh_set(t->neigh, idx, p->id, p->endpoint_ip);
 	routes(t, p, true);
+	/* The index may have served a peer before: count from here. */
+	if (t->ctr_base != NULL)
+		ctr_sum(t, idx, &t->ctr_base[idx]);
 	return 0;
 }
 

@@ -311,6 +311,26 @@ owns_peer(const struct app_worker *w, const struct bx_peer *p)
 	       p->index % w->n_crypto_all == w->crypto_id;
 }
 
+/* Per-peer traffic on this lcore's own block (bx_stats' model: one
+ * writer, readers sum blocks); datagram bytes, outer headers included. */
+static inline void
+peer_count_tx(struct app_worker *w, uint32_t idx, uint32_t len)
+{
+	struct app_peer_ctr *c = &w->peer_ctr[idx];
+
+	__atomic_store_n(&c->tx_packets, c->tx_packets + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_bytes, c->tx_bytes + len, __ATOMIC_RELAXED);
+}
+
+static inline void
+peer_count_rx(struct app_worker *w, uint32_t idx, uint32_t len)
+{
+	struct app_peer_ctr *c = &w->peer_ctr[idx];
+
+	__atomic_store_n(&c->rx_packets, c->rx_packets + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->rx_bytes, c->rx_bytes + len, __ATOMIC_RELAXED);
+}
+
 /*
  * The session to seal a peer's packets with: CURRENT once confirmed (a
  * packet arrived on it, or we initiated it); until then the one it
@@ -342,6 +362,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	uint8_t cwhy[APP_BURST];
 	struct bx_wire_outer o;
 	uint16_t i, j, n_seal = 0, good, n_out, sent;
+	uint32_t out_peer[APP_BURST];
 	uint64_t bytes = 0;
 
 	for (i = 0; i < n; i++) {
@@ -440,11 +461,16 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 						    BX_DROP_IP_BAD_LEN, m);
 			continue;
 		}
+		out_peer[n_out] = meta[j].peer->index;
 		seal[n_out++] = m;
 	}
 	sent = send_burst(ports->underlay, w->txq, seal, n_out);
-	for (i = 0; i < sent; i++)
-		bytes += rte_pktmbuf_pkt_len(seal[i]);
+	for (i = 0; i < sent; i++) {
+		uint32_t len = rte_pktmbuf_pkt_len(seal[i]);
+
+		bytes += len;
+		peer_count_tx(w, out_peer[i], len);
+	}
 	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
 	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
 	for (i = sent; i < n_out; i++)
@@ -678,6 +704,8 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		if (BX_UNLIKELY(!meta[j].sess->confirmed))
 			__atomic_store_n(&meta[j].sess->confirmed, true,
 					 __ATOMIC_RELAXED);
+		/* Authentic: what the peer sent us, delivered or not. */
+		peer_count_rx(w, meta[j].peer->index, rte_pktmbuf_pkt_len(m));
 		rte_pktmbuf_adj(m, BX_WIRE_HDR_LEN);
 		if (rte_pktmbuf_data_len(m) == 0) { /* a keepalive */
 			bx_stats_add(st, BX_STAT_KEEPALIVE_RX, 1);

@@ -174,6 +174,7 @@ int cli_telemetry_call(const struct cli_telemetry_target *t, const char *cmd,
 int cli_keys(int argc, char **argv);
 int cli_join(int argc, char **argv);
 int cli_hub(int argc, char **argv);
+int cli_status(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
 
 #endif /* BX_CLI_H */

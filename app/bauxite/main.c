@@ -4,6 +4,7 @@
  *
  *   bauxite keys generate --dir DIR [--force]
  *   bauxite keys show [--dir DIR | --config FILE]
+ *   bauxite status [--file-prefix NAME | --socket PATH]
  *   bauxite snapshot show FILE            (builds with protobuf-c)
  *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
  *   bauxite join TOKEN HUB --underlay-port P --underlay-address A [...]
@@ -22,6 +23,8 @@ static const struct cli_cmd commands[] = {
 	{ "join", "provision this node at a hub with a join token", cli_join },
 	{ "hub", "check this node's link to its hub", cli_hub },
 #endif
+	{ "status", "the running bauxite-app's peers: path, endpoint, RTT, "
+	  "traffic", cli_status },
 #ifdef BX_CLI_SNAPSHOT
 	{ "snapshot", "inspect or save warm-start state snapshots",
 	  cli_snapshot },

@@ -7,6 +7,7 @@
 # side counts why it refused the other's initiations -- B cannot even
 # check the mac1 of A's (made for a key B does not have: hs_bad_mac1), A
 # decrypts B's but finds no peer with B's key (hs_unknown_peer).
+# `bauxite status` shows the session and its traffic, or their absence.
 #
 #   test/integration/session-keys.sh BAUXITE_APP
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +26,15 @@ up=$(( $(bx_stat "$bx_tmp/A.good" sessions_initiated) + $(bx_stat "$bx_tmp/A.goo
 grep -q 'peer edge-b: session up' "$logA" || { bx_show_logs; bx_fail "A logged no session"; }
 grep -q 'peer edge-a: session up' "$logB" || { bx_show_logs; bx_fail "B logged no session"; }
 bx_log "right keys: ping crossed, A made $up session(s)"
+# `bauxite status` shows the session and the traffic that crossed it.
+cli=$(bx_cli "$app")
+st=$("$cli" status --file-prefix "$prefixA") || bx_fail "bauxite status failed: $st"
+echo "$st" | sed 's/^/    /' >&2
+row=$(echo "$st" | awk '$1 == "edge-b"')
+[ "$(echo "$row" | awk '{ print $2, $3, $4 }')" = "direct $ulB:$mesh_port up" ] ||
+	bx_fail "bauxite status: edge-b is not direct, up, at $ulB:$mesh_port: $row"
+[ "$(echo "$row" | awk '{ print $(NF-1) }')" -gt 0 ] && [ "$(echo "$row" | awk '{ print $NF }')" -gt 0 ] ||
+	bx_fail "bauxite status: no traffic with edge-b: $row"
 bx_stop_two_nodes || { bx_show_logs; bx_fail "unclean shutdown"; }
 bx_teardown
 
@@ -54,6 +64,13 @@ done
 	{ bx_show_logs; bx_fail "A did not count B's initiations as hs_unknown_peer"; }
 # What A could not send is counted, not lost silently.
 [ "$(bx_stat "$bx_tmp/A.bad" no_session)" -ge 1 ] || bx_fail "A's pings were not counted as no_session"
+row=$("$cli" status --file-prefix "$prefixA" | awk '$1 == "edge-b"')
+case "$(echo "$row" | awk '{ print $4 }')" in
+handshaking | none) ;;
+*) bx_fail "bauxite status shows a session with a wrong key: $row" ;;
+esac
+[ "$(echo "$row" | awk '{ print $(NF-1), $NF }')" = "0 0" ] ||
+	bx_fail "bauxite status: traffic with a wrong key: $row"
 ! grep -q 'session up' "$logA" "$logB" || { bx_show_logs; bx_fail "a session came up with a wrong key"; }
 bx_log "wrong key: no session; B counted hs_bad_mac1 $(bx_stat "$bx_tmp/B.bad" hs_bad_mac1), A hs_unknown_peer $(bx_stat "$bx_tmp/A.bad" hs_unknown_peer)"
 bx_stop_two_nodes || { bx_show_logs; bx_fail "unclean shutdown"; }
