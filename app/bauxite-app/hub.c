@@ -106,10 +106,11 @@ apply_topology(struct app_hub_glue *g, const struct bx_hub_event *ev)
 	}
 	app_topo_commit(g->topo);
 	book->topology_version = ev->version;
-	/* A peer left out is a version we do not fully have: until a full
-	 * update applies cleanly, tell the hub "nothing", so the next
-	 * connect brings everything again. */
-	if (bad != 0)
+	/* A peer left out (here, or by the link's checks: the warning) is
+	 * a version we do not fully have: until a full update applies
+	 * cleanly, tell the hub "nothing", so the next connect brings
+	 * everything again. */
+	if (bad != 0 || ev->warning[0] != '\0')
 		g->resync = true;
 	else if (ev->full)
 		g->resync = false;

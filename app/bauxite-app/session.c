@@ -410,7 +410,7 @@ slot_install(struct app_sessions *ss, struct hs_peer *hp, struct app_session *s,
 					  BX_PEER_SESSION_CURRENT) != 0)
 			goto fail;
 		hp->slot[BX_PEER_SESSION_CURRENT] = NULL;
-			/* Unpublished by that clear; if it cannot go to PREVIOUS, it
+		/* Unpublished by that clear; if it cannot go to PREVIOUS, it
 		 * just ends. */
 		if (bx_peer_set_session(ss->reg, hp->id, BX_PEER_SESSION_PREVIOUS,
 					old->rx_index, old) == 0) {
