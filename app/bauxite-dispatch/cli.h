@@ -20,13 +20,9 @@
 #include "bx_pki.h"
 #include "bx_store.h"
 
-#define CLI_NAME "bauxite-dispatch"
-#define CLI_ERR_LEN 1024u
+#include "cli_core.h"
 
-/* Exit status: 0 done, 1 the operation failed, 2 the command line is wrong. */
-#define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
-#define CLI_EXIT_USAGE 2
+#define CLI_NAME "bauxite-dispatch"
 
 #define CLI_DEFAULT_STATE_DIR "/var/lib/bauxite-dispatch"
 #define CLI_STATE_DIR_MODE 0700
@@ -37,40 +33,6 @@
 /* "2024-05-01T12:00:00Z" */
 #define CLI_TIME_LEN 21u
 
-struct cli_cmd {
-	const char *name;
-	const char *summary; /* one line for the parent's help */
-	/* argv[0] is the command's own name; returns an exit status. */
-	int (*run)(int argc, char **argv);
-};
-
-/*
- * Runs the command argv[1] of @cmds with argv shifted by one, getopt
- * reset for it: help for -h/--help/help (stdout, exit 0), a usage error
- * naming the word otherwise. @prog names the level ("bauxite-dispatch",
- * "bauxite-dispatch token") and @what its words ("command").
- */
-int cli_dispatch(const char *prog, const char *what,
-		 const struct cli_cmd *cmds, size_t n_cmds, int argc,
-		 char **argv);
-
-/* Prints "bauxite-dispatch: " and the message to stderr. */
-void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/*
- * The same for a command line mistake in command @prog
- * ("bauxite-dispatch token create"): "bauxite-dispatch: token create: ...".
- */
-void cli_usage_error(const char *prog, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/*
- * getopt_long over the argv a command was given (-h is --help), with
- * errors that name @prog and the option. Returns the option's value, -1
- * at the end, or '?' after it printed a usage error.
- */
-int cli_getopt(const char *prog, int argc, char **argv,
-	       const struct option *opts);
 
 /*
  * --state-dir D, in every command: put CLI_STATE_DIR_OPTION in the option

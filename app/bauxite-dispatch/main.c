@@ -19,6 +19,8 @@
 #include "bx_common.h"
 #include "cli.h"
 
+const char cli_name[] = CLI_NAME;
+
 static const struct cli_cmd commands[] = {
 	{ "serve", "run the hub's services", cli_serve },
 	{ "token", "create and list join tokens", cli_token },

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Command tables and option parsing shared by every `bauxite` command.
+ * Option handling shared by `bauxite` commands that talk to a running
+ * bauxite-app (the command tables themselves are cli_core.c's).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -8,94 +9,6 @@
 #include <string.h>
 
 #include "cli.h"
-
-void
-cli_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(CLI_NAME ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void
-cli_usage_error(const char *prog, const char *fmt, ...)
-{
-	static const char top[] = CLI_NAME " ";
-	va_list ap;
-
-	fputs(CLI_NAME ": ", stderr);
-	if (strncmp(prog, top, strlen(top)) == 0)
-		fprintf(stderr, "%s: ", prog + strlen(top));
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void
-usage(FILE *f, const char *prog, const char *what, const struct cli_cmd *cmds,
-      size_t n_cmds)
-{
-	size_t i;
-
-	fprintf(f, "usage: %s <%s> [options]\n\n%ss:\n", prog, what, what);
-	for (i = 0; i < n_cmds; i++)
-		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nRun '%s <%s> --help' for its options.\n", prog, what);
-}
-
-int
-cli_dispatch(const char *prog, const char *what, const struct cli_cmd *cmds,
-	     size_t n_cmds, int argc, char **argv)
-{
-	const char *word = argc > 1 ? argv[1] : NULL;
-	size_t i;
-
-	if (word == NULL) {
-		cli_usage_error(prog, "missing %s", what);
-		usage(stderr, prog, what, cmds, n_cmds);
-		return CLI_EXIT_USAGE;
-	}
-	if (strcmp(word, "-h") == 0 || strcmp(word, "--help") == 0 ||
-	    strcmp(word, "help") == 0) {
-		usage(stdout, prog, what, cmds, n_cmds);
-		return CLI_EXIT_OK;
-	}
-	for (i = 0; i < n_cmds; i++)
-		if (strcmp(word, cmds[i].name) == 0) {
-			/* 0, not 1: a new argv, getopt must forget the last. */
-			optind = 0;
-			return cmds[i].run(argc - 1, argv + 1);
-		}
-	cli_usage_error(prog, "unknown %s '%s'; run '%s --help' for the list",
-			what, word, prog);
-	return CLI_EXIT_USAGE;
-}
-
-int
-cli_getopt(const char *prog, int argc, char **argv, const struct option *opts)
-{
-	int o;
-
-	opterr = 0; /* our messages name the command, getopt's would not */
-	o = getopt_long(argc, argv, ":h", opts, NULL);
-	if (o == '?') {
-		if (optopt != 0)
-			cli_usage_error(prog, "unknown option '-%c'", optopt);
-		else
-			cli_usage_error(prog, "unknown option '%s'",
-					argv[optind - 1]);
-	} else if (o == ':') {
-		cli_usage_error(prog, "option '%s' needs a value",
-				argv[optind - 1]);
-		o = '?';
-	}
-	return o;
-}
 
 int
 cli_telemetry_option(const char *prog, struct cli_telemetry_target *t, int o,

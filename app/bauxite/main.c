@@ -17,6 +17,8 @@
 #include "bx_common.h"
 #include "cli.h"
 
+const char cli_name[] = CLI_NAME;
+
 static const struct cli_cmd commands[] = {
 	{ "keys", "show or create the node's identity keys", cli_keys },
 #ifdef BX_CLI_JOIN
