@@ -86,7 +86,18 @@
 	X(HS_FUTURE_TIMESTAMP, "hs_future_timestamp")                         \
 	X(HS_SIMULTANEOUS, "hs_simultaneous")                                 \
 	X(HS_NO_PENDING, "hs_no_pending")                                     \
-	X(HS_NO_MEMORY, "hs_no_memory")
+	X(HS_NO_MEMORY, "hs_no_memory")                                       \
+	/* the exception path's STUN port translator (lib/stunmux) */         \
+	X(STUN_UNROUTED, "stun_unrouted")                                     \
+	X(STUN_MALFORMED, "stun_malformed")                                   \
+	/* relay messages (lib/relay, the relay role) */                      \
+	X(RELAY_MALFORMED, "relay_malformed")                                 \
+	X(RELAY_UNREGISTERED, "relay_unregistered")                           \
+	X(RELAY_NO_DEST, "relay_no_dest")                                     \
+	X(RELAY_BAD_CREDENTIAL, "relay_bad_credential")                       \
+	X(RELAY_EXPIRED, "relay_expired")                                     \
+	X(RELAY_REPLAYED, "relay_replayed")                                   \
+	X(RELAY_FULL, "relay_full")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,
