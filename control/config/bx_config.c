@@ -1350,18 +1350,21 @@ want_hub_url(struct ctx *c, const char *path, const json_t *v,
 }
 
 /*
- * A file of "hub" (@def when absent) into @out: absolute as given,
+ * A file of section @sect (@def when absent) into @out: absolute as given,
  * relative under @state_dir. The file itself is not looked at
  * (bx_config.h, struct bx_config_hub).
  */
 static int
-hub_file(struct ctx *c, const json_t *obj, const char *key, const char *def,
-	 const char *state_dir, char out[BX_CONFIG_PATH_MAX + 1])
+sect_file(struct ctx *c, const json_t *obj, const char *sect, const char *key,
+	  const char *def, const char *state_dir, char out[BX_CONFIG_PATH_MAX + 1])
 {
 	char path[PATH_LEN], got[GOT_LEN];
-	const json_t *v = field(obj, "hub", key, path);
+	const json_t *v = obj != NULL ? field(obj, sect, key, path) : NULL;
 	const char *s = def;
 	size_t dlen, slen;
+
+	if (v == NULL)
+		bprintf(path, sizeof(path), "%s.%s", sect, key);
 
 	if (v != NULL &&
 	    want_string(c, path, v, BX_CONFIG_PATH_MAX, FILE_HINT, &s) < 0)
@@ -1390,11 +1393,11 @@ hub_file(struct ctx *c, const json_t *obj, const char *key, const char *def,
 
 /* An optional integer of "hub": @def when absent. */
 static int
-hub_int(struct ctx *c, const json_t *obj, const char *key, json_int_t min,
-	json_int_t max, uint32_t def, uint32_t *out)
+sect_int(struct ctx *c, const json_t *obj, const char *sect, const char *key,
+	 json_int_t min, json_int_t max, uint32_t def, uint32_t *out)
 {
 	char path[PATH_LEN];
-	const json_t *v = field(obj, "hub", key, path);
+	const json_t *v = obj != NULL ? field(obj, sect, key, path) : NULL;
 
 	*out = def;
 	if (v == NULL)
@@ -1439,23 +1442,146 @@ parse_hub(struct ctx *c, const json_t *root, struct bx_config *cfg)
 		copy_str(h->server_name, sizeof(h->server_name), s);
 	}
 
-	if (hub_file(c, obj, "ca_file", BX_CONFIG_DEFAULT_HUB_CA_FILE,
+	if (sect_file(c, obj, "hub", "ca_file", BX_CONFIG_DEFAULT_HUB_CA_FILE,
 		     cfg->state_dir, h->ca_file) < 0 ||
-	    hub_file(c, obj, "cert_file", BX_CONFIG_DEFAULT_HUB_CERT_FILE,
+	    sect_file(c, obj, "hub", "cert_file", BX_CONFIG_DEFAULT_HUB_CERT_FILE,
 		     cfg->state_dir, h->cert_file) < 0 ||
-	    hub_file(c, obj, "key_file", BX_CONFIG_DEFAULT_HUB_KEY_FILE,
+	    sect_file(c, obj, "hub", "key_file", BX_CONFIG_DEFAULT_HUB_KEY_FILE,
 		     cfg->state_dir, h->key_file) < 0)
 		return -EINVAL;
 
-	if (hub_int(c, obj, "max_peers", 1, BX_CONFIG_HUB_PEERS_MAX,
+	if (sect_int(c, obj, "hub", "max_peers", 1, BX_CONFIG_HUB_PEERS_MAX,
 		    BX_CONFIG_DEFAULT_HUB_MAX_PEERS, &h->max_peers) < 0 ||
-	    hub_int(c, obj, "metrics_interval_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
+	    sect_int(c, obj, "hub", "metrics_interval_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
 		    BX_CONFIG_DEFAULT_HUB_METRICS_INTERVAL_S,
 		    &h->metrics_interval_s) < 0 ||
-	    hub_int(c, obj, "reconnect_max_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
+	    sect_int(c, obj, "hub", "reconnect_max_s", 1, BX_CONFIG_HUB_INTERVAL_MAX_S,
 		    BX_CONFIG_DEFAULT_HUB_RECONNECT_MAX_S, &h->reconnect_max_s) < 0)
 		return -EINVAL;
 	h->set = true;
+	return 0;
+}
+
+/* A list of "IPv4:port" strings, at most @max, into @out. */
+static int
+want_endpoints(struct ctx *c, const char *path, const json_t *v,
+	       struct bx_config_endpoint out[], unsigned max, unsigned *n)
+{
+	char ipath[PATH_LEN];
+	size_t i;
+
+	if (!json_is_array(v) || json_array_size(v) > max) {
+		char hint[64];
+
+		bprintf(hint, sizeof(hint), "an array of at most %u " ENDPOINT_HINT " strings", max);
+		return bad_value(c, path, v, hint);
+	}
+	for (i = 0; i < json_array_size(v); i++) {
+		bprintf(ipath, sizeof(ipath), "%s[%zu]", path, i);
+		if (want_endpoint(c, ipath, json_array_get(v, i), &out[i].ip,
+				  &out[i].port) < 0)
+			return -EINVAL;
+	}
+	*n = (unsigned)i;
+	return 0;
+}
+
+/*
+ * "ice": NAT traversal for peers without a known endpoint. It needs the
+ * hub (signaling goes through it), so it is on by default exactly when
+ * there is a "hub" section.
+ */
+static int
+parse_ice(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"enabled", "stun_servers", "port_min", "port_max", "retry_min_s",
+		"retry_max_s",
+	};
+	struct bx_config_ice *ice = &cfg->ice;
+	char path[PATH_LEN];
+	const json_t *obj, *v;
+	uint32_t lo, hi;
+
+	obj = field(root, "", "ice", path);
+	if (obj != NULL && (want_object(c, path, obj) < 0 ||
+			    check_keys(c, obj, "ice", known, BX_ARRAY_SIZE(known)) < 0))
+		return -EINVAL;
+	ice->enabled = cfg->hub.set && cfg->role == BX_CONFIG_ROLE_EDGE;
+	v = obj != NULL ? field(obj, "ice", "enabled", path) : NULL;
+	if (v != NULL) {
+		if (want_bool(c, path, v, &ice->enabled) < 0)
+			return -EINVAL;
+		if (ice->enabled && !cfg->hub.set)
+			return fail(c, -EINVAL, path,
+				    "ICE needs a \"hub\" section: its signaling goes through the hub (expected false, or add \"hub\")");
+	}
+	v = obj != NULL ? field(obj, "ice", "stun_servers", path) : NULL;
+	ice->n_stun = 0;
+	if (v != NULL && want_endpoints(c, path, v, ice->stun, BX_CONFIG_MAX_STUN,
+					&ice->n_stun) < 0)
+		return -EINVAL;
+	if (sect_int(c, obj, "ice", "port_min", 1024, UINT16_MAX,
+		     BX_CONFIG_DEFAULT_ICE_PORT_MIN, &lo) < 0 ||
+	    sect_int(c, obj, "ice", "port_max", 1024, UINT16_MAX,
+		     BX_CONFIG_DEFAULT_ICE_PORT_MAX, &hi) < 0 ||
+	    sect_int(c, obj, "ice", "retry_min_s", 1, BX_CONFIG_ICE_RETRY_MAX_S,
+		     BX_CONFIG_DEFAULT_ICE_RETRY_MIN_S, &ice->retry_min_s) < 0 ||
+	    sect_int(c, obj, "ice", "retry_max_s", 1, BX_CONFIG_ICE_RETRY_MAX_S,
+		     BX_CONFIG_DEFAULT_ICE_RETRY_MAX_S, &ice->retry_max_s) < 0)
+		return -EINVAL;
+	if (lo > hi)
+		return fail(c, -EINVAL, "ice.port_max",
+			    "%u is below ice.port_min %u (expected port_min <= port_max)",
+			    hi, lo);
+	if (cfg->mesh_port >= lo && cfg->mesh_port <= hi)
+		return fail(c, -EINVAL, "ice.port_min",
+			    "the agents' ports %u-%u include mesh_port %u (expected a range without it: the fast path owns the mesh port)",
+			    lo, hi, cfg->mesh_port);
+	if (ice->retry_min_s > ice->retry_max_s)
+		return fail(c, -EINVAL, "ice.retry_max_s",
+			    "%u is below ice.retry_min_s %u", ice->retry_max_s,
+			    ice->retry_min_s);
+	ice->port_min = (uint16_t)lo;
+	ice->port_max = (uint16_t)hi;
+	return 0;
+}
+
+/*
+ * "relay": a relay's secret and limits (role relay), or how often an edge
+ * registers with its relay (role edge). Relays and credentials for edges
+ * come from the hub.
+ */
+static int
+parse_relay(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"secret_file", "max_nodes", "lease_s", "register_interval_s",
+	};
+	struct bx_config_relay *r = &cfg->relay;
+	char path[PATH_LEN];
+	const json_t *obj;
+
+	obj = field(root, "", "relay", path);
+	if (obj != NULL && (want_object(c, path, obj) < 0 ||
+			    check_keys(c, obj, "relay", known, BX_ARRAY_SIZE(known)) < 0))
+		return -EINVAL;
+	/* Only a relay reads the secret: an edge's state_dir need not fit it. */
+	if (cfg->role == BX_CONFIG_ROLE_RELAY &&
+	    sect_file(c, obj, "relay", "secret_file",
+		      BX_CONFIG_DEFAULT_RELAY_SECRET_FILE, cfg->state_dir,
+		      r->secret_file) < 0)
+		return -EINVAL;
+	if (sect_int(c, obj, "relay", "max_nodes", 1, BX_CONFIG_RELAY_NODES_MAX,
+		     BX_CONFIG_DEFAULT_RELAY_MAX_NODES, &r->max_nodes) < 0 ||
+	    sect_int(c, obj, "relay", "lease_s", BX_CONFIG_RELAY_LEASE_MIN_S,
+		     BX_CONFIG_RELAY_LEASE_MAX_S, BX_CONFIG_DEFAULT_RELAY_LEASE_S,
+		     &r->lease_s) < 0 ||
+	    sect_int(c, obj, "relay", "register_interval_s", 1,
+		     BX_CONFIG_RELAY_LEASE_MIN_S - 1,
+		     BX_CONFIG_DEFAULT_RELAY_REGISTER_INTERVAL_S,
+		     &r->register_interval_s) < 0)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1465,7 +1591,8 @@ parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	static const char *const known[] = {
 		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
 		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
-		"stats_interval_s", "rules", "session", "hub", "peers",
+		"stats_interval_s", "rules", "session", "hub", "ice", "relay",
+		"peers",
 	};
 	static const char role_hint[] = "\"edge\" or \"relay\"";
 	static const char dir_hint[] = "an absolute path";
@@ -1587,6 +1714,12 @@ bx_config_from_json(const json_t *root, const char *name,
 	if (rc < 0)
 		goto out;
 	rc = parse_hub(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_ice(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_relay(&c, root, cfg);
 	if (rc < 0)
 		goto out;
 	rc = parse_peers(&c, root, cfg);
@@ -1725,6 +1858,46 @@ dump_hub(FILE *f, const struct bx_config_hub *h)
 	dump_uint(f, "hub.reconnect_max_s", h->reconnect_max_s, "");
 }
 
+static void
+dump_endpoints(FILE *f, const char *key, const struct bx_config_endpoint *e,
+	       unsigned n)
+{
+	char line[BX_CONFIG_MAX_STUN * 24 + 8] = "", a[ADDR_LEN];
+	size_t len = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		fmt_addr(e[i].ip, a);
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s:%u",
+					i > 0 ? ", " : "", a, e[i].port);
+	}
+	fprintf(f, DUMP_FMT, key, n > 0 ? line : "(from the hub)");
+}
+
+static void
+dump_ice_relay(FILE *f, const struct bx_config *c)
+{
+	const struct bx_config_ice *ice = &c->ice;
+	const struct bx_config_relay *r = &c->relay;
+	char ports[16];
+
+	fprintf(f, DUMP_FMT, "ice.enabled", ice->enabled ? "true" : "false");
+	if (ice->enabled) {
+		dump_endpoints(f, "ice.stun_servers", ice->stun, ice->n_stun);
+		snprintf(ports, sizeof(ports), "%u-%u", ice->port_min, ice->port_max);
+		fprintf(f, DUMP_FMT, "ice.ports", ports);
+		dump_uint(f, "ice.retry_min_s", ice->retry_min_s, "");
+		dump_uint(f, "ice.retry_max_s", ice->retry_max_s, "");
+	}
+	if (c->role == BX_CONFIG_ROLE_RELAY) {
+		fprintf(f, DUMP_FMT, "relay.secret_file", r->secret_file);
+		dump_uint(f, "relay.max_nodes", r->max_nodes, "");
+		dump_uint(f, "relay.lease_s", r->lease_s, "");
+	} else {
+		dump_uint(f, "relay.register_interval_s", r->register_interval_s, "");
+	}
+}
+
 void
 bx_config_dump(const struct bx_config *c, FILE *f)
 {
@@ -1771,6 +1944,7 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 		fprintf(f, DUMP_FMT, "rules", "(none: default policy only)");
 	dump_session(f, &c->session);
 	dump_hub(f, &c->hub);
+	dump_ice_relay(f, c);
 	dump_uint(f, "peers", c->n_peers, "");
 	for (i = 0; i < c->n_peers; i++) {
 		const struct bx_config_peer *p = &c->peers[i];

@@ -182,6 +182,25 @@
 #define BX_CONFIG_DEFAULT_HUB_METRICS_INTERVAL_S 10u
 #define BX_CONFIG_DEFAULT_HUB_RECONNECT_MAX_S 30u
 
+/* "ice" limits and defaults. The agents' private ports (the fast path
+ * shows them on the wire as mesh_port) come from a range of their own. */
+#define BX_CONFIG_MAX_STUN 4u
+#define BX_CONFIG_ICE_RETRY_MAX_S 3600u
+#define BX_CONFIG_DEFAULT_ICE_PORT_MIN 40000u
+#define BX_CONFIG_DEFAULT_ICE_PORT_MAX 40999u
+#define BX_CONFIG_DEFAULT_ICE_RETRY_MIN_S 2u
+#define BX_CONFIG_DEFAULT_ICE_RETRY_MAX_S 60u
+
+/* "relay" limits and defaults. An edge re-registers well inside the lease
+ * (and inside the 30 s a NAT keeps an idle UDP mapping). */
+#define BX_CONFIG_RELAY_NODES_MAX (1u << 20)
+#define BX_CONFIG_RELAY_LEASE_MIN_S 10u
+#define BX_CONFIG_RELAY_LEASE_MAX_S 3600u
+#define BX_CONFIG_DEFAULT_RELAY_SECRET_FILE "relay.secret"
+#define BX_CONFIG_DEFAULT_RELAY_MAX_NODES 10000u
+#define BX_CONFIG_DEFAULT_RELAY_LEASE_S 60u
+#define BX_CONFIG_DEFAULT_RELAY_REGISTER_INTERVAL_S 5u
+
 enum bx_config_role {
 	BX_CONFIG_ROLE_EDGE = 0, /* an edge or gateway box */
 	BX_CONFIG_ROLE_RELAY,    /* a hub relay */
@@ -292,6 +311,33 @@ struct bx_config_hub {
 	uint32_t reconnect_max_s;    /* longest back-off between reconnects */
 };
 
+/* An IPv4 endpoint, address in network order, port in host order. */
+struct bx_config_endpoint {
+	uint32_t ip;
+	uint16_t port;
+};
+
+/*
+ * "ice": NAT traversal (control/ice) for peers with no endpoint. On by
+ * default with a hub on an edge; STUN servers here come before the hub's.
+ */
+struct bx_config_ice {
+	bool enabled;
+	unsigned n_stun;
+	struct bx_config_endpoint stun[BX_CONFIG_MAX_STUN];
+	uint16_t port_min, port_max;   /* the agents' private ports */
+	uint32_t retry_min_s;          /* a failed negotiation is retried, */
+	uint32_t retry_max_s;          /* doubling from min to max */
+};
+
+/* "relay" (see parse_relay). */
+struct bx_config_relay {
+	char secret_file[BX_CONFIG_PATH_MAX + 1]; /* role relay: 32 bytes, 0600 */
+	uint32_t max_nodes;            /* role relay: registrations held */
+	uint32_t lease_s;              /* role relay: a registration lasts */
+	uint32_t register_interval_s;  /* role edge: between registrations */
+};
+
 struct bx_config {
 	char node_id[BX_CONFIG_ID_MAX + 1];
 	enum bx_config_role role;
@@ -308,6 +354,8 @@ struct bx_config {
 	struct bx_classify_rules *rules;  /* NULL: no "rules", defaults only */
 	struct bx_config_session session;
 	struct bx_config_hub hub;         /* hub.set false: static peers only */
+	struct bx_config_ice ice;
+	struct bx_config_relay relay;
 	unsigned n_peers;
 	struct bx_config_peer *peers;
 };

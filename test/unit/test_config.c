@@ -739,6 +739,14 @@ test_hub_defaults(void **state)
 	assert_int_equal(c->hub.max_peers, 1024);
 	assert_int_equal(c->hub.metrics_interval_s, 10);
 	assert_int_equal(c->hub.reconnect_max_s, 30);
+	/* With a hub an edge traverses NATs, on the default private ports. */
+	assert_true(c->ice.enabled);
+	assert_int_equal(c->ice.n_stun, 0);
+	assert_int_equal(c->ice.port_min, 40000);
+	assert_int_equal(c->ice.port_max, 40999);
+	assert_int_equal(c->ice.retry_min_s, 2);
+	assert_int_equal(c->ice.retry_max_s, 60);
+	assert_int_equal(c->relay.register_interval_s, 5);
 	/* The static peers stay, as extras. */
 	assert_int_equal(c->n_peers, 1);
 	bx_config_free(c);
@@ -1444,6 +1452,27 @@ static const struct bad_case bad_cases[] = {
 	 -EINVAL, "hub.reconnect_max_s", "expected an integer 1..3600, got 3601"},
 	{"hub.reconnect_max_s boolean", HUB_WITH("\"reconnect_max_s\": true"),
 	 -EINVAL, "hub.reconnect_max_s", "got true"},
+	{"ice without a hub", "{\"ice\": {\"enabled\": true}}", -EINVAL,
+	 "ice.enabled", "ICE needs a \"hub\" section"},
+	{"ice unknown key", "{\"ice\": {\"stun\": []}}", -EINVAL, "ice",
+	 "unknown key \"stun\""},
+	{"ice stun not an endpoint", "{\"ice\": {\"stun_servers\": [\"10.0.0.1\"]}}",
+	 -EINVAL, "ice.stun_servers[0]", "\"IPv4:port\""},
+	{"ice too many stun servers",
+	 "{\"ice\": {\"stun_servers\": [\"1.1.1.1:1\", \"1.1.1.1:2\", \"1.1.1.1:3\", \"1.1.1.1:4\", \"1.1.1.1:5\"]}}",
+	 -EINVAL, "ice.stun_servers", "at most 4"},
+	{"ice ports reversed", "{\"ice\": {\"port_min\": 41000, \"port_max\": 40000}}",
+	 -EINVAL, "ice.port_max", "below ice.port_min 41000"},
+	{"ice ports cover the mesh port",
+	 "{\"ice\": {\"port_min\": 7000, \"port_max\": 8000}}", -EINVAL,
+	 "ice.port_min", "include mesh_port 7600"},
+	{"ice retry reversed", "{\"ice\": {\"retry_min_s\": 9, \"retry_max_s\": 3}}",
+	 -EINVAL, "ice.retry_max_s", "below ice.retry_min_s 9"},
+	{"relay lease too short", "{\"relay\": {\"lease_s\": 5}}", -EINVAL,
+	 "relay.lease_s", "expected an integer 10..3600, got 5"},
+	{"relay register interval not below the least lease",
+	 "{\"relay\": {\"register_interval_s\": 10}}", -EINVAL,
+	 "relay.register_interval_s", "expected an integer 1..9, got 10"},
 };
 
 static void
