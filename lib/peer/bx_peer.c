@@ -383,6 +383,7 @@ record_build(struct bx_peer *rec, const struct bx_peer_conf *conf)
 	rec->vip = conf->vip;
 	rec->endpoint_ip = conf->endpoint_ip;
 	rec->endpoint_port = conf->endpoint_port;
+	rec->relay_handle = conf->relay_handle;
 	vip.addr = conf->vip;
 	vip.len = 32;
 	rec->allowed[0] = vip;

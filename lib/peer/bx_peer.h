@@ -105,6 +105,9 @@ struct bx_peer {
 	rte_be32_t vip;
 	rte_be32_t endpoint_ip;   /* 0 until an endpoint is known */
 	rte_be16_t endpoint_port;
+	/* Not 0: the endpoint is a relay, and datagrams for the peer go to
+	 * it wrapped for this handle (lib/relay). */
+	uint64_t relay_handle;
 	uint8_t n_allowed;
 	/* allowed[0] is vip/32, then the configured prefixes in order. */
 	struct bx_peer_prefix allowed[BX_PEER_MAX_RULES];
@@ -117,6 +120,7 @@ struct bx_peer_conf {
 	rte_be32_t vip;           /* not 0.0.0.0 */
 	rte_be32_t endpoint_ip;
 	rte_be16_t endpoint_port;
+	uint64_t relay_handle;    /* 0: direct */
 	unsigned int n_prefixes;  /* <= BX_PEER_MAX_PREFIXES */
 	const struct bx_peer_prefix *prefixes; /* vip/32 may be listed too */
 };

@@ -418,6 +418,7 @@ test_replace_keeps_index(void **state)
 
 	ca.endpoint_ip = ip4(198, 51, 100, 7);
 	ca.endpoint_port = rte_cpu_to_be_16(4500);
+	ca.relay_handle = UINT64_C(0x1122334455667788); /* a relayed path */
 	assert_int_equal(bx_peer_replace(reg, &ca), 0);
 	/* The control view shows the staged record, readers the old one. */
 	assert_int_equal(find(reg, "node-a")->vip, ip4(100, 64, 0, 11));
@@ -433,6 +434,7 @@ test_replace_keeps_index(void **state)
 	assert_int_equal(bx_peer_table_count(t), 2);
 	assert_int_equal(p->endpoint_ip, ip4(198, 51, 100, 7));
 	assert_int_equal(p->endpoint_port, rte_cpu_to_be_16(4500));
+	assert_true(p->relay_handle == UINT64_C(0x1122334455667788));
 	/* Sessions survive a config change. */
 	assert_ptr_equal(p->sessions[1].ctx, &ctx);
 	assert_ptr_equal(bx_peer_lookup_session(t, 77, &slot), p);
