@@ -74,7 +74,18 @@
 	X(SESSIONS_RESPONDED, "sessions_responded",                           \
 	  "sessions established by answering a peer's initiation")            \
 	X(SESSIONS_EXPIRED, "sessions_expired",                               \
-	  "sessions ended by their age or message limit before a rekey")
+	  "sessions ended by their age or message limit before a rekey")      \
+	X(RELAY_FORWARDED, "relay_forwarded",                                 \
+	  "role relay: datagrams forwarded from one registered node to "     \
+	  "another")                                                          \
+	X(RELAY_CONTROL_RX, "relay_control_rx",                               \
+	  "relay registrations (relay) and their answers (edge) accepted")   \
+	X(RELAY_CONTROL_TX, "relay_control_tx",                               \
+	  "relay registrations (edge) and their answers (relay) sent")       \
+	X(STUN_IN, "stun_in",                                                 \
+	  "STUN messages to the mesh port handed to an ICE agent")           \
+	X(STUN_OUT, "stun_out",                                               \
+	  "STUN messages of an ICE agent sent from the mesh port")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,
