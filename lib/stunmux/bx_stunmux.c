@@ -495,6 +495,7 @@ enum locate {
 	NOT_OURS,
 	OURS,
 	OURS_BROKEN, /* addressed to the translator, but not a sound datagram */
+	AGENT_DIRECT, /* from the wire straight to an agent's private port */
 };
 
 struct udp_view {
@@ -542,6 +543,11 @@ udp_locate(const struct bx_stunmux *m, uint8_t *pkt, size_t len, bool inbound,
 	udp = (const struct rte_udp_hdr *)(pkt + ihl);
 	sport = rte_be_to_cpu_16(udp->src_port);
 	dport = rte_be_to_cpu_16(udp->dst_port);
+	/* The agents' ports exist on the wire only as the mesh port: one
+	 * sent to directly could reach an agent past the translator. */
+	if (inbound && dport >= m->conf.agent_port_min &&
+	    dport <= m->conf.agent_port_max)
+		return AGENT_DIRECT;
 	if (inbound)
 		ours = dport == m->conf.mesh_port;
 	else
@@ -757,6 +763,9 @@ bx_stunmux_in(struct bx_stunmux *m, const struct bx_stunmux_routes *r,
 	case OURS_BROKEN:
 		why = BX_DROP_STUN_MALFORMED;
 		goto drop;
+	case AGENT_DIRECT:
+		why = BX_DROP_STUN_UNROUTED;
+		goto drop;
 	case OURS:
 		break;
 	}
@@ -786,6 +795,7 @@ bx_stunmux_out(struct bx_stunmux *m, void *ip, size_t len, uint64_t now_ms,
 
 	switch (udp_locate(m, ip, len, false, &u)) {
 	case NOT_OURS:
+	case AGENT_DIRECT: /* inbound only */
 		return BX_STUNMUX_PASS;
 	case OURS_BROKEN:
 		*reason = BX_DROP_STUN_MALFORMED;

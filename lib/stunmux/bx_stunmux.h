@@ -146,7 +146,8 @@ void bx_stunmux_free(struct bx_stunmux *m);
  * BX_DROP_STUN_MALFORMED for a packet to the mesh port that is broken
  * (lengths, fragment) or that claims to be STUN (top bits 00 and the magic
  * cookie) but is not well-formed, USERNAME included; BX_DROP_STUN_UNROUTED
- * when no agent is known for it. The packet is untouched unless TRANSLATED,
+ * when no agent is known for it, and for UDP sent straight to an agent's
+ * private port (agents are reachable only through the mesh port). The packet is untouched unless TRANSLATED,
  * *@reason untouched unless DROP. Never reads past @len.
  */
 enum bx_stunmux_verdict bx_stunmux_in(struct bx_stunmux *m,
