@@ -220,6 +220,44 @@ bad:
 	return -1;
 }
 
+int
+cli_parse_endpoint(const char *prog, const char *opt, const char *text,
+		   struct bx_store_endpoint *out)
+{
+	char addr[INET_ADDRSTRLEN];
+	const char *colon = strrchr(text, ':');
+	unsigned long port;
+	struct in_addr a;
+	uint32_t h;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(addr))
+		goto bad;
+	memcpy(addr, text, (size_t)(colon - text));
+	addr[colon - text] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (inet_pton(AF_INET, addr, &a) != 1 || colon[1] < '0' ||
+	    colon[1] > '9' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > UINT16_MAX)
+		goto bad;
+	h = ntohl(a.s_addr);
+	if ((h >> 24) == 0 || (h >> 28) >= 0xe) {
+		cli_usage_error(prog, "%s '%s': not a unicast host address",
+				opt, text);
+		return -1;
+	}
+	out->ip = a.s_addr;
+	out->port = (uint16_t)port;
+	return 0;
+bad:
+	cli_usage_error(prog,
+			"%s '%s': expected IP:PORT, an IPv4 address and a port "
+			"1..65535",
+			opt, text);
+	return -1;
+}
+
 void
 cli_pin_text(const uint8_t pin[BX_PKI_SHA256_LEN],
 	     char out[BX_PKI_PIN_B64_LEN + 1])

@@ -78,6 +78,9 @@ int64_t cli_now_ms(void);
  *   cli_parse_duration "30s", "15m", "1h", "2d" (a number and a unit) into
  *                      seconds, 1..max
  *   cli_parse_prefix   "a.b.c.d/len", host bits zero
+ *   cli_parse_endpoint "a.b.c.d:port", a unicast IPv4 host (not 0.0.0.0/8,
+ *                      multicast, reserved or broadcast) and a port
+ *                      1..65535: a server nodes send to
  */
 int cli_parse_uint(const char *prog, const char *opt, const char *text,
 		   unsigned long min, unsigned long max, unsigned long *out);
@@ -85,6 +88,8 @@ int cli_parse_duration(const char *prog, const char *opt, const char *text,
 		       uint32_t max, uint32_t *out);
 int cli_parse_prefix(const char *prog, const char *opt, const char *text,
 		     struct bx_store_prefix *out);
+int cli_parse_endpoint(const char *prog, const char *opt, const char *text,
+		       struct bx_store_endpoint *out);
 
 /* The CA pin in base64url, as join tokens carry it. */
 void cli_pin_text(const uint8_t pin[BX_PKI_SHA256_LEN],
@@ -95,5 +100,7 @@ int cli_token(int argc, char **argv);
 int cli_nodes(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_policy(int argc, char **argv);
+int cli_mesh(int argc, char **argv);
+int cli_relay(int argc, char **argv);
 
 #endif /* BX_DISPATCH_CLI_H */

@@ -10,6 +10,10 @@
  *   bauxite-dispatch audit verify
  *   bauxite-dispatch policy set FILE
  *   bauxite-dispatch policy show
+ *   bauxite-dispatch mesh set [--stun IP:PORT]... [--relay IP:PORT]...
+ *                             [--relay-key-lifetime SECONDS]
+ *   bauxite-dispatch mesh show
+ *   bauxite-dispatch relay export-secret --out FILE [--force]
  *   (each with [--state-dir D])
  *
  * Output meant for scripts goes to stdout; notes and errors, each naming
@@ -28,6 +32,9 @@ static const struct cli_cmd commands[] = {
 	{ "audit", "verify the hash-chained audit log", cli_audit },
 	{ "policy", "set and show the classification rules of the mesh",
 	  cli_policy },
+	{ "mesh", "set and show the STUN servers and relays nodes get",
+	  cli_mesh },
+	{ "relay", "hand the relay secret to the relay boxes", cli_relay },
 };
 
 int

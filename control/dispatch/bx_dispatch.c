@@ -738,6 +738,13 @@ bx_dispatch_start(const struct bx_dispatch_conf *conf, char *err,
 		errno = ENOMEM;
 		return NULL;
 	}
+	d->state_dir = strdup(conf->state_dir);
+	if (d->state_dir == NULL) {
+		fail(err, errlen, -ENOMEM, "out of memory");
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -837,5 +844,6 @@ bx_dispatch_stop(struct bx_dispatch *d)
 	bx_pki_ca_free(d->ca);
 	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);
+	free(d->state_dir);
 	free(d);
 }

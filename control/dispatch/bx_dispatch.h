@@ -27,6 +27,11 @@
  *                       certificate identity. A sender past
  *                       BX_DISPATCH_SIGNAL_RATE, or a recipient whose
  *                       queue is full, loses the message, not the stream.
+ *   GetMeshSettings     unary: the store's STUN servers and relays, and
+ *                       the caller's relay key (lib/relay's
+ *                       bx_relay_node_key of the relay secret, its id and
+ *                       an expiry the key lifetime from now). The secret
+ *                       is read for each call and wiped after it.
  *   The caller of every method but ProvisionNode is the node named by its
  *   client certificate, which must be the certificate the store holds for
  *   that node; a node that is unknown or revoked, or an older certificate
@@ -94,6 +99,15 @@
  */
 #define BX_DISPATCH_SIGNAL_RATE 50u
 #define BX_DISPATCH_SIGNAL_BURST 100u
+/*
+ * In the state directory: the relay secret, BX_DISPATCH_RELAY_SECRET_LEN
+ * random bytes, mode 0600, made on first need. Relays hold a copy
+ * (bx_dispatch_relay_secret_export); nodes only ever get keys derived
+ * from it.
+ */
+#define BX_DISPATCH_RELAY_SECRET_FILE "relay.secret"
+#define BX_DISPATCH_RELAY_SECRET_LEN 32u
+#define BX_DISPATCH_RELAY_SECRET_MODE 0600
 /* The mesh ciphers a hub may announce (MeshSettings.cipher). */
 #define BX_DISPATCH_CIPHER_CHACHA "chacha20-poly1305"
 #define BX_DISPATCH_CIPHER_GCM "aes-256-gcm"
@@ -110,6 +124,7 @@
 #define BX_DISPATCH_REPORT_METRICS "/bauxite.v1.MetricsService/ReportMetrics"
 #define BX_DISPATCH_EXCHANGE_CANDIDATES                                       \
 	"/bauxite.v1.SignalingService/ExchangeCandidates"
+#define BX_DISPATCH_GET_MESH_SETTINGS "/bauxite.v1.MeshService/GetMeshSettings"
 
 /* Receives each log line (no newline); may be called from any thread. */
 typedef void (*bx_dispatch_log_fn)(void *arg, const char *line);
@@ -150,6 +165,7 @@ struct bx_dispatch_stats {
 	uint64_t signals_dropped;    /* no open stream for to_id, or its queue full */
 	uint64_t signals_throttled;  /* sender past BX_DISPATCH_SIGNAL_RATE */
 	uint64_t metrics_throttled;  /* reports within BX_DISPATCH_METRICS_MIN_MS */
+	uint64_t mesh_settings;      /* GetMeshSettings answered (a relay key each) */
 	uint64_t resyncs;            /* streams ended: an update could not be sent */
 	unsigned topology_streams;   /* open now */
 	unsigned policy_streams;
@@ -209,5 +225,31 @@ int bx_dispatch_policy_make(const char *rules_json, char **policy_json,
 			    unsigned *n_rules, char *err, size_t errlen);
 int bx_dispatch_policy_rules(const char *policy_json, char **rules_json,
 			     char *err, size_t errlen);
+
+/*
+ * The relay secret, shared by the hub and `bauxite-dispatch relay`.
+ *
+ * bx_dispatch_relay_secret_load reads <@state_dir>/
+ * BX_DISPATCH_RELAY_SECRET_FILE into @secret, making it first when it is
+ * missing (*@created, may be NULL, says so): random bytes written to a
+ * temporary file and linked into place, so two processes making it at
+ * once end up with the one that was linked first. The file must be a
+ * regular file of exactly BX_DISPATCH_RELAY_SECRET_LEN bytes that group
+ * and others cannot access. The caller wipes @secret after use. Returns
+ * 0, or -EPERM (mode, naming the fix), -EINVAL (not a secret: its size),
+ * -ENOENT (no state directory) or another -errno, the file named in
+ * @err.
+ *
+ * bx_dispatch_relay_secret_export writes the secret (made first if
+ * missing) to @path with mode BX_DISPATCH_RELAY_SECRET_MODE, for a relay
+ * box. An existing @path is refused with -EEXIST unless @force, which
+ * replaces it in one rename (a reader never sees half a secret). Returns
+ * 0 or -errno with @err naming the file.
+ */
+int bx_dispatch_relay_secret_load(const char *state_dir,
+				  uint8_t secret[BX_DISPATCH_RELAY_SECRET_LEN],
+				  bool *created, char *err, size_t errlen);
+int bx_dispatch_relay_secret_export(const char *state_dir, const char *path,
+				    bool force, char *err, size_t errlen);
 
 #endif /* BX_DISPATCH_H */

@@ -62,6 +62,7 @@ struct bx_dispatch {
 	struct bx_rpc_server *srv;
 	uint8_t ca_pin[BX_DISPATCH_PIN_LEN];
 
+	char *state_dir;             /* where the relay secret lives */
 	struct bx_store_prefix mesh;
 	char mesh_text[DISPATCH_PREFIX_TEXT_LEN];
 	uint16_t mesh_port;
@@ -126,6 +127,10 @@ int dispatch_register(struct bx_dispatch *d);
 void dispatch_gate_forget(struct bx_dispatch *d, const char *id);
 /* Frees every metrics gate (at stop, no handler left). */
 void dispatch_gates_free(struct bx_dispatch *d);
+
+/* dispatch_mesh.c: the GetMeshSettings handler (unary). */
+void dispatch_get_mesh_settings(void *ctx, struct bx_rpc_stream *call,
+				const uint8_t *req, size_t len);
 
 /* dispatch_proto.c: store nodes as proto messages. */
 

@@ -1159,6 +1159,12 @@ dispatch_register(struct bx_dispatch *d)
 			.ctx = d,
 		},
 		{
+			.path = BX_DISPATCH_GET_MESH_SETTINGS,
+			.kind = BX_RPC_UNARY,
+			.unary = dispatch_get_mesh_settings,
+			.ctx = d,
+		},
+		{
 			.path = BX_DISPATCH_EXCHANGE_CANDIDATES,
 			.kind = BX_RPC_BIDI_STREAM,
 			.open = exchange_open,

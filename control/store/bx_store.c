@@ -1415,6 +1415,268 @@ bx_store_policy_get(struct bx_store *s, char **json, uint64_t *version,
 	return 0;
 }
 
+/* ---- mesh settings ------------------------------------------------------ */
+
+/* The settings row the mesh settings are kept in. */
+#define MESH_SETTING "mesh"
+/* "255.255.255.255:65535" */
+#define ENDPOINT_STR_LEN (INET_ADDRSTRLEN + 6)
+
+static void
+fmt_endpoint(char buf[ENDPOINT_STR_LEN], const struct bx_store_endpoint *e)
+{
+	char ip[INET_ADDRSTRLEN];
+
+	fmt_ip(ip, e->ip);
+	snprintf(buf, ENDPOINT_STR_LEN, "%s:%u", ip, e->port);
+}
+
+/*
+ * Why @ip (network order) cannot be a server nodes send to, or NULL.
+ * Loopback is fine: a STUN server on the node's own host.
+ */
+static const char *
+unusable_server(uint32_t ip)
+{
+	uint32_t h = ntohl(ip);
+
+	if ((h >> 24) == 0)
+		return "is not a host address (0.0.0.0/8)";
+	if ((h >> 28) >= 0xe)
+		return "is not a unicast address (multicast, reserved or "
+		       "broadcast)";
+	return NULL;
+}
+
+/* @what: "stun" or "relays". */
+static int
+check_servers(const char *what, const struct bx_store_endpoint *eps,
+	      unsigned n, unsigned max, char *err, size_t errlen)
+{
+	char text[ENDPOINT_STR_LEN];
+	const char *why;
+	unsigned i, j;
+
+	if (n > max)
+		return fail(err, errlen, -EINVAL, "%s: %u entries, at most %u",
+			    what, n, max);
+	for (i = 0; i < n; i++) {
+		fmt_endpoint(text, &eps[i]);
+		if (eps[i].port == 0)
+			return fail(err, errlen, -EINVAL,
+				    "%s[%u]: %s: port 0", what, i, text);
+		why = unusable_server(eps[i].ip);
+		if (why != NULL)
+			return fail(err, errlen, -EINVAL, "%s[%u]: %s %s",
+				    what, i, text, why);
+		for (j = 0; j < i; j++)
+			if (eps[i].ip == eps[j].ip &&
+			    eps[i].port == eps[j].port)
+				return fail(err, errlen, -EINVAL,
+					    "%s[%u]: %s listed twice", what,
+					    i, text);
+	}
+	return 0;
+}
+
+static int
+check_mesh(const struct bx_store_mesh *m, char *err, size_t errlen)
+{
+	int rc;
+
+	rc = check_servers("stun", m->stun, m->n_stun, BX_STORE_MAX_STUN, err,
+			   errlen);
+	if (rc == 0)
+		rc = check_servers("relays", m->relays, m->n_relays,
+				   BX_STORE_MAX_RELAYS, err, errlen);
+	if (rc == 0 &&
+	    (m->relay_key_lifetime_s < BX_STORE_RELAY_KEY_LIFETIME_MIN_S ||
+	     m->relay_key_lifetime_s > BX_STORE_RELAY_KEY_LIFETIME_MAX_S))
+		rc = fail(err, errlen, -EINVAL,
+			  "relay_key_lifetime_s: %" PRIu32
+			  ", expected %u..%u",
+			  m->relay_key_lifetime_s,
+			  BX_STORE_RELAY_KEY_LIFETIME_MIN_S,
+			  BX_STORE_RELAY_KEY_LIFETIME_MAX_S);
+	return rc;
+}
+
+static json_t *
+json_endpoints(const struct bx_store_endpoint *eps, unsigned n)
+{
+	char text[ENDPOINT_STR_LEN];
+	json_t *a = json_array();
+	unsigned i;
+
+	for (i = 0; a != NULL && i < n; i++) {
+		fmt_endpoint(text, &eps[i]);
+		if (json_array_append_new(a, json_string(text)) != 0) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
+/* The settings as stored and audited: lists of "a.b.c.d:port". */
+static json_t *
+mesh_json(const struct bx_store_mesh *m)
+{
+	return json_pack("{s:o, s:o, s:I}", "stun",
+			 json_endpoints(m->stun, m->n_stun), "relays",
+			 json_endpoints(m->relays, m->n_relays),
+			 "relay_key_lifetime_s",
+			 (json_int_t)m->relay_key_lifetime_s);
+}
+
+/* "a.b.c.d:port", port 1..65535. */
+static bool
+parse_endpoint(const char *text, struct bx_store_endpoint *out)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *colon = strchr(text, ':');
+	unsigned long port;
+	struct in_addr a;
+	char *end;
+
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(ip) ||
+	    colon[1] < '0' || colon[1] > '9')
+		return false;
+	memcpy(ip, text, (size_t)(colon - text));
+	ip[colon - text] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (inet_pton(AF_INET, ip, &a) != 1 || errno != 0 || *end != '\0' ||
+	    port < 1 || port > UINT16_MAX)
+		return false;
+	out->ip = a.s_addr;
+	out->port = (uint16_t)port;
+	return true;
+}
+
+static bool
+endpoints_from_json(const json_t *a, struct bx_store_endpoint *eps,
+		    unsigned max, unsigned *n)
+{
+	size_t i;
+
+	if (!json_is_array(a) || json_array_size(a) > max)
+		return false;
+	for (i = 0; i < json_array_size(a); i++) {
+		const char *text = json_string_value(json_array_get(a, i));
+
+		if (text == NULL || !parse_endpoint(text, &eps[i]))
+			return false;
+	}
+	*n = (unsigned)json_array_size(a);
+	return true;
+}
+
+/* A stored value back into @m; false when it is not what mesh_json made. */
+static bool
+mesh_from_json(const char *text, struct bx_store_mesh *m)
+{
+	json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+	json_t *life = json_object_get(v, "relay_key_lifetime_s");
+	bool ok;
+
+	ok = json_is_object(v) && json_is_integer(life) &&
+	     endpoints_from_json(json_object_get(v, "stun"), m->stun,
+				 BX_STORE_MAX_STUN, &m->n_stun) &&
+	     endpoints_from_json(json_object_get(v, "relays"), m->relays,
+				 BX_STORE_MAX_RELAYS, &m->n_relays) &&
+	     json_integer_value(life) >= BX_STORE_RELAY_KEY_LIFETIME_MIN_S &&
+	     json_integer_value(life) <= BX_STORE_RELAY_KEY_LIFETIME_MAX_S;
+	if (ok)
+		m->relay_key_lifetime_s = (uint32_t)json_integer_value(life);
+	json_decref(v);
+	/* What set would refuse was not written by it. */
+	return ok && check_mesh(m, NULL, 0) == 0;
+}
+
+int
+bx_store_mesh_set(struct bx_store *s, const char *actor,
+		  const struct bx_store_mesh *m, uint64_t *version, char *err,
+		  size_t errlen)
+{
+	json_t *value = NULL, *detail = NULL;
+	char *text = NULL;
+	uint64_t v = 0;
+	int64_t when = 0;
+	int rc;
+
+	rc = check_actor(actor, err, errlen);
+	if (rc == 0)
+		rc = check_mesh(m, err, errlen);
+	if (rc != 0)
+		return rc;
+	value = mesh_json(m);
+	text = value != NULL ? json_dumps(value, JSON_COMPACT) : NULL;
+	if (text == NULL) {
+		json_decref(value);
+		return fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	rc = tx_begin(s, true, err, errlen);
+	if (rc != 0)
+		goto out;
+	rc = s->ops->setting_get(s->be, MESH_SETTING, NULL, &v, &when, err,
+				 errlen);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc != 0)
+		goto end;
+	v++;
+	rc = s->ops->setting_put(s->be, MESH_SETTING, text, v, now_ms(s), err,
+				 errlen);
+	if (rc != 0)
+		goto end;
+	/* The audit record holds the settings themselves: no secret here. */
+	detail = json_deep_copy(value);
+	if (detail != NULL &&
+	    json_object_set_new(detail, "version", json_integer((json_int_t)v)) != 0) {
+		json_decref(detail);
+		detail = NULL;
+	}
+	rc = audit_json(s, actor, BX_STORE_AUDIT_MESH_SET, detail, err, errlen);
+end:
+	rc = tx_end(s, rc, err, errlen);
+	if (rc == 0 && version != NULL)
+		*version = v;
+out:
+	json_decref(value);
+	free(text);
+	return rc;
+}
+
+int
+bx_store_mesh_get(struct bx_store *s, struct bx_store_mesh *out, char *err,
+		  size_t errlen)
+{
+	struct bx_store_mesh m = {
+		.relay_key_lifetime_s = BX_STORE_RELAY_KEY_LIFETIME_DEFAULT_S,
+	};
+	char *text = NULL;
+	int rc = tx_begin(s, false, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	rc = s->ops->setting_get(s->be, MESH_SETTING, &text, &m.version,
+				 &m.set_ms, err, errlen);
+	rc = tx_end(s, rc, err, errlen);
+	if (rc == -ENOENT) {
+		*out = m;
+		return 0;
+	}
+	if (rc == 0 && !mesh_from_json(text, &m))
+		rc = fail(err, errlen, -EBADMSG,
+			  "mesh settings unreadable (version %" PRIu64 ")",
+			  m.version);
+	free(text);
+	if (rc == 0)
+		*out = m;
+	return rc;
+}
+
 /* ---- audit log ---------------------------------------------------------- */
 
 int

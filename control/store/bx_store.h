@@ -3,7 +3,8 @@
  * State store of bauxite-dispatch (DESIGN §4 "Dispatch"): join tokens,
  * provisioned nodes and their virtual IPs, the versioned topology change
  * log, the policy, the latest metrics per node, and a hash-chained audit
- * log. Plain C; no EAL.
+ * log, and the mesh settings nodes fetch for NAT traversal. Plain C; no
+ * EAL.
  *
  * Back ends
  *   struct bx_store is opaque and reaches its storage through a table of
@@ -68,7 +69,7 @@
 #define BX_STORE_DB_FILE "dispatch.db"
 #define BX_STORE_FILE_MODE 0600
 /* Schema version this build writes (SQLite: PRAGMA user_version). */
-#define BX_STORE_SCHEMA_VERSION 1u
+#define BX_STORE_SCHEMA_VERSION 2u
 /* How long an operation waits for another process's lock before -EBUSY. */
 #define BX_STORE_BUSY_TIMEOUT_MS 5000u
 
@@ -92,6 +93,18 @@
 #define BX_STORE_MESH_LEN_MAX 30u
 /* Topology changes kept for bx_store_changes_since (default). */
 #define BX_STORE_CHANGE_LOG_MAX 10000u
+/*
+ * Mesh settings: STUN servers and hub relays (a handful each: ICE asks
+ * every STUN server, a node registers with every relay), and how long a
+ * node's relay key lives. A key that lives a minute is refreshed every 30
+ * s by every node; one that lives a month outlives a revocation by a
+ * month at the relays.
+ */
+#define BX_STORE_MAX_STUN 8u
+#define BX_STORE_MAX_RELAYS 8u
+#define BX_STORE_RELAY_KEY_LIFETIME_MIN_S 60u
+#define BX_STORE_RELAY_KEY_LIFETIME_MAX_S (30u * 86400u)
+#define BX_STORE_RELAY_KEY_LIFETIME_DEFAULT_S 86400u
 
 /* Join token "<id>.<secret>" */
 #define BX_STORE_TOKEN_ID_BYTES 8u
@@ -120,6 +133,7 @@
 #define BX_STORE_AUDIT_NODE_ALLOWED "node.allowed_prefixes"
 #define BX_STORE_AUDIT_NODE_CERT "node.cert"
 #define BX_STORE_AUDIT_POLICY_SET "policy.set"
+#define BX_STORE_AUDIT_MESH_SET "mesh.set"
 /* The first field of every audit hash (see above). */
 #define BX_STORE_AUDIT_DOMAIN "BXAUDIT1"
 #define BX_STORE_AUDIT_DOMAIN_LEN 8u
@@ -189,6 +203,17 @@ struct bx_store_node {
 enum bx_store_change_op {
 	BX_STORE_CHANGE_UPSERT,            /* added, or its endpoints/prefixes changed */
 	BX_STORE_CHANGE_REMOVE,            /* revoked */
+};
+
+/* What nodes need for NAT traversal (bx_store_mesh_get). */
+struct bx_store_mesh {
+	unsigned n_stun;                   /* 0..BX_STORE_MAX_STUN */
+	struct bx_store_endpoint stun[BX_STORE_MAX_STUN];
+	unsigned n_relays;                 /* 0..BX_STORE_MAX_RELAYS */
+	struct bx_store_endpoint relays[BX_STORE_MAX_RELAYS];
+	uint32_t relay_key_lifetime_s;     /* BX_STORE_RELAY_KEY_LIFETIME_* */
+	uint64_t version;                  /* read only: 0 until first set */
+	int64_t set_ms;                    /* read only: 0 until first set */
 };
 
 struct bx_store_change {
@@ -441,6 +466,32 @@ int bx_store_policy_set(struct bx_store *s, const char *actor,
 int bx_store_policy_get(struct bx_store *s, char **json, uint64_t *version,
 			char *err, size_t errlen);
 
+/* ---- mesh settings ------------------------------------------------------ */
+
+/*
+ * Replaces the mesh settings with @m (its version and set_ms are ignored)
+ * and sets *@version (may be NULL) to their new version, one more than the
+ * last. Every endpoint is a unicast IPv4 host (not 0.0.0.0/8, multicast,
+ * reserved or broadcast; loopback is allowed for a server on the node's
+ * own host) with a port, listed once per list. Records
+ * BX_STORE_AUDIT_MESH_SET by @actor with the whole settings (they hold no
+ * secret). Returns 0, -EINVAL naming the list and entry ("stun[1]: ...",
+ * "relays: 9 entries, at most 8", "relay_key_lifetime_s: ..."), or a
+ * storage error.
+ */
+int bx_store_mesh_set(struct bx_store *s, const char *actor,
+		      const struct bx_store_mesh *m, uint64_t *version,
+		      char *err, size_t errlen);
+
+/*
+ * Fills *@out with the current mesh settings; before the first
+ * bx_store_mesh_set, the defaults: no STUN server, no relay,
+ * BX_STORE_RELAY_KEY_LIFETIME_DEFAULT_S, version 0. Returns 0, -EBADMSG
+ * for a stored value this library did not write, or a storage error.
+ */
+int bx_store_mesh_get(struct bx_store *s, struct bx_store_mesh *out,
+		      char *err, size_t errlen);
+
 /* ---- audit log ---------------------------------------------------------- */
 
 /*
@@ -582,6 +633,18 @@ struct bx_store_ops {
 			  size_t errlen);
 	int (*policy_put)(void *be, uint64_t version, int64_t set_ms,
 			  const char *json, char *err, size_t errlen);
+
+	/*
+	 * Named settings, each a text value with a version and the time it
+	 * was set. get: the value (malloc'd) with its version and time,
+	 * -ENOENT when never set. put: inserts or replaces.
+	 */
+	int (*setting_get)(void *be, const char *name, char **value,
+			   uint64_t *version, int64_t *set_ms, char *err,
+			   size_t errlen);
+	int (*setting_put)(void *be, const char *name, const char *value,
+			   uint64_t version, int64_t set_ms, char *err,
+			   size_t errlen);
 
 	/* The stored head: 0 and zeros before the first record. */
 	int (*audit_head)(void *be, uint64_t *seq,

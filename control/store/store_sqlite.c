@@ -104,6 +104,13 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	/* 2: named settings (the mesh settings of NAT traversal). */
+	"CREATE TABLE settings ("
+	"  name TEXT PRIMARY KEY,"
+	"  version INTEGER NOT NULL CHECK (version > 0),"
+	"  set_ms INTEGER NOT NULL,"
+	"  value TEXT NOT NULL"
+	") STRICT;",
 };
 _Static_assert(BX_ARRAY_SIZE(migrations) == BX_STORE_SCHEMA_VERSION,
 	       "one migration step per schema version");
@@ -137,6 +144,8 @@ enum st {
 	ST_CHANGE_LIST,
 	ST_POLICY_GET,
 	ST_POLICY_PUT,
+	ST_SETTING_GET,
+	ST_SETTING_PUT,
 	ST_AUDIT_HEAD,
 	ST_AUDIT_INSERT,
 	ST_AUDIT_SET_HEAD,
@@ -205,6 +214,13 @@ static const char *const sql[ST_COUNT] = {
 	[ST_POLICY_GET] = "SELECT policy_version, policy_json FROM state",
 	[ST_POLICY_PUT] = "UPDATE state SET policy_version = ?1,"
 			  " policy_set_ms = ?2, policy_json = ?3",
+	[ST_SETTING_GET] = "SELECT version, set_ms, value FROM settings"
+			   " WHERE name = ?1",
+	[ST_SETTING_PUT] =
+		"INSERT INTO settings (name, version, set_ms, value)"
+		" VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO UPDATE SET"
+		" version = excluded.version, set_ms = excluded.set_ms,"
+		" value = excluded.value",
 	[ST_AUDIT_HEAD] = "SELECT audit_seq, audit_head FROM state",
 	[ST_AUDIT_INSERT] =
 		"INSERT INTO audit (seq, time_ms, actor, action, detail,"
@@ -1195,6 +1211,64 @@ be_policy_put(void *be, uint64_t version, int64_t set_ms, const char *json,
 	return st_exec(b, st, err, errlen);
 }
 
+/* ---- settings ----------------------------------------------------------- */
+
+static int
+be_setting_get(void *be, const char *name, char **value, uint64_t *version,
+	       int64_t *set_ms, char *err, size_t errlen)
+{
+	struct sqlite_be *b = be;
+	sqlite3_stmt *st = b->st[ST_SETTING_GET];
+	const char *text;
+	char *copy = NULL;
+	int64_t v, when;
+	size_t len;
+	int rc = bind_text(st, 1, name);
+
+	if (rc != SQLITE_OK)
+		return bind_fail(b, st, rc, err, errlen);
+	rc = st_row(b, st, err, errlen);
+	if (rc == 0)
+		return fail(err, errlen, -ENOENT, "setting %s: never set", name);
+	if (rc < 0)
+		return rc;
+	v = sqlite3_column_int64(st, 0);
+	when = sqlite3_column_int64(st, 1);
+	text = col_text(st, 2, &len);
+	rc = 0;
+	if (v <= 0 || text == NULL || strlen(text) != len) {
+		rc = row_fail(b, err, errlen, "setting %s unreadable", name);
+	} else if (value != NULL) {
+		copy = strdup(text);
+		if (copy == NULL)
+			rc = fail(err, errlen, -ENOMEM, "out of memory");
+	}
+	st_done(st);
+	if (rc != 0)
+		return rc;
+	if (value != NULL)
+		*value = copy;
+	*version = (uint64_t)v;
+	*set_ms = when;
+	return 0;
+}
+
+static int
+be_setting_put(void *be, const char *name, const char *value,
+	       uint64_t version, int64_t set_ms, char *err, size_t errlen)
+{
+	struct sqlite_be *b = be;
+	sqlite3_stmt *st = b->st[ST_SETTING_PUT];
+	int rc;
+
+	if ((rc = bind_text(st, 1, name)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 2, (int64_t)version)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(st, 3, set_ms)) != SQLITE_OK ||
+	    (rc = bind_text(st, 4, value)) != SQLITE_OK)
+		return bind_fail(b, st, rc, err, errlen);
+	return st_exec(b, st, err, errlen);
+}
+
 /* ---- audit -------------------------------------------------------------- */
 
 static int
@@ -1331,6 +1405,8 @@ static const struct bx_store_ops sqlite_ops = {
 	.topology_changes = be_topology_changes,
 	.policy_get = be_policy_get,
 	.policy_put = be_policy_put,
+	.setting_get = be_setting_get,
+	.setting_put = be_setting_put,
 	.audit_head = be_audit_head,
 	.audit_insert = be_audit_insert,
 	.audit_list = be_audit_list,

@@ -15,8 +15,10 @@
  * cutting a node off, a re-joined node's old certificate refused, policy
  * pushes (to nodes ahead of the hub too) and the policy helpers, metrics
  * and their minimum interval, anonymous callers, the signaling relay and
- * a flood through it, a stop with streams open, and a restart keeping the
- * CA. No EAL.
+ * a flood through it, the mesh settings (the stored lists, each node's
+ * relay key checked against the documented formula, refusals) and the
+ * relay secret (0600, made on first need, exported), a stop with streams
+ * open, and a restart keeping the CA. No EAL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +45,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "bauxite/v1/mesh.pb-c.h"
 #include "bauxite/v1/metrics.pb-c.h"
 #include "bauxite/v1/policy.pb-c.h"
 #include "bauxite/v1/provisioning.pb-c.h"
@@ -1929,6 +1932,319 @@ test_signal_flood(void **state)
 	node_free(&b);
 }
 
+/* ---- mesh settings and the relay secret ------------------------------------ */
+
+/* An expiry is now + lifetime by the hub's clock, give or take this. */
+#define CLOCK_SLACK_S 5
+#define MESH_LIFETIME_S 600u
+/* The domain of the relay key, as proto/bauxite/v1/mesh.proto states it. */
+#define KEY_DOMAIN "bauxite relay key v1"
+
+static void
+secret_path(struct fx *fx, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/%s", fx->state_dir,
+		 BX_DISPATCH_RELAY_SECRET_FILE);
+}
+
+/* Up to @cap bytes of file @path; returns how many it has. */
+static size_t
+read_small(const char *path, uint8_t *buf, size_t cap)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, cap, f);
+	fclose(f);
+	return n;
+}
+
+/* The relay key by the formula of mesh.proto, from the secret file. */
+static void
+expected_key(struct fx *fx, const char *id, uint64_t expiry,
+	     uint8_t out[BX_DISPATCH_RELAY_SECRET_LEN])
+{
+	uint8_t secret[BX_DISPATCH_RELAY_SECRET_LEN + 1], be[8];
+	uint8_t id_len = (uint8_t)strlen(id);
+	crypto_generichash_state st;
+	char path[256];
+	int i;
+
+	secret_path(fx, path, sizeof(path));
+	assert_int_equal(read_small(path, secret, sizeof(secret)),
+			 BX_DISPATCH_RELAY_SECRET_LEN);
+	for (i = 0; i < 8; i++)
+		be[i] = (uint8_t)(expiry >> (56 - 8 * i));
+	crypto_generichash_init(&st, secret, BX_DISPATCH_RELAY_SECRET_LEN,
+				BX_DISPATCH_RELAY_SECRET_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)KEY_DOMAIN,
+				  strlen(KEY_DOMAIN));
+	crypto_generichash_update(&st, be, sizeof(be));
+	crypto_generichash_update(&st, &id_len, 1);
+	crypto_generichash_update(&st, (const uint8_t *)id, id_len);
+	crypto_generichash_final(&st, out, BX_DISPATCH_RELAY_SECRET_LEN);
+	sodium_memzero(secret, sizeof(secret));
+}
+
+static int
+get_mesh(struct bx_rpc_channel *ch, struct bx_rpc_result *res)
+{
+	return bx_rpc_unary(ch, BX_DISPATCH_GET_MESH_SETTINGS, NULL, 0,
+			    WAIT_MS, res);
+}
+
+/* GetMeshSettings of @n, which must succeed; free the result. */
+static Bauxite__V1__TraversalSettings *
+fetch_mesh(struct node *n)
+{
+	Bauxite__V1__TraversalSettings *t;
+	struct bx_rpc_result res;
+
+	if (get_mesh(n->ch, &res) != 0)
+		fail_msg("GetMeshSettings of %s: %s %s", n->id,
+			 bx_rpc_code_name(res.code), res.message);
+	t = bauxite__v1__traversal_settings__unpack(NULL, res.len, res.data);
+	assert_non_null(t);
+	bx_rpc_result_clear(&res);
+	return t;
+}
+
+/* @t's key is @id's by the formula and expires @lifetime_s after @now. */
+static void
+assert_key(struct fx *fx, const Bauxite__V1__TraversalSettings *t,
+	   const char *id, int64_t now_s, uint32_t lifetime_s)
+{
+	uint8_t key[BX_DISPATCH_RELAY_SECRET_LEN];
+	int64_t expiry = (int64_t)t->relay_key_expiry_unix_s;
+
+	assert_int_equal(t->relay_key.len, sizeof(key));
+	assert_true(expiry > now_s);
+	assert_true(expiry >= now_s + lifetime_s - CLOCK_SLACK_S);
+	assert_true(expiry <= now_s + lifetime_s + CLOCK_SLACK_S);
+	expected_key(fx, id, t->relay_key_expiry_unix_s, key);
+	assert_memory_equal(t->relay_key.data, key, sizeof(key));
+}
+
+static void
+set_mesh(struct fx *fx)
+{
+	struct bx_store_mesh m = {
+		.n_stun = 2,
+		.stun = {
+			{ .ip = htonl(0xc0000201u), .port = 3478 },
+			{ .ip = htonl(0xcb007105u), .port = 19302 },
+		},
+		.n_relays = 1,
+		.relays = { { .ip = htonl(0xc6336407u), .port = 7000 } },
+		.relay_key_lifetime_s = MESH_LIFETIME_S,
+	};
+	struct bx_store_mesh got;
+	char err[ERR_LEN] = "";
+	uint64_t v = 0;
+
+	if (bx_store_mesh_set(fx->st, "cli", &m, &v, err, sizeof(err)) != 0)
+		fail_msg("mesh set: %s", err);
+	assert_int_equal(v, 1);
+	/* `mesh show` reads it back as set. */
+	assert_int_equal(bx_store_mesh_get(fx->st, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.version, 1);
+	assert_int_equal(got.n_stun, 2);
+	assert_memory_equal(got.stun, m.stun, 2 * sizeof(m.stun[0]));
+	assert_int_equal(got.n_relays, 1);
+	assert_memory_equal(got.relays, m.relays, sizeof(m.relays[0]));
+	assert_int_equal(got.relay_key_lifetime_s, MESH_LIFETIME_S);
+}
+
+/*
+ * The defaults before anything is set, then the stored lists; each node
+ * its own key, by the documented formula, expiring by the hub's clock;
+ * the secret made 0600 on first need and never logged.
+ */
+static void
+test_mesh_settings(void **state)
+{
+	struct fx *fx = *state;
+	Bauxite__V1__TraversalSettings *t;
+	uint8_t secret[BX_DISPATCH_RELAY_SECRET_LEN + 1];
+	char path[256], hex[2 * BX_DISPATCH_RELAY_SECRET_LEN + 1];
+	uint8_t key_a[BX_DISPATCH_RELAY_SECRET_LEN];
+	struct bx_dispatch_stats st;
+	struct stat sb;
+	struct node a, b;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	secret_path(fx, path, sizeof(path));
+	assert_int_equal(stat(path, &sb), -1);
+
+	t = fetch_mesh(&a);
+	assert_int_equal(t->n_stun_servers, 0);
+	assert_int_equal(t->n_relays, 0);
+	assert_key(fx, t, "edge-a", test_clock(NULL) / 1000,
+		   BX_STORE_RELAY_KEY_LIFETIME_DEFAULT_S);
+	bauxite__v1__traversal_settings__free_unpacked(t, NULL);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(S_ISREG(sb.st_mode));
+	assert_int_equal(sb.st_mode & 07777, BX_DISPATCH_RELAY_SECRET_MODE);
+	assert_int_equal(sb.st_size, BX_DISPATCH_RELAY_SECRET_LEN);
+	assert_true(log_has(fx, "relay secret created"));
+
+	set_mesh(fx);
+	t = fetch_mesh(&a);
+	assert_int_equal(t->n_stun_servers, 2);
+	assert_int_equal(t->stun_servers[0]->ip, 0xc0000201u);
+	assert_int_equal(t->stun_servers[0]->port, 3478);
+	assert_int_equal(t->stun_servers[1]->ip, 0xcb007105u);
+	assert_int_equal(t->stun_servers[1]->port, 19302);
+	assert_int_equal(t->n_relays, 1);
+	assert_int_equal(t->relays[0]->ip, 0xc6336407u);
+	assert_int_equal(t->relays[0]->port, 7000);
+	assert_key(fx, t, "edge-a", test_clock(NULL) / 1000, MESH_LIFETIME_S);
+	memcpy(key_a, t->relay_key.data, sizeof(key_a));
+	bauxite__v1__traversal_settings__free_unpacked(t, NULL);
+
+	/* B's key is B's: another id, another key. */
+	t = fetch_mesh(&b);
+	assert_key(fx, t, "edge-b", test_clock(NULL) / 1000, MESH_LIFETIME_S);
+	assert_memory_not_equal(t->relay_key.data, key_a, sizeof(key_a));
+	bauxite__v1__traversal_settings__free_unpacked(t, NULL);
+
+	/* The hub's clock sets the expiry, whatever the node's says. */
+	atomic_store(&clock_offset_ms, 3600 * 1000);
+	t = fetch_mesh(&a);
+	assert_key(fx, t, "edge-a", test_clock(NULL) / 1000, MESH_LIFETIME_S);
+	bauxite__v1__traversal_settings__free_unpacked(t, NULL);
+	atomic_store(&clock_offset_ms, 0);
+
+	bx_dispatch_stats_get(fx->d, &st);
+	assert_int_equal(st.mesh_settings, 4);
+	assert_true(log_has(fx, "node edge-a: mesh settings (2 STUN, 1 relay(s)"));
+	/* Neither the secret nor a key reaches the log. */
+	assert_int_equal(read_small(path, secret, sizeof(secret)),
+			 BX_DISPATCH_RELAY_SECRET_LEN);
+	sodium_bin2hex(hex, sizeof(hex), secret, BX_DISPATCH_RELAY_SECRET_LEN);
+	assert_false(log_has(fx, hex));
+	sodium_bin2hex(hex, sizeof(hex), key_a, sizeof(key_a));
+	assert_false(log_has(fx, hex));
+	sodium_memzero(secret, sizeof(secret));
+	node_free(&a);
+	node_free(&b);
+}
+
+/*
+ * Refused: a caller without a certificate, bytes that are not the
+ * request, a revoked node, and (not the node's fault) a secret file the
+ * hub must not use.
+ */
+static void
+test_mesh_settings_refused(void **state)
+{
+	static const uint8_t garbage[] = { 0x0a, 0xff, 0x01 };
+	struct fx *fx = *state;
+	struct bx_rpc_result res;
+	char path[256], err[ERR_LEN] = "";
+	struct node a, b;
+	FILE *f;
+
+	join_new(fx, &a, "edge-a");
+	join_new(fx, &b, "edge-b");
+	assert_int_equal(get_mesh(fx->anon, &res), -EACCES);
+	assert_int_equal(res.code, BX_RPC_UNAUTHENTICATED);
+	bx_rpc_result_clear(&res);
+	assert_int_equal(bx_rpc_unary(a.ch, BX_DISPATCH_GET_MESH_SETTINGS,
+				      garbage, sizeof(garbage), WAIT_MS, &res),
+			 -EINVAL);
+	expect_status(&res, BX_RPC_INVALID_ARGUMENT, "request does not decode");
+	bx_rpc_result_clear(&res);
+
+	assert_int_equal(bx_store_node_revoke(fx->st, "cli", "edge-b", err,
+					      sizeof(err)),
+			 0);
+	/* The store is checked on each call: no wait for the watcher. */
+	assert_int_equal(get_mesh(b.ch, &res), -EPERM);
+	expect_status(&res, BX_RPC_PERMISSION_DENIED, "node edge-b is revoked");
+	bx_rpc_result_clear(&res);
+
+	/* A secret others may read is not used, and the log says why. */
+	secret_path(fx, path, sizeof(path));
+	assert_int_equal(get_mesh(a.ch, &res), 0);
+	bx_rpc_result_clear(&res);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(get_mesh(a.ch, &res), -ECONNREFUSED);
+	expect_status(&res, BX_RPC_UNAVAILABLE, "relay secret unavailable");
+	bx_rpc_result_clear(&res);
+	assert_true(log_has(fx, "chmod 600"));
+	/* Nor one of the wrong size. */
+	assert_int_equal(chmod(path, 0600), 0);
+	f = fopen(path, "ab");
+	assert_non_null(f);
+	assert_int_equal(fputc('x', f), 'x');
+	fclose(f);
+	assert_int_equal(get_mesh(a.ch, &res), -ECONNREFUSED);
+	expect_status(&res, BX_RPC_UNAVAILABLE, "relay secret unavailable");
+	bx_rpc_result_clear(&res);
+	assert_true(log_has(fx, "not a relay secret (33 bytes, expected 32)"));
+	node_free(&a);
+	node_free(&b);
+}
+
+/* `relay export-secret`: the hub's secret, 0600, never over a file
+ * unless forced. */
+static void
+test_relay_secret_export(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t want[BX_DISPATCH_RELAY_SECRET_LEN];
+	uint8_t got[BX_DISPATCH_RELAY_SECRET_LEN + 1];
+	char out[256], missing[256], err[ERR_LEN] = "";
+	bool created = false;
+	struct stat sb;
+	mode_t old;
+
+	snprintf(out, sizeof(out), "%s/relay-box.secret", fx->dir);
+	/* Made on first need, here by the export. */
+	assert_int_equal(bx_dispatch_relay_secret_export(fx->state_dir, out,
+							 false, err,
+							 sizeof(err)),
+			 0);
+	assert_int_equal(bx_dispatch_relay_secret_load(fx->state_dir, want,
+						       &created, err,
+						       sizeof(err)),
+			 0);
+	assert_false(created);
+	assert_int_equal(stat(out, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, BX_DISPATCH_RELAY_SECRET_MODE);
+	assert_int_equal(read_small(out, got, sizeof(got)), sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+
+	assert_int_equal(bx_dispatch_relay_secret_export(fx->state_dir, out,
+							 false, err,
+							 sizeof(err)),
+			 -EEXIST);
+	assert_non_null(strstr(err, "--force"));
+	/* Forced, with a umask that would open it up: still 0600. */
+	assert_int_equal(chmod(out, 0644), 0);
+	old = umask(0);
+	assert_int_equal(bx_dispatch_relay_secret_export(fx->state_dir, out,
+							 true, err,
+							 sizeof(err)),
+			 0);
+	umask(old);
+	assert_int_equal(stat(out, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, BX_DISPATCH_RELAY_SECRET_MODE);
+	assert_int_equal(read_small(out, got, sizeof(got)), sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+
+	snprintf(missing, sizeof(missing), "%s/no-such-hub", fx->dir);
+	assert_int_equal(bx_dispatch_relay_secret_load(missing, got, NULL, err,
+						       sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, missing));
+	sodium_memzero(want, sizeof(want));
+	sodium_memzero(got, sizeof(got));
+}
+
 /* ---- life cycle ---------------------------------------------------------------- */
 
 /* Open streams hear why the hub goes; a restart keeps CA and nodes. */
@@ -2050,6 +2366,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_signaling, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_signal_flood, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_settings, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mesh_settings_refused,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_secret_export, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stop_restart, setup,
 						teardown),

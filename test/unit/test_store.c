@@ -5,7 +5,9 @@
  * (single and multi use, expiry, malformed and wrong tokens, the secret
  * never stored), nodes and virtual IP allocation (reserved addresses,
  * exhaustion, revoke keeps the address until purge), topology versions and
- * the bounded change log, policy versions, and the audit chain: records
+ * the bounded change log, policy versions, the mesh settings (defaults,
+ * versions, refusals, an unreadable row, a schema-1 database upgraded),
+ * and the audit chain: records
  * written by the store's own operations, the documented hash encoding
  * (golden vectors), and tampering through raw SQL caught record by record.
  * No EAL; every test works in its own database under a temporary dir.
@@ -291,8 +293,8 @@ static void
 test_open_creates_schema(void **state)
 {
 	static const char *const tables[] = {
-		"audit", "node_metrics", "nodes", "state", "tokens",
-		"topology_changes",
+		"audit", "node_metrics", "nodes", "settings", "state",
+		"tokens", "topology_changes",
 	};
 	char path[PATH_MAX], wal[PATH_MAX + 8], sql[256], mode[16];
 	struct bx_store *s;
@@ -2089,6 +2091,286 @@ test_audit_published_head(void **state)
 	bx_store_close(s);
 }
 
+/* ---- mesh settings ------------------------------------------------------ */
+
+static struct bx_store_endpoint
+ep(const char *addr, uint16_t port)
+{
+	struct bx_store_endpoint e = { .ip = ip(addr), .port = port };
+
+	return e;
+}
+
+static struct bx_store_mesh
+mesh_make(void)
+{
+	struct bx_store_mesh m = {
+		.n_stun = 2,
+		.stun = { ep("192.0.2.1", 3478), ep("127.0.0.1", 3478) },
+		.n_relays = 1,
+		.relays = { ep("198.51.100.7", 7000) },
+		.relay_key_lifetime_s = 3600,
+	};
+
+	return m;
+}
+
+static void
+assert_mesh_equal(const struct bx_store_mesh *a, const struct bx_store_mesh *b)
+{
+	assert_int_equal(a->n_stun, b->n_stun);
+	assert_memory_equal(a->stun, b->stun, a->n_stun * sizeof(a->stun[0]));
+	assert_int_equal(a->n_relays, b->n_relays);
+	assert_memory_equal(a->relays, b->relays,
+			    a->n_relays * sizeof(a->relays[0]));
+	assert_int_equal(a->relay_key_lifetime_s, b->relay_key_lifetime_s);
+}
+
+/* Defaults before the first set, versions, the audit record. */
+static void
+test_mesh_settings(void **state)
+{
+	struct bx_store_mesh m = mesh_make(), got;
+	struct audit_seen seen = { 0 };
+	char path[PATH_MAX], err[ERR_LEN] = "";
+	struct bx_store *s;
+	uint64_t v = 0;
+
+	(void)state;
+	fresh_path(path, sizeof(path));
+	s = open_store(path);
+	memset(&got, 0xa5, sizeof(got));
+	assert_int_equal(bx_store_mesh_get(s, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.version, 0);
+	assert_int_equal(got.set_ms, 0);
+	assert_int_equal(got.n_stun, 0);
+	assert_int_equal(got.n_relays, 0);
+	assert_int_equal(got.relay_key_lifetime_s,
+			 BX_STORE_RELAY_KEY_LIFETIME_DEFAULT_S);
+
+	assert_int_equal(bx_store_mesh_set(s, ACTOR, &m, &v, err, sizeof(err)),
+			 0);
+	assert_int_equal(v, 1);
+	fake_now = T0 + 1000;
+	m.n_stun = 0;
+	m.relays[1] = ep("198.51.100.8", 7000);
+	m.n_relays = 2;
+	m.relay_key_lifetime_s = BX_STORE_RELAY_KEY_LIFETIME_MAX_S;
+	assert_int_equal(bx_store_mesh_set(s, ACTOR, &m, &v, err, sizeof(err)),
+			 0);
+	assert_int_equal(v, 2);
+	fake_now = T0;
+	bx_store_close(s);
+
+	/* Kept across a reopen, as set. */
+	s = open_store(path);
+	assert_int_equal(bx_store_mesh_get(s, &got, err, sizeof(err)), 0);
+	assert_mesh_equal(&got, &m);
+	assert_int_equal(got.version, 2);
+	assert_int_equal(got.set_ms, T0 + 1000);
+	assert_int_equal(bx_store_audit_list(s, 1, audit_cb, &seen, err,
+					     sizeof(err)),
+			 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.action[0], BX_STORE_AUDIT_MESH_SET);
+	assert_string_equal(seen.actor[0], ACTOR);
+	assert_contains(seen.detail[0],
+			"\"stun\":[\"192.0.2.1:3478\",\"127.0.0.1:3478\"]");
+	assert_contains(seen.detail[0], "\"version\":1");
+	assert_contains(seen.detail[1], "\"stun\":[]");
+	assert_contains(seen.detail[1], "\"relays\":[\"198.51.100.7:7000\","
+					"\"198.51.100.8:7000\"]");
+	assert_contains(seen.detail[1], "\"relay_key_lifetime_s\":2592000");
+	assert_contains(seen.detail[1], "\"version\":2");
+	assert_int_equal(audit_count(s), 2);
+	bx_store_close(s);
+}
+
+typedef void (*mesh_spoil_fn)(struct bx_store_mesh *m);
+
+static void
+spoil_stun_many(struct bx_store_mesh *m)
+{
+	unsigned i;
+
+	m->n_stun = BX_STORE_MAX_STUN + 1;
+	for (i = 0; i < m->n_stun && i < BX_STORE_MAX_STUN; i++)
+		m->stun[i] = ep("192.0.2.1", (uint16_t)(3478 + i));
+}
+
+static void
+spoil_relays_many(struct bx_store_mesh *m)
+{
+	m->n_relays = BX_STORE_MAX_RELAYS + 1;
+}
+
+static void
+spoil_stun_twice(struct bx_store_mesh *m)
+{
+	m->stun[1] = m->stun[0];
+}
+
+static void
+spoil_relay_zero(struct bx_store_mesh *m)
+{
+	m->relays[0].ip = 0;
+}
+
+static void
+spoil_relay_this_net(struct bx_store_mesh *m)
+{
+	m->relays[0] = ep("0.1.2.3", 7000);
+}
+
+static void
+spoil_stun_multicast(struct bx_store_mesh *m)
+{
+	m->stun[1] = ep("239.1.1.1", 3478);
+}
+
+static void
+spoil_stun_broadcast(struct bx_store_mesh *m)
+{
+	m->stun[0] = ep("255.255.255.255", 3478);
+}
+
+static void
+spoil_relay_port(struct bx_store_mesh *m)
+{
+	m->relays[0].port = 0;
+}
+
+static void
+spoil_lifetime_short(struct bx_store_mesh *m)
+{
+	m->relay_key_lifetime_s = BX_STORE_RELAY_KEY_LIFETIME_MIN_S - 1;
+}
+
+static void
+spoil_lifetime_long(struct bx_store_mesh *m)
+{
+	m->relay_key_lifetime_s = BX_STORE_RELAY_KEY_LIFETIME_MAX_S + 1;
+}
+
+/* Each spoils one rule; nothing is stored, no record written. */
+static void
+test_mesh_settings_refused(void **state)
+{
+	static const struct {
+		mesh_spoil_fn spoil;
+		const char *msg;
+	} bad[] = {
+		{ spoil_stun_many, "stun: 9 entries, at most 8" },
+		{ spoil_relays_many, "relays: 9 entries, at most 8" },
+		{ spoil_stun_twice, "stun[1]: 192.0.2.1:3478 listed twice" },
+		{ spoil_relay_zero, "relays[0]: 0.0.0.0:7000 is not a host" },
+		{ spoil_relay_this_net, "relays[0]: 0.1.2.3:7000 is not a host" },
+		{ spoil_stun_multicast, "stun[1]: 239.1.1.1:3478 is not a unicast" },
+		{ spoil_stun_broadcast,
+		  "stun[0]: 255.255.255.255:3478 is not a unicast" },
+		{ spoil_relay_port, "relays[0]: 198.51.100.7:0: port 0" },
+		{ spoil_lifetime_short, "relay_key_lifetime_s: 59, expected" },
+		{ spoil_lifetime_long, "relay_key_lifetime_s: 2592001" },
+	};
+	char path[PATH_MAX], err[ERR_LEN];
+	struct bx_store_mesh m, got;
+	struct bx_store *s;
+	uint64_t v = 99;
+	size_t i;
+
+	(void)state;
+	s = open_store(fresh_path(path, sizeof(path)));
+	for (i = 0; i < BX_ARRAY_SIZE(bad); i++) {
+		m = mesh_make();
+		bad[i].spoil(&m);
+		err[0] = '\0';
+		assert_int_equal(bx_store_mesh_set(s, ACTOR, &m, &v, err,
+						   sizeof(err)),
+				 -EINVAL);
+		assert_contains(err, bad[i].msg);
+	}
+	m = mesh_make();
+	assert_int_equal(bx_store_mesh_set(s, "bad actor", &m, &v, err,
+					   sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(v, 99);
+	assert_int_equal(bx_store_mesh_get(s, &got, err, sizeof(err)), 0);
+	assert_int_equal(got.version, 0);
+	assert_int_equal(audit_count(s), 0);
+	bx_store_close(s);
+}
+
+/* A settings row this library did not write is refused, not guessed. */
+static void
+test_mesh_settings_unreadable(void **state)
+{
+	static const char *const values[] = {
+		"not json",
+		"{\"stun\":[],\"relays\":[]}",
+		"{\"stun\":[\"1.2.3.4\"],\"relays\":[],\"relay_key_lifetime_s\":3600}",
+		"{\"stun\":[],\"relays\":[],\"relay_key_lifetime_s\":1}",
+		"{\"stun\":[\"224.0.0.1:3478\"],\"relays\":[],"
+		"\"relay_key_lifetime_s\":3600}",
+	};
+	struct bx_store_mesh m = mesh_make(), got;
+	char path[PATH_MAX], err[ERR_LEN], sql[256];
+	struct bx_store *s;
+	size_t i;
+
+	(void)state;
+	fresh_path(path, sizeof(path));
+	s = open_store(path);
+	assert_int_equal(bx_store_mesh_set(s, ACTOR, &m, NULL, err,
+					   sizeof(err)),
+			 0);
+	bx_store_close(s);
+	for (i = 0; i < BX_ARRAY_SIZE(values); i++) {
+		snprintf(sql, sizeof(sql),
+			 "UPDATE settings SET value = '%s' WHERE name = 'mesh'",
+			 values[i]);
+		assert_int_equal(raw_exec(path, sql), SQLITE_OK);
+		s = open_store(path);
+		memset(&got, 0, sizeof(got));
+		got.version = 77;
+		assert_int_equal(bx_store_mesh_get(s, &got, err, sizeof(err)),
+				 -EBADMSG);
+		assert_contains(err, "mesh settings unreadable");
+		assert_int_equal(got.version, 77);
+		bx_store_close(s);
+	}
+}
+
+/* A database of schema 1 (before the settings) is brought up to date. */
+static void
+test_schema_1_upgraded(void **state)
+{
+	struct bx_store_mesh m = mesh_make(), got;
+	char path[PATH_MAX], err[ERR_LEN];
+	struct bx_store *s;
+
+	(void)state;
+	fresh_path(path, sizeof(path));
+	s = open_store(path);
+	assert_int_equal(add_node(s, "edge-a", 1), ip("100.64.0.1"));
+	bx_store_close(s);
+	assert_int_equal(raw_exec(path, "DROP TABLE settings; "
+					"PRAGMA user_version = 1"),
+			 SQLITE_OK);
+
+	s = open_store(path);
+	assert_int_equal(raw_int(path, "PRAGMA user_version"),
+			 BX_STORE_SCHEMA_VERSION);
+	/* The node of schema 1 is still there: the next address is next. */
+	assert_int_equal(add_node(s, "edge-b", 2), ip("100.64.0.2"));
+	assert_int_equal(bx_store_mesh_set(s, ACTOR, &m, NULL, err,
+					   sizeof(err)),
+			 0);
+	assert_int_equal(bx_store_mesh_get(s, &got, err, sizeof(err)), 0);
+	assert_mesh_equal(&got, &m);
+	assert_int_equal(audit_count(s), 3);
+	bx_store_close(s);
+}
+
 /* ---- threads ------------------------------------------------------------ */
 
 #define THREAD_APPENDS 40
@@ -2164,6 +2446,10 @@ main(void)
 		cmocka_unit_test(test_audit_append_only_trigger),
 		cmocka_unit_test(test_audit_tampering),
 		cmocka_unit_test(test_audit_published_head),
+		cmocka_unit_test(test_mesh_settings),
+		cmocka_unit_test(test_mesh_settings_refused),
+		cmocka_unit_test(test_mesh_settings_unreadable),
+		cmocka_unit_test(test_schema_1_upgraded),
 		cmocka_unit_test(test_threads_share_store),
 	};
 
