@@ -46,6 +46,7 @@ build_pkgs=(
 )
 # Test and run: namespaces, traffic, captures.
 test_pkgs=(
+	coturn
 	ethtool
 	iperf3
 	iproute2

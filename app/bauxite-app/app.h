@@ -24,6 +24,7 @@
 #include "bx_peer.h"
 #include "bx_replay.h"
 #include "bx_stats.h"
+#include "bx_wire.h"
 
 /* Frames per RX/TX burst: the crypto engine's largest burst. */
 #define APP_BURST 32u
@@ -178,6 +179,13 @@ struct app_worker {
 	 * ring, control-made frames come down the other to go out. */
 	struct rte_ring *hs_rx;
 	struct rte_ring *ctl_tx;
+	/* That same lcore, with ICE on: the STUN port translator (its own)
+	 * and the agents' routes the control lcore publishes (RCU). */
+	struct bx_stunmux *stunmux;
+	struct bx_stunmux_routes *const *stun_routes;
+	/* Role relay: the registrations the control lcore publishes (RCU);
+	 * NULL on an edge. */
+	struct bx_relay_table *const *relay_table;
 	struct app_lan *lan;            /* gateway mode, else NULL */
 	uint32_t n_slots;
 	const bool *running;             /* read with __atomic_load_n */
@@ -186,6 +194,9 @@ struct app_worker {
 };
 
 struct app_peer_src;
+struct bx_stunmux;
+struct bx_stunmux_routes;
+struct bx_relay_table;
 
 /* ports.c */
 /* Probes and starts the ports with @n_queues queue pairs each. */
@@ -290,6 +301,27 @@ app_policy_rules(const struct app_policy *p)
 /* After the workers stopped. */
 void app_policy_free(struct app_policy *p);
 
+/*
+ * Where a peer's datagrams go. A peer with an endpoint of its own (the
+ * config's) always uses it; the others get one from NAT traversal
+ * (nat.c): the pair ICE selected, else the relay, else none (dropped and
+ * counted as no_path).
+ */
+enum app_path_kind {
+	APP_PATH_NONE = 0,
+	APP_PATH_DIRECT,
+	APP_PATH_RELAY,
+};
+
+struct app_path {
+	enum app_path_kind kind;
+	rte_be32_t ip;          /* the peer's, or the relay's */
+	rte_be16_t port;
+	uint64_t relay_handle;  /* APP_PATH_RELAY: the peer's handle */
+};
+
+struct app_nat;
+
 /* topo.c: peers added, changed and removed at run time. */
 struct app_topo {
 	const struct bx_config *cfg;
@@ -302,6 +334,9 @@ struct app_topo {
 	struct app_peer_ctr *const *ctr;
 	unsigned n_ctr;
 	struct app_peer_ctr *ctr_base;
+	/* Per registry index: the path of a peer without an endpoint. */
+	struct app_path *path;
+	struct app_nat *nat;              /* NULL: no NAT traversal */
 };
 
 /*
@@ -315,9 +350,88 @@ int app_topo_upsert(struct app_topo *t, const struct app_peer_src *p,
 /* Removes the peer @id (none: nothing to do). Staged. */
 int app_topo_remove(struct app_topo *t, const char *id);
 void app_topo_commit(struct app_topo *t);
+/*
+ * Sends the peer @id's datagrams along @path from the next commit on (its
+ * sessions stay). -ENOENT for an unknown peer, -EPERM for one with an
+ * endpoint of its own (the config's wins).
+ */
+int app_topo_set_path(struct app_topo *t, const char *id,
+		      const struct app_path *path);
 /* The traffic of the peer at registry index @idx since it was added. */
 void app_topo_traffic(const struct app_topo *t, uint32_t idx,
 		      struct app_peer_ctr *out);
+
+/* relay.c: role relay, the control side of forwarding. */
+struct app_relay;
+/* Reads relay.secret_file (errors name it) and publishes an empty table. */
+struct app_relay *app_relay_create(const struct bx_config *cfg,
+				   struct rte_rcu_qsbr *qsbr,
+				   struct bx_stats_lcore *st,
+				   const struct app_ports *ports, char *err,
+				   size_t errlen);
+/* Where answers go out (set before the first frame arrives). */
+void app_relay_set_sessions(struct app_relay *r, struct app_sessions *s);
+/* app_relay_frame_fn: a REGISTER, verified, recorded and answered. */
+void app_relay_frame(void *ctx, const uint8_t *msg, size_t len,
+		     const struct bx_wire_udp_view *v);
+/* Ends registrations whose lease ran out (every second). */
+void app_relay_tick(struct app_relay *r);
+/* The table the workers read (RCU). */
+struct bx_relay_table *const *app_relay_table(const struct app_relay *r);
+void app_relay_free(struct app_relay *r);
+
+/* nat.c: NAT traversal on an edge (ICE, the relay client, paths). */
+struct bx_ice_signal;
+/* Hands a signaling message to the hub link: 0, or -errno if it cannot. */
+typedef int (*app_nat_signal_fn)(void *ctx, const struct bx_ice_signal *s);
+
+#define APP_MESH_MAX BX_HUB_MAX_STUN
+/* What the hub says about the mesh: STUN servers, relays and this node's
+ * relay credential. Addresses network order, ports host order. */
+struct app_mesh {
+	unsigned n_stun;
+	struct bx_config_endpoint stun[APP_MESH_MAX];
+	unsigned n_relays;
+	struct bx_config_endpoint relays[APP_MESH_MAX];
+	uint8_t relay_key[32];
+	uint64_t relay_key_expiry;
+};
+
+struct app_nat_conf {
+	const struct bx_config *cfg;
+	struct app_topo *topo;
+	struct app_sessions *sessions;
+	struct bx_stats_lcore *st;        /* the control lcore's */
+	struct rte_rcu_qsbr *qsbr;
+	const struct app_ports *ports;
+	const uint64_t *nexthop;
+	struct app_neigh *neigh;
+	uint32_t relay_slot;              /* a neigh.c slot of its own */
+};
+
+struct app_nat *app_nat_create(const struct app_nat_conf *c, char *err,
+			       size_t errlen);
+/* Peers without an endpoint: topo.c says when they come and go. */
+void app_nat_peer_add(struct app_nat *n, const char *id);
+void app_nat_peer_remove(struct app_nat *n, const char *id);
+/* A signaling message the hub relayed. */
+void app_nat_signal_in(struct app_nat *n, const struct bx_ice_signal *s);
+void app_nat_set_signal(struct app_nat *n, app_nat_signal_fn fn, void *ctx);
+/* The hub's mesh settings (STUN, relays, credential). */
+void app_nat_mesh(struct app_nat *n, const struct app_mesh *m);
+/* app_relay_frame_fn: the relay's answers to our registrations. */
+void app_nat_relay_frame(void *ctx, const uint8_t *msg, size_t len,
+			 const struct bx_wire_udp_view *v);
+/* GLib's due work (libnice), then the relay client's timers. */
+void app_nat_poll(struct app_nat *n);
+/* The ICE state of @id for status ("idle", "connecting", "ready", ...). */
+int app_nat_peer_info(const struct app_nat *n, const char *id, char *state,
+		      size_t len);
+/* The translator and its routes, for the lcore that runs it. */
+struct bx_stunmux *app_nat_stunmux(const struct app_nat *n);
+struct bx_stunmux_routes *const *app_nat_routes(const struct app_nat *n);
+/* Before the registry goes. */
+void app_nat_free(struct app_nat *n);
 
 /* hub.c: the hub link's events applied on the control lcore. */
 /* Registry room per hub peer: its virtual IP and prefixes, long ones. */
@@ -327,6 +441,7 @@ struct app_hub_glue {
 	struct bx_hub *hub;                /* NULL: no "hub" in the config */
 	struct app_topo *topo;
 	struct app_policy *policy;
+	struct app_nat *nat;               /* NULL: no NAT traversal */
 	bool resync;                       /* ask the hub for a full update */
 	/* Called after topology updates were applied (snapshot them). */
 	void (*on_topology)(void *ctx);
@@ -344,6 +459,12 @@ void app_hub_stop(struct app_hub_glue *g);
 
 /* session.c: sessions from handshakes, driven by the control lcore. */
 struct app_sessions;
+
+/* A relay registration or its answer for the relay module (relay.c):
+ * @msg is the UDP payload (a valid mesh header of type RELAY), @v where it
+ * came from. Runs on the control lcore. */
+typedef void (*app_relay_frame_fn)(void *ctx, const uint8_t *msg, size_t len,
+				   const struct bx_wire_udp_view *v);
 
 struct app_sessions_conf {
 	const struct bx_config *cfg;
@@ -387,6 +508,18 @@ struct rte_ring *app_sessions_tx_ring(const struct app_sessions *s);
 void app_sessions_poll(struct app_sessions *s);
 /* Peers with a session we can send on. */
 unsigned app_sessions_up(const struct app_sessions *s);
+/* Who handles relay registrations and their answers (NULL: dropped as
+ * msg_unhandled). */
+void app_sessions_set_relay(struct app_sessions *s, app_relay_frame_fn fn,
+			    void *ctx);
+/*
+ * Queues @len bytes of UDP payload to @o's destination on the control
+ * lcore's batch (sent with the next flush, counted under @stat): for the
+ * other control-lcore modules, which share the ring to the fast path.
+ */
+bool app_sessions_send(struct app_sessions *s, const void *payload,
+		       uint16_t len, const struct bx_wire_outer *o,
+		       enum bx_stat_id stat);
 
 /* What `bauxite status` shows of a peer's sessions. */
 struct app_session_info {

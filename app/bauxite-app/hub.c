@@ -18,12 +18,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "app.h"
+#include "bx_ice.h"
 
 #define LOG_PREFIX "bauxite-app: "
 
+/*
+ * With ICE on, the endpoint the hub recorded (the address a node's hub
+ * connection came from: behind a NAT, the NAT's) is not a path: ICE finds
+ * the pair that works, or the relay carries the traffic (nat.c).
+ */
 static void
-from_hub(const struct bx_hub_peer *h, struct app_peer_src *p)
+from_hub(const struct bx_hub_peer *h, bool ice, struct app_peer_src *p)
 {
 	unsigned j;
 
@@ -35,8 +43,10 @@ from_hub(const struct bx_hub_peer *h, struct app_peer_src *p)
 		p->allowed[j].len = h->allowed[j].len;
 	}
 	p->n_allowed = j;
-	p->endpoint_ip = h->endpoint_ip;
-	p->endpoint_port = rte_cpu_to_be_16(h->endpoint_port);
+	if (!ice) {
+		p->endpoint_ip = h->endpoint_ip;
+		p->endpoint_port = rte_cpu_to_be_16(h->endpoint_port);
+	}
 	memcpy(p->public_key, h->x25519_public, sizeof(p->public_key));
 	p->cfg_index = -1;
 	p->origin = APP_PEER_HUB;
@@ -97,7 +107,7 @@ apply_topology(struct app_hub_glue *g, const struct bx_hub_event *ev)
 	for (i = 0; i < ev->n_upsert; i++) {
 		struct app_peer_src p;
 
-		from_hub(&ev->upsert[i], &p);
+		from_hub(&ev->upsert[i], g->topo->cfg->ice.enabled, &p);
 		if (app_topo_upsert(g->topo, &p, err, sizeof(err)) != 0) {
 			fprintf(stderr, LOG_PREFIX "hub topology %" PRIu64 ": %s\n",
 				ev->version, err);
@@ -121,6 +131,80 @@ apply_topology(struct app_hub_glue *g, const struct bx_hub_event *ev)
 	fflush(stdout);
 }
 
+_Static_assert(BX_ICE_ID_MAX == BX_HUB_ID_MAX &&
+	       BX_ICE_UFRAG_MAX == BX_HUB_SIG_CRED_MAX &&
+	       BX_ICE_PWD_MAX == BX_HUB_SIG_CRED_MAX &&
+	       BX_ICE_CAND_MAX == BX_HUB_SIG_CAND_MAX &&
+	       BX_ICE_CAND_LEN == BX_HUB_SIG_CAND_LEN,
+	       "ICE's signals and the hub link's have the same sizes");
+_Static_assert(APP_MESH_MAX == BX_HUB_MAX_STUN && APP_MESH_MAX == BX_HUB_MAX_RELAYS,
+	       "every STUN server and relay the hub names fits");
+
+/* nat.c's signals out: to the hub link's queue. */
+static int
+signal_out(void *ctx, const struct bx_ice_signal *is)
+{
+	struct app_hub_glue *g = ctx;
+	struct bx_hub_signal hs;
+	int rc;
+
+	memset(&hs, 0, sizeof(hs));
+	hs.kind = (enum bx_hub_signal_kind)is->kind;
+	memcpy(hs.peer, is->peer, sizeof(hs.peer));
+	hs.session = is->session;
+	memcpy(hs.ufrag, is->ufrag, sizeof(hs.ufrag));
+	memcpy(hs.pwd, is->pwd, sizeof(hs.pwd));
+	hs.n_cand = is->n_cand;
+	memcpy(hs.cand, is->cand, sizeof(hs.cand));
+	rc = bx_hub_signal_send(g->hub, &hs);
+	sodium_memzero(&hs, sizeof(hs));
+	return rc;
+}
+
+static void
+signal_in(struct app_hub_glue *g, const struct bx_hub_signal *hs)
+{
+	struct bx_ice_signal is;
+
+	memset(&is, 0, sizeof(is));
+	is.kind = (enum bx_ice_kind)hs->kind;
+	memcpy(is.peer, hs->peer, sizeof(is.peer));
+	is.session = hs->session;
+	memcpy(is.ufrag, hs->ufrag, sizeof(is.ufrag));
+	memcpy(is.pwd, hs->pwd, sizeof(is.pwd));
+	is.n_cand = hs->n_cand;
+	memcpy(is.cand, hs->cand, sizeof(is.cand));
+	app_nat_signal_in(g->nat, &is);
+	sodium_memzero(&is, sizeof(is));
+}
+
+static void
+mesh_in(struct app_hub_glue *g, const struct bx_hub_event *ev)
+{
+	const struct bx_hub_mesh *hm = &ev->mesh;
+	struct app_mesh m;
+	unsigned i;
+
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < hm->n_stun && i < APP_MESH_MAX; i++) {
+		m.stun[i].ip = hm->stun[i].ip;
+		m.stun[i].port = hm->stun[i].port;
+	}
+	m.n_stun = i;
+	for (i = 0; i < hm->n_relays && i < APP_MESH_MAX; i++) {
+		m.relays[i].ip = hm->relays[i].ip;
+		m.relays[i].port = hm->relays[i].port;
+	}
+	m.n_relays = i;
+	memcpy(m.relay_key, hm->relay_key, sizeof(m.relay_key));
+	m.relay_key_expiry = hm->relay_key_expiry;
+	printf(LOG_PREFIX "hub mesh settings: %u STUN server(s), %u relay(s)%s%s\n",
+	       m.n_stun, m.n_relays, ev->warning[0] ? "; " : "", ev->warning);
+	fflush(stdout);
+	app_nat_mesh(g->nat, &m);
+	sodium_memzero(&m, sizeof(m));
+}
+
 void
 app_hub_poll(struct app_hub_glue *g)
 {
@@ -142,6 +226,14 @@ app_hub_poll(struct app_hub_glue *g)
 					      ev->version, err, sizeof(err));
 			if (rc != 0 && rc != -EALREADY)
 				fprintf(stderr, LOG_PREFIX "hub policy: %s\n", err);
+			break;
+		case BX_HUB_EV_MESH:
+			if (g->nat != NULL)
+				mesh_in(g, ev);
+			break;
+		case BX_HUB_EV_SIGNAL:
+			if (g->nat != NULL)
+				signal_in(g, &ev->signal);
 			break;
 		default:
 			printf(LOG_PREFIX "hub %s: %s\n",
@@ -210,6 +302,8 @@ app_hub_start(struct app_hub_glue *g, const struct bx_config *cfg,
 	g->hub = bx_hub_start(&hc, err, errlen);
 	if (g->hub == NULL)
 		return -errno;
+	if (g->nat != NULL)
+		app_nat_set_signal(g->nat, signal_out, g);
 	printf(LOG_PREFIX "hub %s: connecting (have topology version %" PRIu64
 	       " from the snapshot)\n", h->url, g->topo->book->topology_version);
 	fflush(stdout);
@@ -219,6 +313,8 @@ app_hub_start(struct app_hub_glue *g, const struct bx_config *cfg,
 void
 app_hub_stop(struct app_hub_glue *g)
 {
+	if (g->nat != NULL)
+		app_nat_set_signal(g->nat, NULL, NULL);
 	bx_hub_stop(g->hub);
 	g->hub = NULL;
 }

@@ -109,6 +109,8 @@ struct app {
 	struct app_peer_ctr *peer_ctr[APP_MAX_WORKERS]; /* each worker's */
 	struct app_peer_ctr *peer_ctr_base;             /* at each peer's add */
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
+	struct app_nat *nat;             /* edge with ICE (nat.c), else NULL */
+	struct app_relay *relay;         /* role relay (relay.c), else NULL */
 };
 
 /*
@@ -770,9 +772,10 @@ fill_peers(struct app *a, struct rte_tel_data *d)
 		app_topo_traffic(&a->topo, rec->index, &t);
 		rte_tel_data_add_array_string(col[COL_ID], p->id);
 		rte_tel_data_add_array_string(col[COL_VIP], ip);
-		/* Relay paths arrive with NAT traversal; today every path is
-		 * the peer's endpoint itself. */
-		rte_tel_data_add_array_string(col[COL_PATH], "direct");
+		rte_tel_data_add_array_string(col[COL_PATH],
+					      rec->relay_handle != 0 ? "relay" :
+					      rec->endpoint_ip != 0 ? "direct" :
+					      "none");
 		rte_tel_data_add_array_string(col[COL_ENDPOINT], ep);
 		rte_tel_data_add_array_string(col[COL_ORIGIN],
 					      origin_word(p->origin));
@@ -878,14 +881,16 @@ app_setup(struct app *a, char *err, size_t errlen)
 			goto out;
 	}
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
-	a->nexthop = rte_zmalloc("bx_nexthop", n_slots * sizeof(uint64_t),
+	/* One next hop per peer index, and one more for the relay (nat.c). */
+	a->nexthop = rte_zmalloc("bx_nexthop", (n_slots + 1u) * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
-	if (a->nexthop == NULL) {
+	a->topo.path = calloc(n_slots, sizeof(*a->topo.path));
+	if (a->nexthop == NULL || a->topo.path == NULL) {
 		snprintf(err, errlen, "per-peer state: no memory");
 		rc = -ENOMEM;
 		goto out;
 	}
-	a->neigh = app_neigh_create(cfg, a->nexthop, n_slots);
+	a->neigh = app_neigh_create(cfg, a->nexthop, n_slots + 1u);
 	if (a->neigh == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "next-hop resolution on %s: %s",
@@ -906,6 +911,16 @@ app_setup(struct app *a, char *err, size_t errlen)
 		rc = -errno;
 		goto out;
 	}
+	if (cfg->role == BX_CONFIG_ROLE_RELAY) {
+		a->relay = app_relay_create(cfg, a->qsbr, sc.st, &a->ports, err,
+					    errlen);
+		if (a->relay == NULL) {
+			rc = -errno;
+			goto out;
+		}
+		app_relay_set_sessions(a->relay, a->sessions);
+		app_sessions_set_relay(a->sessions, app_relay_frame, a->relay);
+	}
 	rc = workers_setup(a, n_slots, err, errlen);
 	a->peer_ctr_base = rte_zmalloc("bx_peer_ctr_base",
 				       n_slots * sizeof(*a->peer_ctr_base), 0);
@@ -921,11 +936,36 @@ app_setup(struct app *a, char *err, size_t errlen)
 	a->topo.ctr = a->peer_ctr;
 	a->topo.n_ctr = a->n_workers;
 	a->topo.ctr_base = a->peer_ctr_base;
+	if (rc == 0 && cfg->ice.enabled) {
+		struct app_nat_conf nc = {
+			.cfg = cfg, .topo = &a->topo, .sessions = a->sessions,
+			.st = sc.st, .qsbr = a->qsbr, .ports = &a->ports,
+			.nexthop = a->nexthop, .neigh = a->neigh,
+			.relay_slot = n_slots,
+		};
+
+		a->nat = app_nat_create(&nc, err, errlen);
+		if (a->nat == NULL)
+			rc = -errno;
+		else
+			app_sessions_set_relay(a->sessions, app_nat_relay_frame,
+					       a->nat);
+		a->topo.nat = a->nat;
+	}
+	/* The lcore that reads the underlay and the exception port runs
+	 * the STUN translator (edge) or forwards for others (relay). */
+	if (rc == 0 && a->nat != NULL) {
+		a->worker[0].stunmux = app_nat_stunmux(a->nat);
+		a->worker[0].stun_routes = app_nat_routes(a->nat);
+	}
+	if (rc == 0 && a->relay != NULL)
+		a->worker[0].relay_table = app_relay_table(a->relay);
 	if (rc == 0)
 		rc = peers_apply(a, &start, err, errlen);
 	if (rc == 0) {
 		a->hub.topo = &a->topo;
 		a->hub.policy = &a->policy;
+		a->hub.nat = a->nat;
 		a->hub.on_topology = topology_saved;
 		a->hub.on_topology_ctx = a;
 		rc = app_hub_start(&a->hub, cfg, a->stats, err, errlen);
@@ -954,6 +994,12 @@ app_teardown(struct app *a)
 	}
 	if (a->up)
 		save_snapshot(a, "shutdown", &saved, err, sizeof(err));
+	/* Its agents go while the registry they point paths at is there. */
+	app_nat_free(a->nat);
+	a->nat = NULL;
+	a->topo.nat = NULL;
+	app_relay_free(a->relay);
+	a->relay = NULL;
 	/* Everything holding mbufs goes before the pool (with the ports). */
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
@@ -973,6 +1019,7 @@ app_teardown(struct app *a)
 		rte_free(a->peer_ctr[i]);
 	rte_free(a->peer_ctr_base);
 	rte_free(a->nexthop);
+	free(a->topo.path);
 	rte_free(a->lan.mac);
 	rte_free(a->lan.asked);
 	rte_free(a->qsbr);
@@ -997,6 +1044,7 @@ control_loop(struct app *a)
 
 		app_sessions_poll(a->sessions);
 		app_hub_poll(&a->hub);
+		app_nat_poll(a->nat);
 		serve_telemetry(a);
 		/* Cheap when nothing is due; a fresh next hop is found within
 		 * milliseconds, so the first handshake does not wait. */
@@ -1006,6 +1054,7 @@ control_loop(struct app *a)
 			continue;
 		}
 		next_tick = now + APP_TICK_MS;
+		app_relay_tick(a->relay);
 
 		for (i = 0; i < a->n_launched; i++) {
 			if (!__atomic_load_n(&a->worker[i].exited, __ATOMIC_ACQUIRE))

@@ -121,7 +121,10 @@ static int
 underlay_max_inner(const struct bx_config *cfg, struct app_ports *p,
 		   char *err, size_t errlen)
 {
-	const unsigned overhead = BX_WIRE_OVERHEAD - BX_WIRE_ETH_LEN;
+	/* With ICE a peer may be reached through a relay, whose header
+	 * (one more mesh header) every datagram must have room for. */
+	const unsigned overhead = BX_WIRE_OVERHEAD - BX_WIRE_ETH_LEN +
+				  (cfg->ice.enabled ? BX_WIRE_HDR_LEN : 0u);
 	uint16_t mtu = 0;
 	int rc;
 

@@ -58,6 +58,7 @@
 #include <sodium.h>
 
 #include "app.h"
+#include "bx_relay.h"
 #include "bx_wire.h"
 
 #define LOG_PREFIX "bauxite-app: "
@@ -115,6 +116,11 @@ struct app_sessions {
 	enum bx_stat_id out_stat[HS_BATCH]; /* counted once it is queued */
 	unsigned n_out;
 	uint64_t next_timer_ns;
+	/* The frame being handled came through a relay from this handle:
+	 * answers go back the same way. 0: it came directly. */
+	uint64_t via_relay;
+	app_relay_frame_fn relay_frame;
+	void *relay_ctx;
 };
 
 static uint64_t
@@ -246,10 +252,27 @@ queue_mbuf(struct app_sessions *ss, struct rte_mbuf *m, enum bx_stat_id stat)
 	return true;
 }
 
-/* Queues @len bytes of UDP payload to @o's destination, sent at flush. */
+/* Wraps the datagram @m starts with for the relay to pass to @relay
+ * (0: sent directly, nothing to do). */
+static int
+relay_wrap(struct rte_mbuf *m, uint64_t relay)
+{
+	void *h;
+
+	if (relay == 0)
+		return 0;
+	h = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
+	if (h == NULL)
+		return -ENOSPC;
+	bx_relay_forward_hdr(h, relay);
+	return 0;
+}
+
+/* Queues @len bytes of UDP payload to @o's destination (through the relay
+ * for handle @relay when not 0), sent at flush and counted under @stat. */
 static bool
-queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
-	    const struct bx_wire_outer *o)
+queue_payload(struct app_sessions *ss, const void *payload, uint16_t len,
+	      const struct bx_wire_outer *o, uint64_t relay, enum bx_stat_id stat)
 {
 	struct rte_mbuf *m;
 	void *p;
@@ -262,13 +285,22 @@ queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
 	p = rte_pktmbuf_append(m, len);
 	if (p != NULL)
 		memcpy(p, payload, len);
-	if (p == NULL || bx_wire_outer_prepend(m, o, BX_WIRE_CSUM_SW) != 0) {
+	if (p == NULL || relay_wrap(m, relay) != 0 ||
+	    bx_wire_outer_prepend(m, o, BX_WIRE_CSUM_SW) != 0) {
 		rte_pktmbuf_free(m);
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
 		return false;
 	}
-	return queue_mbuf(ss, m, BX_STAT_HANDSHAKE_TX);
+	return queue_mbuf(ss, m, stat);
 }
+
+static bool
+queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
+	    const struct bx_wire_outer *o, uint64_t relay)
+{
+	return queue_payload(ss, payload, len, o, relay, BX_STAT_HANDSHAKE_TX);
+}
+
 
 /* Sends what was queued: after the commit that made it meaningful. */
 static void
@@ -335,6 +367,7 @@ queue_keepalive(struct app_sessions *ss, struct app_session *s,
 	bx_wire_encode(hdr, &info);
 	reply_to(ss, v, &o);
 	if (bx_crypto_seal_burst(ss->crypto, &key, &m, 1, 0, &why) != 1 ||
+	    relay_wrap(m, ss->via_relay) != 0 ||
 	    bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_SW) != 0) {
 		rte_pktmbuf_free(m);
 		bx_stats_tx_drop(ss->st, BX_DROP_CTL_TX_FULL, 1);
@@ -530,7 +563,8 @@ on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
 	r = bx_hs_consume_initiation(ss->hs, &rx, &res);
 	reply_to(ss, v, &o);
 	if (r == BX_HS_COOKIE_SENT || r == BX_HS_BAD_MAC2)
-		queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o);
+		queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o,
+			    ss->via_relay);
 	if (r != BX_HS_OK) {
 		count_refused(ss, r);
 		return;
@@ -545,7 +579,7 @@ on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
 		return;
 	}
 	bx_stats_add(ss->st, BX_STAT_HANDSHAKE_ACCEPTED, 1);
-	queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o);
+	queue_frame(ss, res.reply, (uint16_t)res.reply_len, &o, ss->via_relay);
 	sodium_memzero(&res, sizeof(res));
 }
 
@@ -604,6 +638,7 @@ on_frame(struct app_sessions *ss, struct rte_mbuf *m, uint64_t now)
 	struct bx_wire_info info;
 	const uint8_t *msg;
 	enum bx_drop_reason r;
+	size_t len, off;
 
 	r = bx_wire_outer_parse(frame, rte_pktmbuf_data_len(m), false, &v);
 	if (r != BX_DROP_NONE) {
@@ -611,25 +646,49 @@ on_frame(struct app_sessions *ss, struct rte_mbuf *m, uint64_t now)
 		return;
 	}
 	msg = frame + v.payload_off;
-	r = bx_wire_decode(msg, v.payload_len, &info);
+	len = v.payload_len;
+	r = bx_wire_decode(msg, len, &info);
 	if (r != BX_DROP_NONE) {
 		bx_stats_rx_drop(ss->st, r, 1);
 		return;
 	}
+	ss->via_relay = 0;
+	if (info.type == BX_WIRE_RELAY && info.path_id != BX_RELAY_OP_FORWARD) {
+		/* Registrations and their answers: the relay module's. */
+		if (ss->relay_frame == NULL)
+			bx_stats_rx_drop(ss->st, BX_DROP_MSG_UNHANDLED, 1);
+		else
+			ss->relay_frame(ss->relay_ctx, msg, len, &v);
+		return;
+	}
+	if (info.type == BX_WIRE_RELAY) {
+		/* A handshake a relay passed on: handled as any other, and
+		 * answered through the relay to the node that sent it. */
+		r = bx_relay_unwrap(msg, len, &ss->via_relay, &off);
+		if (r == BX_DROP_NONE)
+			r = bx_wire_decode(msg + off, len - off, &info);
+		if (r != BX_DROP_NONE) {
+			bx_stats_rx_drop(ss->st, r, 1);
+			return;
+		}
+		msg += off;
+		len -= off;
+	}
 	switch (info.type) {
 	case BX_WIRE_HANDSHAKE_INIT:
-		on_initiation(ss, msg, v.payload_len, &v, now);
+		on_initiation(ss, msg, len, &v, now);
 		break;
 	case BX_WIRE_HANDSHAKE_RESP:
-		on_response(ss, msg, v.payload_len, info.rx_index, &v, now);
+		on_response(ss, msg, len, info.rx_index, &v, now);
 		break;
 	case BX_WIRE_COOKIE:
-		on_cookie(ss, msg, v.payload_len, info.rx_index, now);
+		on_cookie(ss, msg, len, info.rx_index, now);
 		break;
 	default:
 		bx_stats_rx_drop(ss->st, BX_DROP_MSG_UNHANDLED, 1);
 		break;
 	}
+	ss->via_relay = 0;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -701,7 +760,7 @@ send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 	o.dst_ip = p->endpoint_ip;
 	o.src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
 	o.dst_port = p->endpoint_port;
-	queue_frame(ss, msg, sizeof(msg), &o);
+	queue_frame(ss, msg, sizeof(msg), &o, p->relay_handle);
 	/* Retransmit once it expired, with jitter so two retrying sides
 	 * drift apart. */
 	jitter = randombytes_uniform((uint32_t)(ss->hcfg.handshake_timeout_ns /
@@ -807,6 +866,26 @@ app_sessions_peer_info(const struct app_sessions *ss, uint32_t index,
 	out->rtt_us = hp->rtt_ns / 1000u;
 	out->sessions = hp->sessions;
 	return 0;
+}
+
+bool
+app_sessions_send(struct app_sessions *ss, const void *payload, uint16_t len,
+		  const struct bx_wire_outer *o, enum bx_stat_id stat)
+{
+	bool queued = queue_payload(ss, payload, len, o, 0, stat);
+
+	/* Out at once, behind what the sessions staged (nothing usually). */
+	commit(ss);
+	flush_frames(ss);
+	return queued;
+}
+
+void
+app_sessions_set_relay(struct app_sessions *ss, app_relay_frame_fn fn,
+		       void *ctx)
+{
+	ss->relay_frame = fn;
+	ss->relay_ctx = ctx;
 }
 
 unsigned

@@ -60,16 +60,30 @@ book_delete(struct app_warm *w, struct app_peer_src *p)
 	*p = w->peers[--w->n];
 }
 
+/* The registry's view of @p; @path is what NAT traversal found for a
+ * peer without an endpoint (NULL: nothing yet). */
 static void
-conf_of(const struct app_peer_src *p, struct bx_peer_conf *pc)
+conf_of(const struct app_peer_src *p, const struct app_path *path,
+	struct bx_peer_conf *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->id = p->id;
 	pc->vip = p->vip;
 	pc->endpoint_ip = p->endpoint_ip;
 	pc->endpoint_port = p->endpoint_port;
+	if (p->endpoint_ip == 0 && path != NULL && path->kind != APP_PATH_NONE) {
+		pc->endpoint_ip = path->ip;
+		pc->endpoint_port = path->port;
+		pc->relay_handle = path->relay_handle;
+	}
 	pc->n_prefixes = p->n_allowed;
 	pc->prefixes = p->allowed;
+}
+
+static const struct app_path *
+path_at(const struct app_topo *t, const struct bx_peer *rec)
+{
+	return t->path != NULL && rec != NULL ? &t->path[rec->index] : NULL;
 }
 
 static void
@@ -131,7 +145,7 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 	uint32_t idx;
 	int rc;
 
-	conf_of(p, &pc);
+	conf_of(p, NULL, &pc);
 	rc = bx_peer_add(t->reg, &pc, &idx);
 	if (rc != 0) {
 		if (p->cfg_index >= 0)
@@ -159,6 +173,11 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 	/* The index may have served a peer before: count from here. */
 	if (t->ctr_base != NULL)
 		ctr_sum(t, idx, &t->ctr_base[idx]);
+	if (t->path != NULL)
+		memset(&t->path[idx], 0, sizeof(t->path[idx]));
+	/* Without an endpoint, NAT traversal finds the way. */
+	if (p->endpoint_ip == 0 && t->nat != NULL)
+		app_nat_peer_add(t->nat, p->id);
 	return 0;
 }
 
@@ -182,6 +201,8 @@ app_topo_remove(struct app_topo *t, const char *id)
 	app_sessions_peer_remove(t->sessions, idx);
 	app_neigh_clear(t->neigh, idx);
 	routes(t, p, false);
+	if (t->nat != NULL)
+		app_nat_peer_remove(t->nat, id);
 	printf(LOG_PREFIX "peer %s removed (%s)\n", id, origin_name(p->origin));
 	book_delete(t->book, p);
 	return 0;
@@ -193,11 +214,12 @@ static int
 change(struct app_topo *t, struct app_peer_src *old,
        const struct app_peer_src *p, char *err, size_t errlen)
 {
+	const struct bx_peer *rec = bx_peer_find(t->reg, p->id);
 	struct bx_peer_conf pc;
-	const struct bx_peer *rec;
+	bool managed = old->endpoint_ip == 0, now_managed = p->endpoint_ip == 0;
 	int rc;
 
-	conf_of(p, &pc);
+	conf_of(p, path_at(t, rec), &pc);
 	rc = bx_peer_replace(t->reg, &pc);
 	if (rc != 0) {
 		snprintf(err, errlen, "peer %s: cannot change: %s", p->id,
@@ -208,8 +230,39 @@ change(struct app_topo *t, struct app_peer_src *old,
 	routes(t, old, false);
 	routes(t, p, true);
 	if (rec != NULL && old->endpoint_ip != p->endpoint_ip)
-		app_neigh_set(t->neigh, rec->index, p->id, p->endpoint_ip);
+		app_neigh_set(t->neigh, rec->index, p->id, pc.endpoint_ip);
 	*old = *p;
+	if (t->nat != NULL && managed != now_managed) {
+		if (now_managed)
+			app_nat_peer_add(t->nat, p->id);
+		else
+			app_nat_peer_remove(t->nat, p->id);
+	}
+	return 0;
+}
+
+int
+app_topo_set_path(struct app_topo *t, const char *id,
+		  const struct app_path *path)
+{
+	struct app_peer_src *p = book_find(t->book, id);
+	const struct bx_peer *rec = bx_peer_find(t->reg, id);
+	struct bx_peer_conf pc;
+	rte_be32_t was;
+	int rc;
+
+	if (p == NULL || rec == NULL || t->path == NULL)
+		return -ENOENT;
+	if (p->endpoint_ip != 0)
+		return -EPERM;
+	was = rec->endpoint_ip;
+	conf_of(p, path, &pc);
+	rc = bx_peer_replace(t->reg, &pc);
+	if (rc != 0)
+		return rc;
+	t->path[rec->index] = *path;
+	if (was != pc.endpoint_ip)
+		app_neigh_set(t->neigh, rec->index, id, pc.endpoint_ip);
 	return 0;
 }
 

@@ -279,7 +279,11 @@ app_warm_save(const struct bx_config *cfg, const struct bx_peer_registry *reg,
 			sp[i].allowed[j].addr = p->allowed[j].addr;
 			sp[i].allowed[j].len = p->allowed[j].len;
 		}
-		/* Where the peer is now, which may have moved since start. */
+		/* Where the peer is now, which may have moved since start;
+		 * a path NAT traversal found (ICE, relay) is not an endpoint
+		 * and is found again after a restart. */
+		if (p->endpoint_ip == 0)
+			live = NULL;
 		sp[i].endpoint_ip = live != NULL ? live->endpoint_ip : p->endpoint_ip;
 		sp[i].endpoint_port = rte_be_to_cpu_16(live != NULL ?
 							       live->endpoint_port :

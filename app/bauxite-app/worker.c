@@ -30,6 +30,8 @@
 #include <rte_mbuf.h>
 
 #include "app.h"
+#include "bx_relay.h"
+#include "bx_stunmux.h"
 #include "bx_wire.h"
 
 #define ETH_LEN ((uint16_t)sizeof(struct rte_ether_hdr))
@@ -455,6 +457,15 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		mac_unpack(meta[j].nh, &o.dst_mac);
 		o.dst_ip = meta[j].peer->endpoint_ip;
 		o.dst_port = meta[j].peer->endpoint_port;
+		if (meta[j].peer->relay_handle != 0) {
+			void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
+
+			if (rh == NULL) {
+				drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
+				continue;
+			}
+			bx_relay_forward_hdr(rh, meta[j].peer->relay_handle);
+		}
 		rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
 		if (rc != 0) {
 			drop_tx(st, rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM :
@@ -507,16 +518,18 @@ underlay_sort(const struct app_worker *w, struct rte_mbuf *m,
 }
 
 /*
- * A well-formed mesh datagram that is not data: handshakes go whole to
- * the control lcore (its ring full: dropped, the flood's price is paid
- * here); probes and relaying arrive with later issues.
+ * A well-formed mesh datagram that is not data: handshakes and relay
+ * messages (registrations, relayed handshakes) go whole to the control
+ * lcore (its ring full: dropped, the flood's price is paid here); probes
+ * arrive with a later issue.
  */
 static void
 to_control(struct app_worker *w, struct bx_stats_lcore *st,
 	   const struct bx_wire_info *info, struct rte_mbuf *m)
 {
 	if (info->type != BX_WIRE_HANDSHAKE_INIT &&
-	    info->type != BX_WIRE_HANDSHAKE_RESP && info->type != BX_WIRE_COOKIE) {
+	    info->type != BX_WIRE_HANDSHAKE_RESP && info->type != BX_WIRE_COOKIE &&
+	    info->type != BX_WIRE_RELAY) {
 		drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
 		return;
 	}
@@ -525,6 +538,111 @@ to_control(struct app_worker *w, struct bx_stats_lcore *st,
 		return;
 	}
 	bx_stats_add(st, BX_STAT_HANDSHAKE_RX, 1);
+}
+
+/* Milliseconds of the TSC: the translator's clock, one read per burst. */
+static inline uint64_t
+tsc_ms(void)
+{
+	return rte_get_tsc_cycles() / (rte_get_tsc_hz() / 1000u);
+}
+
+/*
+ * Role relay: a FORWARD from a registered node goes on to the node it
+ * names, rewritten outer headers around the same payload (lib/relay swaps
+ * in the sender's handle). Returns true if @m is in fwd[] to be sent.
+ */
+static bool
+relay_forward(struct app_worker *w, struct bx_stats_lcore *st,
+	      const struct bx_relay_table *t, struct rte_mbuf *m,
+	      const struct bx_wire_udp_view *v)
+{
+	struct bx_wire_outer o;
+	enum bx_drop_reason r;
+	uint64_t mac;
+
+	memset(&o, 0, sizeof(o));
+	r = bx_relay_forward(t, rte_pktmbuf_mtod_offset(m, void *, v->payload_off),
+			     v->payload_len, v->src_ip, v->src_port, &o.dst_ip,
+			     &o.dst_port, &mac);
+	if (r != BX_DROP_NONE) {
+		drop_rx(st, r, m);
+		return false;
+	}
+	rte_pktmbuf_adj(m, v->payload_off);
+	if (rte_pktmbuf_pkt_len(m) > v->payload_len)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) - v->payload_len));
+	o.src_mac = w->ports->underlay_mac;
+	mac_unpack(mac, &o.dst_mac);
+	o.src_ip = w->cfg->underlay.address.addr;
+	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
+	if (bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY) != 0) {
+		drop_rx(st, BX_DROP_RELAY_MALFORMED, m);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Role edge: a datagram a relay forwarded to us. Data is unwrapped and
+ * opened like any other (trimmed to the inner datagram, left in dg[]);
+ * handshakes go whole to the control lcore, which unwraps them itself to
+ * answer through the relay. Returns true if @m is in dg[].
+ */
+static bool
+relay_unwrap(struct app_worker *w, struct bx_stats_lcore *st,
+	     struct rte_mbuf *m, const struct bx_wire_udp_view *v)
+{
+	const uint8_t *payload = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+							 v->payload_off);
+	struct bx_wire_info inner;
+	enum bx_drop_reason r;
+	uint64_t from;
+	size_t off;
+
+	r = bx_relay_unwrap(payload, v->payload_len, &from, &off);
+	if (r == BX_DROP_NONE)
+		r = bx_wire_decode(payload + off, v->payload_len - off, &inner);
+	if (r != BX_DROP_NONE) {
+		drop_rx(st, r, m);
+		return false;
+	}
+	if (inner.type != BX_WIRE_DATA) {
+		to_control(w, st, &inner, m);
+		return false;
+	}
+	rte_pktmbuf_adj(m, (uint16_t)(v->payload_off + off));
+	if (rte_pktmbuf_pkt_len(m) > v->payload_len - off)
+		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
+					       (v->payload_len - off)));
+	return true;
+}
+
+/*
+ * A frame for the kernel: with ICE on, one to the mesh port is STUN for one
+ * of the agents, whose private port the translator puts in (or drops it:
+ * the kernel has no socket on the mesh port). True if it may go up.
+ */
+static bool
+stun_in(struct app_worker *w, struct bx_stats_lcore *st, struct rte_mbuf *m,
+	uint64_t now_ms)
+{
+	enum bx_drop_reason r = BX_DROP_NONE;
+	enum bx_stunmux_verdict vd;
+
+	if (w->stunmux == NULL || m->nb_segs != 1 ||
+	    rte_pktmbuf_data_len(m) <= ETH_LEN)
+		return true;
+	vd = bx_stunmux_in(w->stunmux, __atomic_load_n(w->stun_routes, __ATOMIC_ACQUIRE),
+			   rte_pktmbuf_mtod_offset(m, void *, ETH_LEN),
+			   rte_pktmbuf_data_len(m) - ETH_LEN, now_ms, &r);
+	if (vd == BX_STUNMUX_DROP) {
+		drop_rx(st, r, m);
+		return false;
+	}
+	if (vd == BX_STUNMUX_TRANSLATED)
+		bx_stats_add(st, BX_STAT_STUN_IN, 1);
+	return true;
 }
 
 /*
@@ -539,9 +657,10 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	    struct rte_mbuf *dg[], uint16_t *n_rx)
 {
 	const struct app_ports *ports = w->ports;
-	struct rte_mbuf *rx[APP_BURST], *exc[APP_BURST];
-	uint16_t n, i, n_exc = 0, n_dg = 0, sent;
-	uint64_t bytes = 0;
+	const struct bx_relay_table *relay = NULL;
+	struct rte_mbuf *rx[APP_BURST], *exc[APP_BURST], *fwd[APP_BURST];
+	uint16_t n, i, n_exc = 0, n_dg = 0, n_fwd = 0, sent;
+	uint64_t bytes = 0, now_ms = 0;
 
 	n = rte_eth_rx_burst(ports->underlay, q, rx, APP_BURST);
 	*n_rx = n;
@@ -551,6 +670,10 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 		bytes += rte_pktmbuf_pkt_len(rx[i]);
 	bx_stats_add(st, BX_STAT_RX_PACKETS, n);
 	bx_stats_add(st, BX_STAT_RX_BYTES, bytes);
+	if (w->stunmux != NULL)
+		now_ms = tsc_ms();
+	if (w->relay_table != NULL)
+		relay = __atomic_load_n(w->relay_table, __ATOMIC_ACQUIRE);
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = rx[i];
@@ -565,7 +688,8 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 			continue;
 		}
 		if (!mesh) {
-			exc[n_exc++] = m;
+			if (stun_in(w, st, m, now_ms))
+				exc[n_exc++] = m;
 			continue;
 		}
 		r = bx_wire_decode(rte_pktmbuf_mtod_offset(m, const void *,
@@ -573,6 +697,15 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 				   v.payload_len, &info);
 		if (r != BX_DROP_NONE) {
 			drop_rx(st, r, m);
+			continue;
+		}
+		if (info.type == BX_WIRE_RELAY && info.path_id == BX_RELAY_OP_FORWARD) {
+			if (relay != NULL) {
+				if (relay_forward(w, st, relay, m, &v))
+					fwd[n_fwd++] = m;
+			} else if (relay_unwrap(w, st, m, &v)) {
+				dg[n_dg++] = m;
+			}
 			continue;
 		}
 		if (info.type != BX_WIRE_DATA) {
@@ -590,6 +723,19 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	bx_stats_add(st, BX_STAT_EXCEPTION_RX_PACKETS, sent);
 	for (i = sent; i < n_exc; i++)
 		drop_rx(st, BX_DROP_EXCEPTION_FULL, exc[i]);
+	if (n_fwd > 0) {
+		bytes = 0;
+		sent = send_burst(ports->underlay, w->txq, fwd, n_fwd);
+		for (i = 0; i < sent; i++)
+			bytes += rte_pktmbuf_pkt_len(fwd[i]);
+		bx_stats_add(st, BX_STAT_RELAY_FORWARDED, sent);
+		bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
+		bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
+		/* Received, then lost on the way out: an ingress drop keeps
+		 * the receive accounting whole. */
+		for (i = sent; i < n_fwd; i++)
+			drop_rx(st, BX_DROP_TX_PORT_FULL, fwd[i]);
+	}
 	return n_dg;
 }
 
@@ -764,21 +910,56 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		rte_pktmbuf_free_bulk(&ask[sent], n_ask - sent);
 }
 
-/* What the kernel sends on exception queue @q goes out unchanged. */
+/* The kernel's frames with agents' STUN moved to the mesh port; returns
+ * how many are left in pkts[] (the others counted and freed). */
+static uint16_t
+stun_out(struct app_worker *w, struct bx_stats_lcore *st,
+	 struct rte_mbuf *pkts[], uint16_t n)
+{
+	uint64_t now_ms = tsc_ms();
+	uint16_t i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum bx_drop_reason r = BX_DROP_NONE;
+		enum bx_stunmux_verdict vd = BX_STUNMUX_PASS;
+
+		if (m->nb_segs == 1 && rte_pktmbuf_data_len(m) > ETH_LEN)
+			vd = bx_stunmux_out(w->stunmux,
+					    rte_pktmbuf_mtod_offset(m, void *, ETH_LEN),
+					    rte_pktmbuf_data_len(m) - ETH_LEN,
+					    now_ms, &r);
+		if (vd == BX_STUNMUX_DROP) {
+			drop_tx(st, r, m);
+			continue;
+		}
+		if (vd == BX_STUNMUX_TRANSLATED)
+			bx_stats_add(st, BX_STAT_STUN_OUT, 1);
+		pkts[kept++] = m;
+	}
+	return kept;
+}
+
+/* What the kernel sends on exception queue @q goes out (an ICE agent's
+ * STUN from the mesh port). */
 static uint16_t
 exception_down(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q)
 {
 	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, i, sent;
+	uint16_t got, n, i, sent;
 
-	n = rte_eth_rx_burst(w->ports->exception, q, pkts, APP_BURST);
+	got = n = rte_eth_rx_burst(w->ports->exception, q, pkts, APP_BURST);
 	if (n == 0)
 		return 0;
+	/* An ICE agent's STUN leaves from the mesh port, as the fast path's
+	 * datagrams do: one 5-tuple per node on the wire. */
+	if (w->stunmux != NULL)
+		n = stun_out(w, st, pkts, n);
 	sent = send_burst(w->ports->underlay, w->txq, pkts, n);
 	bx_stats_add(st, BX_STAT_EXCEPTION_TX_PACKETS, sent);
 	for (i = sent; i < n; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, pkts[i]);
-	return n;
+	return got;
 }
 
 /* Frames the control lcore made (handshakes, keepalives) go out. */

@@ -393,19 +393,22 @@ bx_delta() {
 # bx_check_rx_accounting SNAPSHOT WHO: every underlay frame the app
 # received went exactly one way: dropped under a reason (rx_dropped is
 # their sum; the control lcore counts the handshakes it refuses there),
-# up the exception path, decrypted and delivered, a keepalive, or a
-# handshake the control lcore accepted. Fails the test otherwise.
+# up the exception path, decrypted and delivered, a keepalive, a
+# handshake the control lcore accepted, a relay registration (or its
+# answer) accepted, or forwarded by a relay. Fails the test otherwise.
 bx_check_rx_accounting() {
-	local f=$1 who=$2 rx drop exc inner ka hs
+	local f=$1 who=$2 rx drop exc inner ka hs rc fw
 	rx=$(bx_stat "$f" rx_packets)
 	drop=$(bx_stat "$f" rx_dropped)
 	exc=$(bx_stat "$f" exception_rx_packets)
 	inner=$(bx_stat "$f" inner_tx_packets)
 	ka=$(bx_stat "$f" keepalive_rx)
 	hs=$(bx_stat "$f" handshake_accepted)
-	bx_log "$who: rx_packets $rx = rx_dropped $drop + exception_rx_packets $exc + inner_tx_packets $inner + keepalive_rx $ka + handshake_accepted $hs ?"
-	[ "$rx" = $((drop + exc + inner + ka + hs)) ] ||
-		{ bx_show_logs; cat "$f" >&2; bx_fail "$who: $((rx - drop - exc - inner - ka - hs)) underlay frames unaccounted for"; }
+	rc=$(bx_stat "$f" relay_control_rx)
+	fw=$(bx_stat "$f" relay_forwarded)
+	bx_log "$who: rx_packets $rx = rx_dropped $drop + exception_rx_packets $exc + inner_tx_packets $inner + keepalive_rx $ka + handshake_accepted $hs + relay_control_rx $rc + relay_forwarded $fw ?"
+	[ "$rx" = $((drop + exc + inner + ka + hs + rc + fw)) ] ||
+		{ bx_show_logs; cat "$f" >&2; bx_fail "$who: $((rx - drop - exc - inner - ka - hs - rc - fw)) underlay frames unaccounted for"; }
 }
 
 # bx_nonzero_drops SNAPSHOT: the drop reasons that happened, "name n, ...".
