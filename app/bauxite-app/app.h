@@ -430,7 +430,9 @@ int app_nat_peer_info(const struct app_nat *n, const char *id, char *state,
 /* The translator and its routes, for the lcore that runs it. */
 struct bx_stunmux *app_nat_stunmux(const struct app_nat *n);
 struct bx_stunmux_routes *const *app_nat_routes(const struct app_nat *n);
-/* Before the registry goes. */
+/* Closes every agent (BYE to each peer): before the hub link stops. */
+void app_nat_close(struct app_nat *n);
+/* After the workers stopped, before the registry goes. */
 void app_nat_free(struct app_nat *n);
 
 /* hub.c: the hub link's events applied on the control lcore. */
@@ -508,6 +510,12 @@ struct rte_ring *app_sessions_tx_ring(const struct app_sessions *s);
 void app_sessions_poll(struct app_sessions *s);
 /* Peers with a session we can send on. */
 unsigned app_sessions_up(const struct app_sessions *s);
+/*
+ * The peer at registry @index has a new path: if it has no session yet,
+ * its next initiation goes out at the next timer (10 ms) along it rather
+ * than after the retransmission timeout of one sent along the old path.
+ */
+void app_sessions_path_changed(struct app_sessions *s, uint32_t index);
 /* Who handles relay registrations and their answers (NULL: dropped as
  * msg_unhandled). */
 void app_sessions_set_relay(struct app_sessions *s, app_relay_frame_fn fn,

@@ -137,6 +137,13 @@ _Static_assert(BX_ICE_ID_MAX == BX_HUB_ID_MAX &&
 	       BX_ICE_CAND_MAX == BX_HUB_SIG_CAND_MAX &&
 	       BX_ICE_CAND_LEN == BX_HUB_SIG_CAND_LEN,
 	       "ICE's signals and the hub link's have the same sizes");
+_Static_assert((int)BX_ICE_INVITE == (int)BX_HUB_SIG_INVITE &&
+	       (int)BX_ICE_OFFER == (int)BX_HUB_SIG_OFFER &&
+	       (int)BX_ICE_ANSWER == (int)BX_HUB_SIG_ANSWER &&
+	       (int)BX_ICE_CANDIDATE == (int)BX_HUB_SIG_CANDIDATE &&
+	       (int)BX_ICE_END_OF_CANDIDATES == (int)BX_HUB_SIG_END_OF_CANDIDATES &&
+	       (int)BX_ICE_BYE == (int)BX_HUB_SIG_BYE,
+	       "a signal's kind is the same number on both sides");
 _Static_assert(APP_MESH_MAX == BX_HUB_MAX_STUN && APP_MESH_MAX == BX_HUB_MAX_RELAYS,
 	       "every STUN server and relay the hub names fits");
 

@@ -984,7 +984,9 @@ app_teardown(struct app *a)
 	char err[APP_ERR_LEN];
 	unsigned i;
 
-	/* The link's thread reads the counters: it stops first. */
+	/* ICE says goodbye through the hub link, which then stops first:
+	 * its thread reads the counters. */
+	app_nat_close(a->nat);
 	app_hub_stop(&a->hub);
 	if (a->n_launched != 0) {
 		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);

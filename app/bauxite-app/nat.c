@@ -42,6 +42,8 @@
 #define GLIB_DISPATCH_MAX 64u
 /* The relay counts as gone after this many unanswered registrations. */
 #define RELAY_MISSES 3u
+/* An INVITE the hub link could not take goes again this much later. */
+#define NAT_REINVITE_MS 1000u
 /* An ICE negotiation with no working pair by then is retried. */
 #define NAT_CONNECT_TIMEOUT_MS 10000u
 /* Until the relay answers, registrations go out this often. */
@@ -54,6 +56,7 @@ struct nat_peer {
 	rte_be16_t ice_port;
 	char ice_type[BX_ICE_TYPE_MAX];   /* remote candidate type */
 	struct app_path cur;              /* what the registry has */
+	uint64_t restart_ms;              /* invite again then; 0: no */
 };
 
 struct nat_route {
@@ -93,7 +96,10 @@ struct app_nat {
 	uint64_t relay_ok_ms;
 	uint64_t relay_next_ms;
 	bool relay_refused_said;
-	bool closing;                     /* app_nat_free: no more changes */
+	unsigned relay_unanswered;        /* registrations since an answer */
+	uint32_t relay_lease_s;           /* the relay's latest grant */
+	bool routes_stale;                /* a publish failed: retry */
+	bool closing;                     /* app_nat_close: no more changes */
 };
 
 static uint64_t
@@ -145,7 +151,8 @@ path_same(const struct app_path *a, const struct app_path *b)
 	       a->relay_handle == b->relay_handle;
 }
 
-/* Direct if ICE has a pair, else the relay if it answers, else none. */
+/* Direct if ICE has a pair, else the relay if it answers, else none.
+ * Staged: the caller commits (once for many peers). */
 static void
 path_update(struct app_nat *n, struct nat_peer *np)
 {
@@ -172,7 +179,6 @@ path_update(struct app_nat *n, struct nat_peer *np)
 			np->id, strerror(-rc));
 		return;
 	}
-	app_topo_commit(n->topo);
 	np->cur = want;
 	inet_ntop(AF_INET, &want.ip, ip, sizeof(ip));
 	if (want.kind == APP_PATH_NONE)
@@ -194,19 +200,51 @@ paths_update_all(struct app_nat *n)
 
 	for (i = 0; i < n->n_peer; i++)
 		path_update(n, &n->peer[i]);
+	app_topo_commit(n->topo);
 }
 
 /* ---- ICE callbacks ------------------------------------------------------ */
+
+static const char *
+signal_name(enum bx_ice_kind k)
+{
+	static const char *const names[] = {
+		[BX_ICE_INVITE] = "INVITE", [BX_ICE_OFFER] = "OFFER",
+		[BX_ICE_ANSWER] = "ANSWER", [BX_ICE_CANDIDATE] = "CANDIDATE",
+		[BX_ICE_END_OF_CANDIDATES] = "END_OF_CANDIDATES",
+		[BX_ICE_BYE] = "BYE",
+	};
+
+	return (unsigned)k < BX_ARRAY_SIZE(names) ? names[k] : "?";
+}
 
 static void
 on_signal(void *ud, const struct bx_ice_signal *s)
 {
 	struct app_nat *n = ud;
+	struct nat_peer *np;
 
-	if (n->signal_out == NULL || n->signal_out(n->signal_ctx, s) != 0)
-		fprintf(stderr, LOG_PREFIX "peer %s: signaling message %d not "
-			"sent (hub link down or busy); ICE retries\n", s->peer,
-			(int)s->kind);
+	if (n->signal_out != NULL && n->signal_out(n->signal_ctx, s) == 0)
+		return;
+	/* At exit the BYEs may not make it: nothing to retry. */
+	if (n->closing || s->kind == BX_ICE_BYE)
+		return;
+	/* An INVITE the hub link could not take (its signaling stream not
+	 * up yet, e.g. just after start): invite again shortly rather than
+	 * after the negotiation's timeout. Other messages are covered by
+	 * that timeout. */
+	np = peer_find(n, s->peer);
+	if (s->kind == BX_ICE_INVITE && np != NULL) {
+		if (np->restart_ms == 0)
+			fprintf(stderr, LOG_PREFIX "peer %s: ICE %s not sent (hub "
+				"signaling not up); again in %u ms\n", s->peer,
+				signal_name(s->kind), NAT_REINVITE_MS);
+		np->restart_ms = mono_ms() + NAT_REINVITE_MS;
+		return;
+	}
+	fprintf(stderr, LOG_PREFIX "peer %s: ICE %s not sent (hub signaling "
+		"down or busy); the negotiation retries\n", s->peer,
+		signal_name(s->kind));
 }
 
 static void
@@ -222,6 +260,7 @@ on_path(void *ud, const char *peer, const struct bx_ice_path *p)
 	np->ice_port = p->remote_port;
 	snprintf(np->ice_type, sizeof(np->ice_type), "%s", p->remote_type);
 	path_update(n, np);
+	app_topo_commit(n->topo);
 }
 
 /* The translator's routes, rebuilt and published whole (RCU). */
@@ -238,11 +277,15 @@ routes_publish(struct app_nat *n)
 					  n->route[i].port) != 0)
 			break;
 	if (next == NULL || i < n->n_route) {
-		fprintf(stderr, LOG_PREFIX "STUN routes: cannot publish (%s); "
-			"the previous ones stay\n", strerror(errno));
+		if (!n->routes_stale)
+			fprintf(stderr, LOG_PREFIX "STUN routes: cannot publish (%s); "
+				"the previous ones stay, retrying\n",
+				strerror(errno));
 		bx_stunmux_routes_free(next);
+		n->routes_stale = true;
 		return;
 	}
+	n->routes_stale = false;
 	old = n->routes;
 	__atomic_store_n(&n->routes, next, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_synchronize(n->qsbr, RTE_QSBR_THRID_INVALID);
@@ -353,6 +396,18 @@ app_nat_set_signal(struct app_nat *n, app_nat_signal_fn fn, void *ctx)
 
 /* ---- the relay client ---------------------------------------------------- */
 
+/* Between registrations: the configured interval, or sooner when the
+ * relay granted a short lease (a credential about to expire). */
+static uint64_t
+relay_interval_ms(const struct app_nat *n)
+{
+	uint64_t ms = (uint64_t)n->cfg->relay.register_interval_s * 1000u;
+
+	if (n->relay_lease_s != 0 && (uint64_t)n->relay_lease_s * 500u < ms)
+		ms = (uint64_t)n->relay_lease_s * 500u;
+	return ms > RELAY_FAST_MS ? ms : RELAY_FAST_MS;
+}
+
 static void
 relay_register(struct app_nat *n, uint64_t now)
 {
@@ -389,9 +444,16 @@ relay_register(struct app_nat *n, uint64_t now)
 	o.dst_port = n->relay_port;
 	app_sessions_send(n->sessions, msg, (uint16_t)len, &o,
 			  BX_STAT_RELAY_CONTROL_TX);
-	n->relay_next_ms = now + (n->relay_up ?
-				  n->cfg->relay.register_interval_s * 1000u :
-				  RELAY_FAST_MS);
+	n->relay_next_ms = now + (n->relay_up ? relay_interval_ms(n) : RELAY_FAST_MS);
+	if (++n->relay_unanswered == RELAY_MISSES && !n->relay_up) {
+		char ip[INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &n->relay_ip, ip, sizeof(ip));
+		fprintf(stderr, LOG_PREFIX "relay %s:%u: no answer to %u "
+			"registrations; still trying every %u ms\n", ip,
+			rte_be_to_cpu_16(n->relay_port), RELAY_MISSES,
+			RELAY_FAST_MS);
+	}
 }
 
 static void
@@ -434,6 +496,8 @@ app_nat_relay_frame(void *ctx, const uint8_t *msg, size_t len,
 		bx_stats_add(n->st, BX_STAT_RELAY_CONTROL_RX, 1);
 		n->relay_ok_ms = mono_ms();
 		n->relay_refused_said = false;
+		n->relay_unanswered = 0;
+		n->relay_lease_s = lease;
 		relay_set_up(n, true);
 		break;
 	case BX_RELAY_OP_REFUSED:
@@ -480,6 +544,8 @@ app_nat_mesh(struct app_nat *n, const struct app_mesh *m)
 	n->relay_known = true;
 	if (moved) {
 		relay_set_up(n, false);
+		n->relay_unanswered = 0;
+		n->relay_lease_s = 0;
 		n->relay_ip = m->relays[0].ip;
 		n->relay_port = rte_cpu_to_be_16(m->relays[0].port);
 		app_neigh_set(n->neigh, n->relay_slot, "relay", n->relay_ip);
@@ -502,9 +568,21 @@ app_nat_poll(struct app_nat *n)
 	for (i = 0; i < GLIB_DISPATCH_MAX; i++)
 		if (!g_main_context_iteration(n->ctx, FALSE))
 			break;
+	now = mono_ms();
+	/* Outside libnice's callbacks: a negotiation can start over. */
+	for (i = 0; n->ice != NULL && i < n->n_peer; i++) {
+		struct nat_peer *np = &n->peer[i];
+
+		if (np->restart_ms == 0 || now < np->restart_ms)
+			continue;
+		np->restart_ms = 0;
+		bx_ice_peer_remove(n->ice, np->id);
+		bx_ice_peer_add(n->ice, np->id);
+	}
+	if (n->routes_stale)
+		routes_publish(n);
 	if (!n->relay_known)
 		return;
-	now = mono_ms();
 	if (n->relay_up &&
 	    now - n->relay_ok_ms > RELAY_MISSES * n->cfg->relay.register_interval_s * 1000u)
 		relay_set_up(n, false);
@@ -620,15 +698,23 @@ fail:
 }
 
 void
+app_nat_close(struct app_nat *n)
+{
+	if (n == NULL || n->closing)
+		return;
+	/* Every agent closes with a BYE while the hub link can still take
+	 * it; the callbacks change nothing any more. */
+	n->closing = true;
+	bx_ice_free(n->ice);
+	n->ice = NULL;
+}
+
+void
 app_nat_free(struct app_nat *n)
 {
 	if (n == NULL)
 		return;
-	/* Closing the agents calls back: nothing is changed any more (the
-	 * workers have stopped, the registry goes next). */
-	n->closing = true;
-	bx_ice_free(n->ice);
-	n->ice = NULL;
+	app_nat_close(n);
 	bx_stunmux_free(n->mux);
 	bx_stunmux_routes_free(n->routes);
 	if (n->ctx != NULL)

@@ -45,6 +45,7 @@ struct app_relay {
 	struct bx_relay_registry *reg;
 	struct bx_relay_table *table;    /* what the workers read */
 	uint64_t next_expire_ms;
+	bool stale;                      /* a publish failed: retry */
 };
 
 static uint64_t
@@ -110,10 +111,14 @@ publish(struct app_relay *r)
 	struct bx_relay_table *next = bx_relay_table_build(r->reg), *old;
 
 	if (next == NULL) {
-		fprintf(stderr, LOG_PREFIX "cannot build the forwarding table: %s; "
-			"the previous one stays\n", strerror(errno));
+		if (!r->stale)
+			fprintf(stderr, LOG_PREFIX "cannot build the forwarding "
+				"table: %s; the previous one stays, retrying\n",
+				strerror(errno));
+		r->stale = true;
 		return;
 	}
+	r->stale = false;
 	old = r->table;
 	__atomic_store_n(&r->table, next, __ATOMIC_RELEASE);
 	rte_rcu_qsbr_synchronize(r->qsbr, RTE_QSBR_THRID_INVALID);
@@ -205,6 +210,8 @@ app_relay_tick(struct app_relay *r)
 	if (r == NULL || now < r->next_expire_ms)
 		return;
 	r->next_expire_ms = now + EXPIRE_PERIOD_MS;
+	if (r->stale)
+		publish(r);
 	if (bx_relay_registry_expire(r->reg, unix_s())) {
 		publish(r);
 		printf(LOG_PREFIX "leases ran out: %" PRIu32 " registered\n",

@@ -70,6 +70,12 @@ _Static_assert(HS_BATCH <= APP_CTL_MBUFS - APP_HS_RING - APP_CTL_TX_RING,
 #define HS_BATCHES_PER_POLL 8u
 /* Timers (initiation, rekey, expiry) run this often. */
 #define TIMER_PERIOD_NS (10u * 1000000u)
+/* A sessionless peer's first initiation is sent again after this long
+ * without an answer, doubling (see peer_timers). */
+#define FIRST_RETRY_NS (250u * 1000000ull)
+/* Our pending initiation is sent again when the peer's crosses it this
+ * long after ours went out (see on_initiation). */
+#define SIMULTANEOUS_RESEND_NS (250u * 1000000u)
 /* Retransmit jitter: up to this fraction of the handshake timeout. */
 #define RETRY_JITTER_DIV 8u
 /* Index table: a peer can hold four local receiver indices at once (both
@@ -92,6 +98,8 @@ struct hs_peer {
 	uint64_t up_unix_ms;            /* the latest session came up */
 	uint64_t rtt_ns;                /* initiation -> response, latest */
 	uint64_t sessions;              /* made with this peer */
+	bool kick;                      /* a new path: initiate now */
+	unsigned first_retries;         /* unanswered while sessionless */
 };
 
 struct app_sessions {
@@ -499,6 +507,7 @@ session_up(struct app_sessions *ss, struct hs_peer *hp,
 	/* Answered: the next handshake is due by the policy alone, not by
 	 * the retransmit timer of the initiation that made this one. */
 	hp->next_init_ns = 0;
+	hp->first_retries = 0;
 	hp->up_unix_ms = clock_ns(CLOCK_REALTIME) / 1000000u;
 	hp->sessions++;
 	/* Staged, not yet published: counter 0 is still ours to use. */
@@ -554,12 +563,16 @@ on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
 	memset(&rx, 0, sizeof(rx));
 	rx.msg = msg;
 	rx.len = len;
-	rx.source = (uint64_t)rte_be_to_cpu_32(v->src_ip) << 16 |
+	/* The rate limit and cookies are per sender: through a relay, the
+	 * node behind it (its handle), not the relay every node shares. */
+	rx.source = ss->via_relay != 0 ? ss->via_relay :
+		    (uint64_t)rte_be_to_cpu_32(v->src_ip) << 16 |
 		    rte_be_to_cpu_16(v->src_port);
 	rx.now = now;
 	rx.wall_ns = clock_ns(CLOCK_REALTIME);
 	rx.local_index = index_new(ss);
 	rx.under_load = rte_ring_count(ss->hs_rx) >= APP_HS_LOAD_MARK;
+	res.simultaneous = NULL;
 	r = bx_hs_consume_initiation(ss->hs, &rx, &res);
 	reply_to(ss, v, &o);
 	if (r == BX_HS_COOKIE_SENT || r == BX_HS_BAD_MAC2)
@@ -567,6 +580,14 @@ on_initiation(struct app_sessions *ss, const uint8_t *msg, size_t len,
 			    ss->via_relay);
 	if (r != BX_HS_OK) {
 		count_refused(ss, r);
+		/* The peer's initiation crossed ours, which it should answer;
+		 * but it got here and ours has had time to arrive: ours may
+		 * be lost (a relay that did not know the peer yet). Send it
+		 * again now rather than after the handshake timeout. */
+		hp = r == BX_HS_SIMULTANEOUS && res.simultaneous != NULL ?
+			     res.simultaneous->ctx : NULL;
+		if (hp != NULL && now - hp->init_sent_ns >= SIMULTANEOUS_RESEND_NS)
+			hp->kick = true;
 		return;
 	}
 	hp = res.session.peer->ctx;
@@ -669,6 +690,7 @@ on_frame(struct app_sessions *ss, struct rte_mbuf *m, uint64_t now)
 			r = bx_wire_decode(msg + off, len - off, &info);
 		if (r != BX_DROP_NONE) {
 			bx_stats_rx_drop(ss->st, r, 1);
+			ss->via_relay = 0;
 			return;
 		}
 		msg += off;
@@ -770,6 +792,14 @@ send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 	hp->init_index = idx;
 }
 
+static uint64_t
+first_retry_ns(const struct app_sessions *ss, const struct hs_peer *hp)
+{
+	uint64_t ns = FIRST_RETRY_NS << (hp->first_retries < 16 ? hp->first_retries : 16);
+
+	return ns < ss->hcfg.handshake_timeout_ns ? ns : ss->hcfg.handshake_timeout_ns;
+}
+
 static void
 peer_timers(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 {
@@ -794,9 +824,46 @@ peer_timers(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 			slot_clear(ss, hp, slot);
 		}
 	}
+	if (hp->kick) {
+		/* An initiation sent along the old path is not waited for. */
+		hp->kick = false;
+		if (wants_handshake(ss, hp, now)) {
+			send_initiation(ss, hp, now);
+			return;
+		}
+	}
 	if (bx_hs_pending_index(&hp->hs) == 0 && now >= hp->next_init_ns &&
-	    wants_handshake(ss, hp, now))
+	    wants_handshake(ss, hp, now)) {
 		send_initiation(ss, hp, now);
+		return;
+	}
+	/* No session at all yet: an unanswered initiation goes again after
+	 * FIRST_RETRY_NS, doubling up to the handshake timeout, instead of
+	 * only after the timeout. One lost on a path that just came up (a
+	 * relay that does not know the peer yet) then costs little. */
+	if (bx_hs_pending_index(&hp->hs) != 0 &&
+	    hp->slot[BX_PEER_SESSION_CURRENT] == NULL &&
+	    now - hp->init_sent_ns >= first_retry_ns(ss, hp)) {
+		hp->first_retries++;
+		send_initiation(ss, hp, now);
+	}
+}
+
+
+void
+app_sessions_path_changed(struct app_sessions *ss, uint32_t index)
+{
+	struct hs_peer *hp;
+
+	if (index >= ss->n_slots)
+		return;
+	hp = &ss->peers[index];
+	/* Only a peer still waiting for a session: a working one keeps its
+	 * keys and its rekey schedule whatever the path. */
+	if (hp->in_use && (hp->slot[BX_PEER_SESSION_CURRENT] == NULL ||
+			   !__atomic_load_n(&hp->slot[BX_PEER_SESSION_CURRENT]->confirmed,
+					    __ATOMIC_RELAXED)))
+		hp->kick = true;
 }
 
 /* ---- the layer --------------------------------------------------------------- */

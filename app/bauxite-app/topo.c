@@ -232,10 +232,13 @@ change(struct app_topo *t, struct app_peer_src *old,
 	if (rec != NULL && old->endpoint_ip != p->endpoint_ip)
 		app_neigh_set(t->neigh, rec->index, p->id, pc.endpoint_ip);
 	*old = *p;
-	if (t->nat != NULL && managed != now_managed) {
-		if (now_managed)
+	if (managed != now_managed) {
+		/* A path NAT traversal found no longer applies either way. */
+		if (rec != NULL && t->path != NULL)
+			memset(&t->path[rec->index], 0, sizeof(t->path[0]));
+		if (t->nat != NULL && now_managed)
 			app_nat_peer_add(t->nat, p->id);
-		else
+		else if (t->nat != NULL)
 			app_nat_peer_remove(t->nat, p->id);
 	}
 	return 0;
@@ -249,20 +252,25 @@ app_topo_set_path(struct app_topo *t, const char *id,
 	const struct bx_peer *rec = bx_peer_find(t->reg, id);
 	struct bx_peer_conf pc;
 	rte_be32_t was;
+	uint32_t idx;
 	int rc;
 
 	if (p == NULL || rec == NULL || t->path == NULL)
 		return -ENOENT;
 	if (p->endpoint_ip != 0)
 		return -EPERM;
+	/* The replace frees a record staged earlier in this round: keep
+	 * what is needed of it first. */
+	idx = rec->index;
 	was = rec->endpoint_ip;
 	conf_of(p, path, &pc);
 	rc = bx_peer_replace(t->reg, &pc);
 	if (rc != 0)
 		return rc;
-	t->path[rec->index] = *path;
+	t->path[idx] = *path;
 	if (was != pc.endpoint_ip)
-		app_neigh_set(t->neigh, rec->index, id, pc.endpoint_ip);
+		app_neigh_set(t->neigh, idx, id, pc.endpoint_ip);
+	app_sessions_path_changed(t->sessions, idx);
 	return 0;
 }
 

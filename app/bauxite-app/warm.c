@@ -173,6 +173,12 @@ merge(const struct bx_config *cfg, const uint8_t own_key[BX_HS_KEY_LEN],
 			continue;
 		}
 		from_snapshot(sp, p);
+		/* As for the hub's own updates (hub.c): with ICE on, the
+		 * endpoint the hub recorded is no path. */
+		if (cfg->ice.enabled) {
+			p->endpoint_ip = 0;
+			p->endpoint_port = 0;
+		}
 		why = clashes(cfg, own_key, w->peers, w->n, p);
 		if (why != NULL) {
 			printf(LOG_PREFIX "snapshot: peer %s not restored: its %s\n",

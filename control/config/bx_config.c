@@ -1515,6 +1515,9 @@ parse_ice(struct ctx *c, const json_t *root, struct bx_config *cfg)
 		if (ice->enabled && !cfg->hub.set)
 			return fail(c, -EINVAL, path,
 				    "ICE needs a \"hub\" section: its signaling goes through the hub (expected false, or add \"hub\")");
+		if (ice->enabled && cfg->role == BX_CONFIG_ROLE_RELAY)
+			return fail(c, -EINVAL, path,
+				    "a relay is reached at its own public address; it does no NAT traversal (expected false with \"role\": \"relay\")");
 	}
 	v = obj != NULL ? field(obj, "ice", "stun_servers", path) : NULL;
 	ice->n_stun = 0;

@@ -662,6 +662,7 @@ hs_consume_initiation_with(struct bx_hs *hs, const struct bx_hs_rx *rx,
 	}
 	/* Tie-break: the lower id's initiation is the one answered. */
 	if (pending_live(hs, p, rx->now) && p->local_is_lower) {
+		res->simultaneous = p;
 		r = BX_HS_SIMULTANEOUS;
 		goto out;
 	}

@@ -389,6 +389,11 @@ struct bx_hs_result {
 	uint32_t dropped_index;            /* OK: our pending initiation to this
 					    * peer that the answer replaced (drop
 					    * it from the index table), or 0 */
+	/* SIMULTANEOUS only (else untouched, like the rest on a failure):
+	 * the peer whose initiation crossed our pending one. It reached us,
+	 * so ours may have been lost on the way: the caller may send it
+	 * again. */
+	struct bx_hs_peer *simultaneous;
 };
 
 /*

@@ -55,7 +55,8 @@
 	X(EXCEPTION_TX_PACKETS, "exception_tx_packets",                       \
 	  "kernel frames sent out on the underlay")                           \
 	X(HANDSHAKE_RX, "handshake_rx",                                       \
-	  "handshake and cookie datagrams handed to the control lcore")       \
+	  "handshake, cookie and relay control datagrams handed to the "      \
+	  "control lcore")                                                    \
 	X(ARP_REPLIES, "arp_replies",                                         \
 	  "ARP replies sent on the inner port (proxy ARP, gateway address)")  \
 	X(ARP_REQUESTS, "arp_requests",                                       \

@@ -868,8 +868,11 @@ run_simultaneous(enum sim_order order)
 	if (order == SIM_A_FIRST) {
 		rx = rx_of(ib, sizeof(ib), SRC_B, t_b, false);
 		rx.local_index = 0x99999999u;
+		ra.simultaneous = NULL;
 		assert_reason(bx_hs_consume_initiation(pr.a.hs, &rx, &ra),
 			      BX_HS_SIMULTANEOUS);
+		/* a learns whose initiation crossed its own. */
+		assert_ptr_equal(ra.simultaneous, pr.ab);
 	}
 	if (order != SIM_A_EXPIRED) {
 		/* b, the higher id, answers a and drops its own attempt. */
