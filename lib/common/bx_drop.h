@@ -97,7 +97,10 @@
 	X(RELAY_BAD_CREDENTIAL, "relay_bad_credential")                       \
 	X(RELAY_EXPIRED, "relay_expired")                                     \
 	X(RELAY_REPLAYED, "relay_replayed")                                   \
-	X(RELAY_FULL, "relay_full")
+	X(RELAY_FULL, "relay_full")                                           \
+	/* path probes (lib/probe) */                                         \
+	X(PROBE_MALFORMED, "probe_malformed")                                 \
+	X(PROBE_UNKNOWN, "probe_unknown")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,
