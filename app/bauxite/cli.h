@@ -137,5 +137,7 @@ int cli_join(int argc, char **argv);
 int cli_hub(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
+int cli_safety(int argc, char **argv);
+int cli_jamming(int argc, char **argv);
 
 #endif /* BX_CLI_H */

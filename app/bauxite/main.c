@@ -9,6 +9,8 @@
  *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
  *   bauxite join TOKEN HUB --underlay-port P --underlay-address A [...]
  *   bauxite hub check --config FILE      (both build with gRPC)
+ *   bauxite safety watch --listen ADDR [--count N]   (gRPC)
+ *   bauxite jamming watch --listen ADDR [--count N]  (gRPC)
  *
  * Output meant for scripts goes to stdout; notes and errors, each naming
  * the file or field at fault, go to stderr. Exit status: 0 done, 1 failed,
@@ -30,6 +32,12 @@ static const struct cli_cmd commands[] = {
 #ifdef BX_CLI_SNAPSHOT
 	{ "snapshot", "inspect or save warm-start state snapshots",
 	  cli_snapshot },
+#endif
+#ifdef BX_CLI_SAFETY
+	{ "safety", "follow the safety monitor of a running bauxite-app",
+	  cli_safety },
+	{ "jamming", "follow the jamming threat levels of a running "
+	  "bauxite-app", cli_jamming },
 #endif
 };
 

@@ -26,6 +26,12 @@
  *   leaf against it with OpenSSL (signature, validity, name). Hence
  *   bx_rpc_server_conf.cert_chain_pem must include the CA certificate.
  *
+ *   The one exception is a local server (bx_rpc_server_create_local): the
+ *   services a node offers to processes on its own machine (the safety
+ *   sidecar, the operator CLI) listen without TLS, on a unix socket or a
+ *   loopback address and nowhere else. Who may call them is whoever may
+ *   open the socket, so a unix socket is the one to prefer.
+ *
  * Threads
  *   A server runs one completion-queue thread of its own. Every handler and
  *   callback of struct bx_rpc_method runs on it, one at a time, and must not
@@ -86,6 +92,13 @@
 #define BX_RPC_MIN_PING_INTERVAL_MS 10000
 /* A CA pin: SHA-256 of the CA certificate's DER encoding. */
 #define BX_RPC_SHA256_LEN 32u
+/*
+ * A local server's unix socket is made owner-only: the services behind it
+ * have no authentication of their own (see "Security").
+ */
+#define BX_RPC_LOCAL_SOCKET_MODE 0600
+/* "unix:" */
+#define BX_RPC_UNIX_PREFIX "unix:"
 
 /* gRPC status codes, with gRPC's numbers (the wire protocol fixes them). */
 enum bx_rpc_code {
@@ -123,6 +136,17 @@ const char *bx_rpc_code_name(enum bx_rpc_code code);
  *   UNKNOWN, INTERNAL and anything else -EPROTO.
  */
 int bx_rpc_code_to_errno(enum bx_rpc_code code);
+
+/*
+ * Whether @addr names only this machine, so that a call through it in clear
+ * never crosses a network: "unix:PATH" (a file path without '%', '?' or
+ * '#'; "unix:///abs/path" too), "127.x.y.z:PORT" or "[::1]:PORT", with a
+ * decimal port. Host names
+ * (even "localhost"), wildcards, abstract unix sockets (no file mode, so
+ * anyone in the network namespace may connect) and gRPC's other URI
+ * schemes are not.
+ */
+bool bx_rpc_addr_is_local(const char *addr);
 
 /* A peer address as gRPC reports it, parsed. */
 struct bx_rpc_addr {
@@ -253,7 +277,32 @@ struct bx_rpc_method {
 struct bx_rpc_server *bx_rpc_server_create(const struct bx_rpc_server_conf *conf,
 					   char *err, size_t errlen);
 
-/* The bound TCP port (the ephemeral one when conf.listen asked for 0). */
+/*
+ * A server for this machine's processes only, without TLS (see "Security"):
+ * @listen must satisfy bx_rpc_addr_is_local(), anything else is refused
+ * with EINVAL and a message, because a server without TLS on a routable
+ * address would hand its streams to anyone on the network.
+ *
+ * No caller has an identity: only methods registered with allow_anonymous
+ * can be called (the others answer UNAUTHENTICATED as usual).
+ *
+ * "unix:PATH": the socket file gets mode BX_RPC_LOCAL_SOCKET_MODE (0600,
+ * the owner only) right after it is bound, before the server is started;
+ * to keep out even that moment, put it in a directory only the owner can
+ * enter (/run/bauxite, 0700). A socket file left by a server that is gone
+ * (nobody accepts on it) is replaced; a live one is EADDRINUSE and
+ * anything else at PATH is EEXIST: neither is removed. The file goes at
+ * bx_rpc_server_stop, unless something else has replaced it by then.
+ * Errors: EINVAL, EADDRINUSE, EEXIST, ENAMETOOLONG (PATH does not fit in a
+ * unix socket address), ENOMEM, or the errno of a failed chmod.
+ */
+struct bx_rpc_server *bx_rpc_server_create_local(const char *listen,
+						 char *err, size_t errlen);
+
+/*
+ * The bound TCP port (the ephemeral one when conf.listen asked for 0); 0
+ * for a unix socket.
+ */
 uint16_t bx_rpc_server_port(const struct bx_rpc_server *srv);
 
 /*
@@ -350,6 +399,10 @@ enum bx_rpc_creds_kind {
 	/* No client certificate; trust a server whose chain holds a CA with
 	 * this SHA-256 that signed its leaf (`bauxite join`). */
 	BX_RPC_CREDS_PINNED_CA,
+	/* No TLS, to a local server (bx_rpc_server_create_local): the target
+	 * must satisfy bx_rpc_addr_is_local(), so that a wrong target never
+	 * sends a call in clear over a network. */
+	BX_RPC_CREDS_LOCAL,
 };
 
 struct bx_rpc_client_creds {
@@ -369,10 +422,11 @@ struct bx_rpc_client_creds {
 struct bx_rpc_channel;
 
 /*
- * A channel to @target "host:port" with @creds (copied). Connects lazily,
- * reconnects by itself; a call made while the server cannot be reached
- * fails at once with UNAVAILABLE rather than waiting for it. Errors:
- * EINVAL (missing field, unparsable PEM), ENOMEM.
+ * A channel to @target "host:port" (LOCAL: also "unix:PATH") with @creds
+ * (copied). Connects lazily, reconnects by itself; a call made while the
+ * server cannot be reached fails at once with UNAVAILABLE rather than
+ * waiting for it. Errors: EINVAL (missing field, unparsable PEM, a LOCAL
+ * target that is not local), ENOMEM.
  */
 struct bx_rpc_channel *bx_rpc_channel_create(const char *target,
 					     const struct bx_rpc_client_creds *creds,

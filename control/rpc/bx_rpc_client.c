@@ -318,8 +318,16 @@ struct bx_rpc_channel *bx_rpc_channel_create(const char *target,
 
 	if (target == NULL || creds == NULL ||
 	    (creds->kind != BX_RPC_CREDS_TLS &&
-	     creds->kind != BX_RPC_CREDS_PINNED_CA)) {
+	     creds->kind != BX_RPC_CREDS_PINNED_CA &&
+	     creds->kind != BX_RPC_CREDS_LOCAL)) {
 		rpc_err(err, errlen, "channel: target and credentials required");
+		errno = EINVAL;
+		return NULL;
+	}
+	if (creds->kind == BX_RPC_CREDS_LOCAL && !bx_rpc_addr_is_local(target)) {
+		rpc_err(err, errlen,
+			"channel %s: without TLS only unix:PATH, 127.x.y.z:PORT or [::1]:PORT",
+			target);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -334,8 +342,10 @@ struct bx_rpc_channel *bx_rpc_channel_create(const char *target,
 	grpc_init();
 	if (creds->kind == BX_RPC_CREDS_TLS)
 		gc = tls_creds(creds, err, errlen);
-	else
+	else if (creds->kind == BX_RPC_CREDS_PINNED_CA)
 		gc = pinned_creds(target, creds, err, errlen);
+	else
+		gc = grpc_insecure_credentials_create();
 	if (gc == NULL) {
 		int e = errno;
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
 #include <grpc/slice.h>
 #include <grpc/status.h>
@@ -148,6 +149,79 @@ int bx_rpc_addr_parse(const char *peer, struct bx_rpc_addr *out)
 		return -EINVAL;
 	*out = a;
 	return 0;
+}
+
+int rpc_unix_path(const char *addr, char *out, size_t outlen)
+{
+	const char *p;
+	size_t n;
+
+	if (addr == NULL ||
+	    strncmp(addr, BX_RPC_UNIX_PREFIX, strlen(BX_RPC_UNIX_PREFIX)) != 0)
+		return -EINVAL;
+	p = addr + strlen(BX_RPC_UNIX_PREFIX);
+	/* The URI form: an empty authority, then the absolute path. */
+	if (strncmp(p, "//", 2) == 0) {
+		p += 2;
+		if (*p != '/')
+			return -EINVAL;
+	}
+	n = strlen(p);
+	/* gRPC parses the address as a URI: these would not name the file
+	 * we see. */
+	if (n == 0 || strpbrk(p, "%?#") != NULL)
+		return -EINVAL;
+	if (n >= outlen)
+		return -ENAMETOOLONG;
+	memcpy(out, p, n + 1);
+	return 0;
+}
+
+/* "127.x.y.z:PORT" or "[::1]:PORT". */
+static bool loopback_host_port(const char *addr)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *end, *port;
+	struct in6_addr v6;
+	struct in_addr v4;
+	bool bracketed = *addr == '[';
+	uint16_t p;
+	size_t n;
+
+	if (bracketed) {
+		addr++;
+		end = strchr(addr, ']');
+		if (end == NULL || end[1] != ':')
+			return false;
+		port = end + 2;
+	} else {
+		end = strrchr(addr, ':');
+		if (end == NULL)
+			return false;
+		port = end + 1;
+	}
+	n = (size_t)(end - addr);
+	if (n == 0 || n >= sizeof(host) || parse_port(port, &p) != 0)
+		return false;
+	memcpy(host, addr, n);
+	host[n] = '\0';
+	/* gRPC reads an IPv6 address only in brackets. */
+	if (!bracketed)
+		return inet_pton(AF_INET, host, &v4) == 1 &&
+		       (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 &&
+	       IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+bool bx_rpc_addr_is_local(const char *addr)
+{
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+
+	if (addr == NULL)
+		return false;
+	if (strncmp(addr, BX_RPC_UNIX_PREFIX, strlen(BX_RPC_UNIX_PREFIX)) == 0)
+		return rpc_unix_path(addr, path, sizeof(path)) == 0;
+	return loopback_host_port(addr);
 }
 
 void rpc_err(char *err, size_t errlen, const char *fmt, ...)

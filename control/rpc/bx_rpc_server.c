@@ -25,7 +25,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -111,6 +115,10 @@ struct bx_rpc_server {
 	grpc_server *server;
 	grpc_completion_queue *cq;
 	uint16_t port;
+	/* A local server's unix socket, removed at stop if still ours. */
+	char *unix_path;
+	dev_t unix_dev;
+	ino_t unix_ino;
 	struct method *methods;
 	size_t n_methods;
 	bool started;
@@ -781,8 +789,14 @@ static int check_conf(const struct bx_rpc_server_conf *conf, char *err,
 	return rc;
 }
 
-struct bx_rpc_server *bx_rpc_server_create(const struct bx_rpc_server_conf *conf,
-					   char *err, size_t errlen)
+/*
+ * A server bound to @listen with @creds, not started. Consumes @creds and
+ * the caller's grpc_init() (needed to make them): the server gives it back
+ * when it stops, or this on failure. errno and @err say why on failure.
+ */
+static struct bx_rpc_server *server_new(const char *listen,
+					grpc_server_credentials *creds,
+					char *err, size_t errlen)
 {
 	grpc_arg args[] = {
 		/* gRPC sets SO_REUSEPORT by default: a second hub on our
@@ -804,23 +818,17 @@ struct bx_rpc_server *bx_rpc_server_create(const struct bx_rpc_server_conf *conf
 		 {.integer = BX_RPC_MIN_PING_INTERVAL_MS}},
 	};
 	grpc_channel_args cargs = {BX_ARRAY_SIZE(args), args};
-	grpc_ssl_pem_key_cert_pair pair;
-	grpc_server_credentials *creds;
 	struct bx_rpc_server *srv;
-	int port, rc;
+	int port;
 
-	rc = check_conf(conf, err, errlen);
-	if (rc != 0) {
-		errno = -rc;
-		return NULL;
-	}
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL) {
+		grpc_server_credentials_release(creds);
+		grpc_shutdown();
 		rpc_err(err, errlen, "out of memory");
 		errno = ENOMEM;
 		return NULL;
 	}
-	grpc_init();
 	atomic_init(&srv->stopping, false);
 	srv->t_shutdown = (struct tag){TAG_SHUTDOWN, NULL};
 	pthread_mutex_init(&srv->lock, NULL);
@@ -836,22 +844,159 @@ struct bx_rpc_server *bx_rpc_server_create(const struct bx_rpc_server_conf *conf
 	srv->cq = grpc_completion_queue_create_for_next(NULL);
 	grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
 
+	port = grpc_server_add_http2_port(srv->server, listen, creds);
+	grpc_server_credentials_release(creds);
+	if (port <= 0) {
+		rpc_err(err, errlen, "server: cannot listen on %s", listen);
+		bx_rpc_server_stop(srv, 0);
+		errno = EADDRINUSE;
+		return NULL;
+	}
+	/* gRPC answers 1 for a unix socket, which has no port. */
+	if (strncmp(listen, BX_RPC_UNIX_PREFIX, strlen(BX_RPC_UNIX_PREFIX)) != 0)
+		srv->port = (uint16_t)port;
+	return srv;
+}
+
+struct bx_rpc_server *bx_rpc_server_create(const struct bx_rpc_server_conf *conf,
+					   char *err, size_t errlen)
+{
+	grpc_ssl_pem_key_cert_pair pair;
+	grpc_server_credentials *creds;
+	int rc;
+
+	rc = check_conf(conf, err, errlen);
+	if (rc != 0) {
+		errno = -rc;
+		return NULL;
+	}
+	/* gRPC's objects need it before the credentials are made. */
+	grpc_init();
 	pair.private_key = conf->key_pem;
 	pair.cert_chain = conf->cert_chain_pem;
 	/* Request and verify, not require: see "Security" in bx_rpc.h. */
 	creds = grpc_ssl_server_credentials_create_ex(
 		conf->ca_pem, &pair, 1,
 		GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY, NULL);
-	port = grpc_server_add_http2_port(srv->server, conf->listen, creds);
-	grpc_server_credentials_release(creds);
-	if (port <= 0) {
-		rpc_err(err, errlen, "server: cannot listen on %s",
-			conf->listen);
-		bx_rpc_server_stop(srv, 0);
-		errno = EADDRINUSE;
+	return server_new(conf->listen, creds, err, errlen);
+}
+
+/*
+ * Makes room for a local server's socket at @path: nothing there, or a
+ * socket nobody accepts on (its server died without removing it), which
+ * is removed. Returns 0 or -errno with @err set.
+ */
+static int unix_path_free(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		rc = -errno;
+		rpc_err(err, errlen, "server: %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		rpc_err(err, errlen,
+			"server: %s exists and is not a socket: not replaced",
+			path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		rpc_err(err, errlen, "server: socket: %s", strerror(-rc));
+		return rc;
+	}
+	/* rpc_unix_path checked that the path fits. */
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
+	close(fd);
+	if (rc == 0) {
+		rpc_err(err, errlen,
+			"server: another server listens on %s", path);
+		return -EADDRINUSE;
+	}
+	if (rc != -ECONNREFUSED) {
+		rpc_err(err, errlen, "server: %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (unlink(path) != 0 && errno != ENOENT) {
+		rc = -errno;
+		rpc_err(err, errlen, "server: cannot remove the stale socket %s: %s",
+			path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* Owner-only mode on a local server's fresh socket; remembers the file. */
+static int unix_path_claim(struct bx_rpc_server *srv, const char *path,
+			   char *err, size_t errlen)
+{
+	struct stat st;
+	int rc;
+
+	if (chmod(path, BX_RPC_LOCAL_SOCKET_MODE) != 0 ||
+	    lstat(path, &st) != 0) {
+		rc = -errno;
+		rpc_err(err, errlen, "server: %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	srv->unix_path = strdup(path);
+	if (srv->unix_path == NULL) {
+		rpc_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	srv->unix_dev = st.st_dev;
+	srv->unix_ino = st.st_ino;
+	return 0;
+}
+
+struct bx_rpc_server *bx_rpc_server_create_local(const char *listen,
+						 char *err, size_t errlen)
+{
+	char path[sizeof(((struct sockaddr_un *)NULL)->sun_path)];
+	struct bx_rpc_server *srv;
+	int rc;
+
+	if (!bx_rpc_addr_is_local(listen)) {
+		if (rpc_unix_path(listen, path, sizeof(path)) == -ENAMETOOLONG) {
+			rpc_err(err, errlen,
+				"server %s: the path is longer than a unix socket address takes (%zu bytes)",
+				listen, sizeof(path) - 1);
+			errno = ENAMETOOLONG;
+			return NULL;
+		}
+		rpc_err(err, errlen,
+			"server %s: without TLS a server listens only on unix:PATH, 127.x.y.z:PORT or [::1]:PORT",
+			listen ? listen : "(null)");
+		errno = EINVAL;
 		return NULL;
 	}
-	srv->port = (uint16_t)port;
+	if (rpc_unix_path(listen, path, sizeof(path)) != 0)
+		path[0] = '\0'; /* loopback TCP */
+	if (path[0] != '\0') {
+		rc = unix_path_free(path, err, errlen);
+		if (rc != 0) {
+			errno = -rc;
+			return NULL;
+		}
+	}
+	grpc_init();
+	srv = server_new(listen, grpc_insecure_server_credentials_create(), err,
+			 errlen);
+	if (srv == NULL || path[0] == '\0')
+		return srv;
+	rc = unix_path_claim(srv, path, err, errlen);
+	if (rc != 0) {
+		bx_rpc_server_stop(srv, 0);
+		errno = -rc;
+		return NULL;
+	}
 	return srv;
 }
 
@@ -931,6 +1076,23 @@ int bx_rpc_server_start(struct bx_rpc_server *srv)
 	return 0;
 }
 
+/*
+ * Removes a local server's socket file, unless another has taken the path
+ * since (after someone removed ours): that one is not ours to remove.
+ */
+static void unix_path_release(struct bx_rpc_server *srv)
+{
+	struct stat st;
+
+	if (srv->unix_path == NULL)
+		return;
+	if (lstat(srv->unix_path, &st) == 0 && st.st_dev == srv->unix_dev &&
+	    st.st_ino == srv->unix_ino)
+		unlink(srv->unix_path);
+	free(srv->unix_path);
+	srv->unix_path = NULL;
+}
+
 void bx_rpc_server_stop(struct bx_rpc_server *srv, uint32_t grace_ms)
 {
 	struct timespec until;
@@ -965,6 +1127,7 @@ void bx_rpc_server_stop(struct bx_rpc_server *srv, uint32_t grace_ms)
 		cq_loop(srv);
 	}
 	grpc_completion_queue_destroy(srv->cq);
+	unix_path_release(srv);
 	for (i = 0; i < srv->n_methods; i++)
 		free((char *)srv->methods[i].m.path);
 	free(srv->methods);

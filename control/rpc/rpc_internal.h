@@ -15,6 +15,15 @@
 
 #include "bx_rpc.h"
 
+/*
+ * The file path of a "unix:PATH" or "unix:///abs/path" address, into @out
+ * (@outlen bytes, a unix socket address's sun_path at most). Returns 0,
+ * -EINVAL when @addr is not such an address (or has an empty path, an
+ * authority, or a '%', '?' or '#', which gRPC would read as URI syntax),
+ * -ENAMETOOLONG when the path does not fit.
+ */
+int rpc_unix_path(const char *addr, char *out, size_t outlen);
+
 /* Formats a one-line reason into the caller's optional error buffer. */
 void rpc_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -10,7 +10,11 @@
  * node posing as the hub), server streams (1000 messages from another
  * thread, client cancel, slow-client overflow, a full queue refusing a
  * try_send without ending the stream, refusal), bidi echo, the hash of the
- * caller's certificate, and stopping a server with streams open. No EAL.
+ * caller's certificate, and stopping a server with streams open; then the
+ * local servers without TLS: which addresses count as local, a unix socket
+ * (owner-only mode, anonymous callers only, a live socket kept, a stale one
+ * replaced, a file kept, the socket removed at stop), loopback TCP, and
+ * routable addresses refused on both sides. No EAL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1313,6 +1319,248 @@ static void test_stop_with_open_streams(void **state)
 	bx_rpc_channel_destroy(ch);
 }
 
+/* ---- local servers without TLS ------------------------------------------- */
+
+static void test_addr_is_local(void **state)
+{
+	static const struct {
+		const char *addr;
+		bool local;
+	} t[] = {
+		{"unix:/run/bauxite/safety.sock", true},
+		{"unix:///run/bauxite/safety.sock", true},
+		{"unix:relative.sock", true},
+		{"unix:", false},
+		{"unix:/tmp/a%20b.sock", false},
+		{"unix:/tmp/a.sock?x", false},
+		{"unix://host/x.sock", false},
+		{"unix-abstract:bauxite", false},
+		{"127.0.0.1:7700", true},
+		{"127.0.0.1:0", true},
+		{"127.255.1.2:65535", true},
+		{"[::1]:7700", true},
+		{"::1:7700", false},       /* IPv6 only in brackets */
+		{"128.0.0.1:7700", false},
+		{"126.255.255.255:7700", false},
+		{"0.0.0.0:7700", false},
+		{"10.0.0.1:7700", false},
+		{"[::]:7700", false},
+		{"[::ffff:127.0.0.1]:7700", false},
+		{"localhost:7700", false},
+		{"127.0.0.1", false},
+		{"127.0.0.1:", false},
+		{"127.0.0.1:65536", false},
+		{"127.0.0.1:77a", false},
+		{"[::1]7700", false},
+		{"ipv4:127.0.0.1:7700", false},
+		{"dns:///127.0.0.1:7700", false},
+		{"", false},
+	};
+	char longpath[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(t); i++)
+		if (bx_rpc_addr_is_local(t[i].addr) != t[i].local)
+			fail_msg("%s: expected %s", t[i].addr,
+				 t[i].local ? "local" : "not local");
+	assert_false(bx_rpc_addr_is_local(NULL));
+	/* A path longer than sun_path holds cannot be bound. */
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	memcpy(longpath, "unix:/", 6);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_false(bx_rpc_addr_is_local(longpath));
+}
+
+/* A local server with the anonymous and the authenticated echo. */
+static struct bx_rpc_server *local_server(struct fx *f, const char *listen)
+{
+	const struct bx_rpc_method methods[] = {
+		{.path = M_ECHO, .kind = BX_RPC_UNARY, .unary = h_echo},
+		{.path = M_ANON, .kind = BX_RPC_UNARY, .allow_anonymous = true,
+		 .unary = h_anon},
+	};
+	char err[ERR_LEN] = "";
+	struct bx_rpc_server *srv = bx_rpc_server_create_local(listen, err,
+								sizeof(err));
+	size_t i;
+
+	if (srv == NULL)
+		fail_msg("local server %s: %s", listen, err);
+	for (i = 0; i < BX_ARRAY_SIZE(methods); i++) {
+		struct bx_rpc_method m = methods[i];
+
+		m.ctx = f;
+		assert_int_equal(bx_rpc_server_register(srv, &m), 0);
+	}
+	assert_int_equal(bx_rpc_server_start(srv), 0);
+	return srv;
+}
+
+static struct bx_rpc_channel *local_channel(const char *target)
+{
+	const struct bx_rpc_client_creds creds = {.kind = BX_RPC_CREDS_LOCAL};
+	char err[ERR_LEN] = "";
+	struct bx_rpc_channel *ch = bx_rpc_channel_create(target, &creds, err,
+							  sizeof(err));
+
+	if (ch == NULL)
+		fail_msg("local channel %s: %s", target, err);
+	return ch;
+}
+
+/* Anonymous calls work, the others are refused: nobody has an identity. */
+static void local_calls(struct fx *f, const char *target)
+{
+	struct bx_rpc_channel *ch = local_channel(target);
+	int anon = f->anon_calls;
+
+	call_expect(ch, M_ANON, "hi", "-:hi");
+	assert_int_equal(f->anon_calls, anon + 1);
+	assert_false(f->peer.has_cert);
+	(void)call_fail(ch, M_ECHO, BX_RPC_UNAUTHENTICATED, "certificate");
+	assert_int_equal(f->echo_calls, 0);
+	bx_rpc_channel_destroy(ch);
+}
+
+static void fx_local_init(struct fx *f)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->cond, NULL);
+}
+
+static void fx_local_fini(struct fx *f)
+{
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->lock);
+}
+
+static void test_local_unix(void **state)
+{
+	char dir[] = "/tmp/bx_rpc_XXXXXX";
+	char path[128], addr[160], err[ERR_LEN];
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct bx_rpc_server *srv, *second;
+	struct stat st;
+	struct fx f;
+	FILE *file;
+	int fd;
+
+	(void)state;
+	fx_local_init(&f);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/safety.sock", dir);
+	snprintf(addr, sizeof(addr), "unix:%s", path);
+
+	srv = local_server(&f, addr);
+	assert_int_equal(bx_rpc_server_port(srv), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, BX_RPC_LOCAL_SOCKET_MODE);
+	local_calls(&f, addr);
+	/* A live socket is another server's: refused, left alone. */
+	errno = 0;
+	second = bx_rpc_server_create_local(addr, err, sizeof(err));
+	assert_null(second);
+	assert_int_equal(errno, EADDRINUSE);
+	assert_non_null(strstr(err, path));
+	local_calls(&f, addr); /* still served */
+	bx_rpc_server_stop(srv, 0);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+
+	/* A socket nobody accepts on (a crashed server's) is replaced. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd);
+	assert_int_equal(lstat(path, &st), 0);
+	fx_local_fini(&f);
+	fx_local_init(&f);
+	/* The URI form names the same file. */
+	snprintf(addr, sizeof(addr), "unix://%s", path);
+	srv = local_server(&f, addr);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, BX_RPC_LOCAL_SOCKET_MODE);
+	local_calls(&f, addr);
+	bx_rpc_server_stop(srv, 0);
+
+	/* Anything else at the path is kept. */
+	file = fopen(path, "w");
+	assert_non_null(file);
+	fputs("not a socket", file);
+	fclose(file);
+	errno = 0;
+	assert_null(bx_rpc_server_create_local(addr, err, sizeof(err)));
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+	fx_local_fini(&f);
+}
+
+static void test_local_tcp(void **state)
+{
+	struct bx_rpc_server *srv;
+	char target[32];
+	struct fx f;
+
+	(void)state;
+	fx_local_init(&f);
+	srv = local_server(&f, "127.0.0.1:0");
+	assert_true(bx_rpc_server_port(srv) > 0);
+	snprintf(target, sizeof(target), "127.0.0.1:%u", bx_rpc_server_port(srv));
+	local_calls(&f, target);
+	bx_rpc_server_stop(srv, 0);
+	fx_local_fini(&f);
+}
+
+/* Without TLS nothing listens or connects beyond this machine. */
+static void test_local_refuses_remote(void **state)
+{
+	static const char *const listens[] = {
+		"0.0.0.0:0", "10.1.2.3:0", "[::]:0", "localhost:0",
+		"unix-abstract:bauxite", "dns:///127.0.0.1:0", "unix:",
+	};
+	const struct bx_rpc_client_creds local = {.kind = BX_RPC_CREDS_LOCAL};
+	char err[ERR_LEN], longaddr[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(listens); i++) {
+		err[0] = '\0';
+		errno = 0;
+		assert_null(bx_rpc_server_create_local(listens[i], err,
+						       sizeof(err)));
+		assert_int_equal(errno, EINVAL);
+		if (strstr(err, listens[i]) == NULL ||
+		    strstr(err, "without TLS") == NULL)
+			fail_msg("%s: message \"%s\"", listens[i], err);
+	}
+	errno = 0;
+	assert_null(bx_rpc_server_create_local(NULL, err, sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	memset(longaddr, 'a', sizeof(longaddr) - 1);
+	memcpy(longaddr, "unix:/tmp/", 10);
+	longaddr[sizeof(longaddr) - 1] = '\0';
+	errno = 0;
+	assert_null(bx_rpc_server_create_local(longaddr, err, sizeof(err)));
+	assert_int_equal(errno, ENAMETOOLONG);
+
+	errno = 0;
+	assert_null(bx_rpc_channel_create("10.1.2.3:7700", &local, err,
+					  sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(err, "10.1.2.3:7700"));
+	errno = 0;
+	assert_null(bx_rpc_channel_create("bauxite-hub:7700", &local, err,
+					  sizeof(err)));
+	assert_int_equal(errno, EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1339,6 +1587,10 @@ int main(void)
 		FX(test_bidi_echo),
 		FX(test_stop_with_open_streams),
 #undef FX
+		cmocka_unit_test(test_addr_is_local),
+		cmocka_unit_test(test_local_unix),
+		cmocka_unit_test(test_local_tcp),
+		cmocka_unit_test(test_local_refuses_remote),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
