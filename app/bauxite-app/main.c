@@ -706,8 +706,8 @@ origin_word(enum app_peer_origin o)
  * dict, and peer ids are not valid dict keys, so a peer is one row across
  * these parallel arrays. */
 enum peer_col {
-	COL_ID, COL_VIP, COL_PATH, COL_ENDPOINT, COL_ORIGIN, COL_SESSION,
-	COL_N_STRING,
+	COL_ID, COL_VIP, COL_PATH, COL_ICE, COL_ENDPOINT, COL_ORIGIN,
+	COL_SESSION, COL_N_STRING,
 	COL_RX_INDEX = COL_N_STRING, COL_TX_INDEX, COL_SESSIONS, COL_HANDSHAKE,
 	COL_RTT, COL_TX_PACKETS, COL_TX_BYTES, COL_RX_PACKETS, COL_RX_BYTES,
 	COL_COUNT,
@@ -715,6 +715,7 @@ enum peer_col {
 
 static const char *const peer_col_name[COL_COUNT] = {
 	[COL_ID] = "id", [COL_VIP] = "virtual_ip", [COL_PATH] = "path",
+	[COL_ICE] = "ice",
 	[COL_ENDPOINT] = "endpoint", [COL_ORIGIN] = "origin",
 	[COL_SESSION] = "session", [COL_RX_INDEX] = "rx_index",
 	[COL_TX_INDEX] = "tx_index", [COL_SESSIONS] = "sessions",
@@ -751,7 +752,7 @@ fill_peers(struct app *a, struct rte_tel_data *d)
 		const struct bx_peer *rec = bx_peer_find(a->reg, p->id);
 		struct app_session_info si;
 		struct app_peer_ctr t;
-		char ep[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN];
+		char ep[INET_ADDRSTRLEN + 8], ip[INET_ADDRSTRLEN], ice[16];
 
 		if (rec == NULL)
 			continue;
@@ -776,6 +777,9 @@ fill_peers(struct app *a, struct rte_tel_data *d)
 					      rec->relay_handle != 0 ? "relay" :
 					      rec->endpoint_ip != 0 ? "direct" :
 					      "none");
+		if (app_nat_peer_info(a->nat, p->id, ice, sizeof(ice)) != 0)
+			snprintf(ice, sizeof(ice), "-");
+		rte_tel_data_add_array_string(col[COL_ICE], ice);
 		rte_tel_data_add_array_string(col[COL_ENDPOINT], ep);
 		rte_tel_data_add_array_string(col[COL_ORIGIN],
 					      origin_word(p->origin));

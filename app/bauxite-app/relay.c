@@ -263,6 +263,7 @@ app_relay_create(const struct bx_config *cfg, struct rte_rcu_qsbr *qsbr,
 	}
 	printf(LOG_PREFIX "serving up to %u nodes, leases of %u s\n",
 	       cfg->relay.max_nodes, cfg->relay.lease_s);
+	fflush(stdout);
 	return r;
 fail:
 	app_relay_free(r);

@@ -90,9 +90,9 @@ print_status(const json_t *stats, const json_t *peers)
 	       stat_u64(stats, "rx_packets"), stat_u64(stats, "rx_bytes"),
 	       stat_u64(stats, "tx_dropped"), stat_u64(stats, "rx_dropped"));
 	n = json_array_size(ids);
-	printf("%-20s %-7s %-21s %-11s %-9s %-21s %12s %12s\n", "PEER", "PATH",
-	       "ENDPOINT", "SESSION", "RTT", "LAST HANDSHAKE", "TX BYTES",
-	       "RX BYTES");
+	printf("%-20s %-7s %-10s %-21s %-11s %-9s %-21s %12s %12s\n", "PEER",
+	       "PATH", "ICE", "ENDPOINT", "SESSION", "RTT", "LAST HANDSHAKE",
+	       "TX BYTES", "RX BYTES");
 	for (i = 0; i < n; i++) {
 		char rtt[24], when[32];
 		uint64_t us = col_u64(peers, "rtt_us", i);
@@ -103,8 +103,9 @@ print_status(const json_t *stats, const json_t *peers)
 			snprintf(rtt, sizeof(rtt), "%.1f ms", (double)us / 1000.0);
 		format_ms(col_u64(peers, "last_handshake_unix_ms", i), when,
 			  sizeof(when));
-		printf("%-20s %-7s %-21s %-11s %-9s %-21s %12" PRIu64 " %12" PRIu64
-		       "\n", col_str(peers, "id", i), col_str(peers, "path", i),
+		printf("%-20s %-7s %-10s %-21s %-11s %-9s %-21s %12" PRIu64
+		       " %12" PRIu64 "\n", col_str(peers, "id", i),
+		       col_str(peers, "path", i), col_str(peers, "ice", i),
 		       col_str(peers, "endpoint", i), col_str(peers, "session", i),
 		       rtt, when, col_u64(peers, "tx_bytes", i),
 		       col_u64(peers, "rx_bytes", i));

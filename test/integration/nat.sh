@@ -83,6 +83,7 @@ bx_start "$nsR" "$logR" "$app" "${BX_EAL[@]}" --file-prefix="$prefixR" \
 	-- --config "$tmp/relay.json"
 pidR=$BX_LAST_PID
 bx_wait_iface "$nsR" bauxite0 "$pidR" || { cat "$logR" >&2; bx_fail "the relay never came up"; }
+for i in $(seq 50); do grep -q 'relay: serving' "$logR" && break; sleep 0.1; done
 grep -q 'relay: serving' "$logR" || { cat "$logR" >&2; bx_fail "the relay does not say it serves"; }
 
 # ---- NAT routers and edges --------------------------------------------
@@ -204,6 +205,8 @@ first_reply a
 wait_path a edge-b direct
 wait_path b edge-a direct
 grep -q 'path direct' "$logA" || { bx_show_logs; bx_fail "edge-a never logged its direct path"; }
+ice=$(ip netns exec "bxA$$" "$cli" status --file-prefix "bxA$$" | awk '$1 == "edge-b" { print $3 }')
+case "$ice" in ready | connected) ;; *) bx_fail "(a) edge-a's status shows ICE state '$ice' on a direct path" ;; esac
 ip netns exec "bxA$$" ping -c 20 -i 0.05 -I "$vipA" "$vipB" >"$tmp/ping-a.txt" 2>&1 ||
 	{ cat "$tmp/ping-a.txt" >&2; bx_fail "(a) pings over the direct path lost"; }
 bx_counters "$prefixR" >"$tmp/R1"
