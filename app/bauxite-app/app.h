@@ -22,6 +22,7 @@
 #include "bx_identity.h"
 #include "bx_lanes.h"
 #include "bx_peer.h"
+#include "bx_probe.h"
 #include "bx_replay.h"
 #include "bx_stats.h"
 #include "bx_wire.h"
@@ -152,6 +153,28 @@ struct app_peer_ctr {
 	uint64_t rx_bytes;
 };
 
+/*
+ * The safety layer's state the workers read (issue 7): what the control
+ * lcore decided (block, intents, congestion), written with relaxed
+ * atomic stores, read once per burst. Fixed at start: the rest.
+ */
+enum app_fec {
+	APP_FEC_NORMAL = 0,
+	APP_FEC_AGGRESSIVE,  /* Bulk rides the Telemetry lane */
+	APP_FEC_ABSOLUTE,    /* the same (the lanes are the lever we have) */
+};
+
+struct app_safety_shared {
+	uint32_t block;            /* severed or on probation: data dropped */
+	uint32_t bulk_kbps;        /* intent throttle; 0: none */
+	uint32_t fec;              /* enum app_fec */
+	uint32_t congested;        /* some path's congestion strategy says so */
+	uint32_t copies;           /* of each Critical packet (1: none extra) */
+	uint64_t probe_interval_tsc;
+	struct bx_probe_conf probe_conf;
+	uint32_t *probe_gen;       /* per peer index: bump = start its probes over */
+};
+
 /* Everything a fast-path lcore reads; built by the control lcore before
  * launch. */
 struct app_worker {
@@ -187,6 +210,16 @@ struct app_worker {
 	 * NULL on an edge. */
 	struct bx_relay_table *const *relay_table;
 	struct app_lan *lan;            /* gateway mode, else NULL */
+	/* The safety layer (NULL: off). Probes of the peers this lcore owns:
+	 * per peer index, written here, read by the control lcore. */
+	const struct app_safety_shared *safety;
+	struct bx_probe_path *probe;
+	uint32_t *probe_gen_seen;
+	uint64_t next_probe_tsc;
+	double ns_per_tsc;
+	/* The Bulk intent's token bucket (bytes), this lcore's share. */
+	uint64_t bulk_tokens;
+	uint64_t bulk_tsc;
 	uint32_t n_slots;
 	const bool *running;             /* read with __atomic_load_n */
 	int rc;                         /* 0, or why the worker could not run */
@@ -337,6 +370,7 @@ struct app_topo {
 	/* Per registry index: the path of a peer without an endpoint. */
 	struct app_path *path;
 	struct app_nat *nat;              /* NULL: no NAT traversal */
+	struct app_safety *safety;        /* NULL: no safety layer */
 };
 
 /*
@@ -430,10 +464,63 @@ int app_nat_peer_info(const struct app_nat *n, const char *id, char *state,
 /* The translator and its routes, for the lcore that runs it. */
 struct bx_stunmux *app_nat_stunmux(const struct app_nat *n);
 struct bx_stunmux_routes *const *app_nat_routes(const struct app_nat *n);
+/* The safety layer's severance: every ICE agent closed (BYE), and later
+ * negotiated again. */
+void app_nat_suspend(struct app_nat *n);
+void app_nat_resume(struct app_nat *n);
 /* Closes every agent (BYE to each peer): before the hub link stops. */
 void app_nat_close(struct app_nat *n);
 /* After the workers stopped, before the registry goes. */
 void app_nat_free(struct app_nat *n);
+
+/* safety.c: the safety layer on the control lcore (issue 7). */
+struct app_safety;
+/* The lcores that own peers: the peer at index i is w[i % n]'s. */
+struct app_safety_owners {
+	struct app_worker *w[APP_MAX_CRYPTO];
+	unsigned n;
+};
+
+struct app_safety_conf {
+	const struct bx_config *cfg;
+	const struct app_safety_owners *owners;
+	struct bx_peer_registry *reg;
+	const struct app_warm *book;
+	struct app_sessions *sessions;
+	struct app_nat *nat;              /* NULL: no ICE */
+	struct bx_stats_lcore *st;        /* the control lcore's */
+	uint32_t n_slots;
+};
+
+/* Largest Bulk throttle an intent may ask for, kbit/s (100 Gbit/s). */
+#define APP_INTENT_KBPS_MAX 100000000u
+
+struct app_safety_status {
+	bool enabled;
+	const char *state;                /* NORMAL, SEVERED, PROBATION */
+	uint32_t bulk_kbps;
+	uint32_t fec;                     /* enum app_fec */
+	bool congested;
+};
+
+/* Errors name the safety.* field in @err. Prints what it runs with. */
+struct app_safety *app_safety_create(const struct app_safety_conf *c,
+				     char *err, size_t errlen);
+/* What the workers read (set before launch). */
+const struct app_safety_shared *app_safety_shared(const struct app_safety *s);
+/* Every control loop pass: the monitor every 5 ms, jamming every 50 ms. */
+void app_safety_poll(struct app_safety *s);
+/* An intent: "throttle_bulk_kbps" N, or "fec" normal|aggressive|absolute.
+ * -EINVAL with @msg naming what was wrong; @msg says what was done. */
+int app_safety_intent(struct app_safety *s, const char *what, const char *arg,
+		      char *msg, size_t len);
+void app_safety_status(const struct app_safety *s,
+		       struct app_safety_status *out);
+/* A new peer at registry @index: its probes start over. */
+void app_safety_peer_added(struct app_safety *s, uint32_t index);
+/* Stops the local services (before the hub link and the workers go). */
+void app_safety_stop(struct app_safety *s);
+void app_safety_free(struct app_safety *s);
 
 /* hub.c: the hub link's events applied on the control lcore. */
 /* Registry room per hub peer: its virtual IP and prefixes, long ones. */
@@ -516,6 +603,12 @@ unsigned app_sessions_up(const struct app_sessions *s);
  * than after the retransmission timeout of one sent along the old path.
  */
 void app_sessions_path_changed(struct app_sessions *s, uint32_t index);
+/*
+ * The safety layer's kill-switch: every session unpublished and its keys
+ * wiped, and no handshake sent or answered until app_sessions_allow.
+ */
+void app_sessions_sever(struct app_sessions *s);
+void app_sessions_allow(struct app_sessions *s);
 /* Who handles relay registrations and their answers (NULL: dropped as
  * msg_unhandled). */
 void app_sessions_set_relay(struct app_sessions *s, app_relay_frame_fn fn,

@@ -53,6 +53,8 @@
 #define APP_TELEMETRY_WAIT_MS 3000u
 #define APP_SNAPSHOT_CMD "/bauxite/snapshot/save"
 #define APP_PEERS_CMD "/bauxite/peers"
+#define APP_SAFETY_CMD "/bauxite/safety"
+#define APP_INTENT_CMD "/bauxite/intent"
 /* DPDK telemetry's array limit (RTE_TEL_MAX_ARRAY_ENTRIES in 22.11). */
 #define APP_TELEMETRY_MAX_PEERS 512u
 
@@ -110,6 +112,8 @@ struct app {
 	struct app_peer_ctr *peer_ctr_base;             /* at each peer's add */
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 	struct app_nat *nat;             /* edge with ICE (nat.c), else NULL */
+	struct app_safety *safety;       /* safety.enabled (safety.c), else NULL */
+	struct app_safety_owners owners; /* the lcores that own peers */
 	struct app_relay *relay;         /* role relay (relay.c), else NULL */
 };
 
@@ -695,6 +699,62 @@ tel_snapshot_save(const char *cmd, const char *params, struct rte_tel_data *d)
 	return tel_ask(fill_snapshot_save, d);
 }
 
+/* /bauxite/safety: the safety state and the intents in force. */
+static void
+fill_safety(struct app *a, struct rte_tel_data *d)
+{
+	static const char *const fec[] = { "normal", "aggressive", "absolute" };
+	struct app_safety_status st;
+
+	app_safety_status(a->safety, &st);
+	if (!st.enabled) {
+		rte_tel_data_add_dict_string(d, "error", "the safety layer is off "
+					     "(safety.enabled)");
+		return;
+	}
+	rte_tel_data_add_dict_string(d, "state", st.state);
+	rte_tel_data_add_dict_u64(d, "bulk_kbps", st.bulk_kbps);
+	rte_tel_data_add_dict_string(d, "fec", st.fec < BX_ARRAY_SIZE(fec) ?
+				     fec[st.fec] : "?");
+	rte_tel_data_add_dict_int(d, "congested", st.congested);
+}
+
+static int
+tel_safety(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_ask(fill_safety, d);
+}
+
+/*
+ * /bauxite/intent,KEY=VALUE: sets an intent (safety.c). The intents are
+ * atomic stores the workers read, so the telemetry thread sets them
+ * itself. {ok: what was done} or {error: what was wrong}.
+ */
+static int
+tel_intent(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	char key[32], msg[160];
+	const char *eq = params != NULL ? strchr(params, '=') : NULL;
+	size_t klen;
+
+	(void)cmd;
+	rte_tel_data_start_dict(d);
+	if (eq == NULL || (klen = (size_t)(eq - params)) == 0 || klen >= sizeof(key)) {
+		rte_tel_data_add_dict_string(d, "error", "expected KEY=VALUE: "
+					     "throttle_bulk_kbps=N or fec=LEVEL");
+		return 0;
+	}
+	memcpy(key, params, klen);
+	key[klen] = '\0';
+	if (app_safety_intent(tel_app->safety, key, eq + 1, msg, sizeof(msg)) != 0)
+		rte_tel_data_add_dict_string(d, "error", msg);
+	else
+		rte_tel_data_add_dict_string(d, "ok", msg);
+	return 0;
+}
+
 static const char *
 origin_word(enum app_peer_origin o)
 {
@@ -813,6 +873,61 @@ tel_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 }
 
 /* Everything between rte_eal_init and launching the workers. */
+/*
+ * The safety layer: the control side (safety.c), and on each lcore that
+ * owns peers its probe state, one path per peer index.
+ */
+static int
+safety_setup(struct app *a, uint32_t n_slots, struct bx_stats_lcore *st,
+	     char *err, size_t errlen)
+{
+	struct app_safety_conf c;
+	const struct app_safety_shared *sh;
+	double ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+	unsigned i;
+
+	if (a->n_workers == 1) {
+		a->owners.w[0] = &a->worker[0];
+		a->owners.n = 1;
+	} else {
+		for (i = 1; i < a->n_workers; i++)
+			a->owners.w[i - 1] = &a->worker[i];
+		a->owners.n = a->n_workers - 1;
+	}
+	for (i = 0; i < a->owners.n; i++) {
+		struct app_worker *w = a->owners.w[i];
+
+		w->probe = rte_zmalloc("bx_probe", n_slots * sizeof(*w->probe),
+				       RTE_CACHE_LINE_SIZE);
+		w->probe_gen_seen = rte_zmalloc("bx_probe_gen_seen",
+						n_slots * sizeof(uint32_t), 0);
+		if (w->probe == NULL || w->probe_gen_seen == NULL) {
+			snprintf(err, errlen, "safety: no memory for %u paths' "
+				 "probes", n_slots);
+			return -ENOMEM;
+		}
+	}
+	memset(&c, 0, sizeof(c));
+	c.cfg = a->cfg;
+	c.owners = &a->owners;
+	c.reg = a->reg;
+	c.book = &a->warm;
+	c.sessions = a->sessions;
+	c.nat = a->nat;
+	c.st = st;
+	c.n_slots = n_slots;
+	a->safety = app_safety_create(&c, err, errlen);
+	if (a->safety == NULL)
+		return -errno;
+	sh = app_safety_shared(a->safety);
+	for (i = 0; i < a->n_workers; i++) {
+		a->worker[i].safety = sh;
+		a->worker[i].ns_per_tsc = ns_per_tsc;
+	}
+	a->topo.safety = a->safety;
+	return 0;
+}
+
 static int
 app_setup(struct app *a, char *err, size_t errlen)
 {
@@ -842,6 +957,16 @@ app_setup(struct app *a, char *err, size_t errlen)
 						"Each peer: path, endpoint, session, "
 						"handshake, RTT, traffic. Takes no "
 						"parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(APP_SAFETY_CMD, tel_safety,
+						"The safety state (NORMAL, SEVERED, "
+						"PROBATION) and the intents in force. "
+						"Takes no parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(APP_INTENT_CMD, tel_intent,
+						"Sets an intent. Parameters: "
+						"throttle_bulk_kbps=N (0: off) or "
+						"fec=normal|aggressive|absolute");
 	if (rc != 0)
 		fprintf(stderr, APP_NAME ": telemetry unavailable: %s\n",
 			strerror(-rc));
@@ -964,6 +1089,8 @@ app_setup(struct app *a, char *err, size_t errlen)
 	}
 	if (rc == 0 && a->relay != NULL)
 		a->worker[0].relay_table = app_relay_table(a->relay);
+	if (rc == 0 && cfg->safety.enabled)
+		rc = safety_setup(a, n_slots, sc.st, err, errlen);
 	if (rc == 0)
 		rc = peers_apply(a, &start, err, errlen);
 	if (rc == 0) {
@@ -989,8 +1116,9 @@ app_teardown(struct app *a)
 	unsigned i;
 
 	/* ICE says goodbye through the hub link, which then stops first:
-	 * its thread reads the counters. */
+	 * its thread reads the counters. The local safety streams end. */
 	app_nat_close(a->nat);
+	app_safety_stop(a->safety);
 	app_hub_stop(&a->hub);
 	if (a->n_launched != 0) {
 		__atomic_store_n(&a->running, false, __ATOMIC_RELAXED);
@@ -1006,6 +1134,13 @@ app_teardown(struct app *a)
 	a->topo.nat = NULL;
 	app_relay_free(a->relay);
 	a->relay = NULL;
+	app_safety_free(a->safety);
+	a->safety = NULL;
+	a->topo.safety = NULL;
+	for (i = 0; i < a->owners.n; i++) {
+		rte_free(a->owners.w[i]->probe);
+		rte_free(a->owners.w[i]->probe_gen_seen);
+	}
 	/* Everything holding mbufs goes before the pool (with the ports). */
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
@@ -1051,6 +1186,7 @@ control_loop(struct app *a)
 		app_sessions_poll(a->sessions);
 		app_hub_poll(&a->hub);
 		app_nat_poll(a->nat);
+		app_safety_poll(a->safety);
 		serve_telemetry(a);
 		/* Cheap when nothing is due; a fresh next hop is found within
 		 * milliseconds, so the first handshake does not wait. */

@@ -590,6 +590,31 @@ app_nat_poll(struct app_nat *n)
 		relay_register(n, now);
 }
 
+void
+app_nat_suspend(struct app_nat *n)
+{
+	unsigned i;
+
+	if (n == NULL || n->ice == NULL)
+		return;
+	/* Agents closed (BYE to each peer); the peers stay known. */
+	for (i = 0; i < n->n_peer; i++) {
+		n->peer[i].restart_ms = 0;
+		bx_ice_peer_remove(n->ice, n->peer[i].id);
+	}
+}
+
+void
+app_nat_resume(struct app_nat *n)
+{
+	unsigned i;
+
+	if (n == NULL || n->ice == NULL)
+		return;
+	for (i = 0; i < n->n_peer; i++)
+		bx_ice_peer_add(n->ice, n->peer[i].id);
+}
+
 /* ---- what status shows --------------------------------------------------- */
 
 int

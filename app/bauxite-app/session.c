@@ -129,6 +129,8 @@ struct app_sessions {
 	uint64_t via_relay;
 	app_relay_frame_fn relay_frame;
 	void *relay_ctx;
+	/* The safety layer's hold-down: no handshake either way. */
+	bool blocked;
 };
 
 static uint64_t
@@ -696,6 +698,12 @@ on_frame(struct app_sessions *ss, struct rte_mbuf *m, uint64_t now)
 		msg += off;
 		len -= off;
 	}
+	if (ss->blocked) {
+		/* Severed (safety layer): no tunnel until the hold-down ends. */
+		bx_stats_rx_drop(ss->st, BX_DROP_SAFETY_BLOCKED, 1);
+		ss->via_relay = 0;
+		return;
+	}
 	switch (info.type) {
 	case BX_WIRE_HANDSHAKE_INIT:
 		on_initiation(ss, msg, len, &v, now);
@@ -897,7 +905,7 @@ app_sessions_poll(struct app_sessions *ss)
 	if (now >= ss->next_timer_ns) {
 		ss->next_timer_ns = now + TIMER_PERIOD_NS;
 		for (i = 0; i < ss->n_slots; i++) {
-			if (!ss->peers[i].in_use)
+			if (!ss->peers[i].in_use || ss->blocked)
 				continue;
 			if (ss->n_out == HS_BATCH) {
 				commit(ss);
@@ -945,6 +953,43 @@ app_sessions_send(struct app_sessions *ss, const void *payload, uint16_t len,
 	commit(ss);
 	flush_frames(ss);
 	return queued;
+}
+
+void
+app_sessions_sever(struct app_sessions *ss)
+{
+	unsigned i, slot, n = 0;
+
+	ss->blocked = true;
+	for (i = 0; i < ss->n_slots; i++) {
+		struct hs_peer *hp = &ss->peers[i];
+
+		if (!hp->in_use)
+			continue;
+		for (slot = 0; slot < BX_PEER_MAX_SESSIONS; slot++) {
+			n += hp->slot[slot] != NULL;
+			slot_clear(ss, hp, slot);
+		}
+		hp->first_retries = 0;
+		hp->kick = false;
+	}
+	/* Unpublished, then wiped and freed (retire). */
+	commit(ss);
+	printf(LOG_PREFIX "severed: %u session(s) torn down, keys wiped; "
+	       "no handshakes until the hold-down ends\n", n);
+	fflush(stdout);
+}
+
+void
+app_sessions_allow(struct app_sessions *ss)
+{
+	unsigned i;
+
+	ss->blocked = false;
+	/* Every peer initiates again at once. */
+	for (i = 0; i < ss->n_slots; i++)
+		if (ss->peers[i].in_use)
+			ss->peers[i].kick = true;
 }
 
 void

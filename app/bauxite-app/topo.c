@@ -175,6 +175,7 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 		ctr_sum(t, idx, &t->ctr_base[idx]);
 	if (t->path != NULL)
 		memset(&t->path[idx], 0, sizeof(t->path[idx]));
+	app_safety_peer_added(t->safety, idx);
 	/* Without an endpoint, NAT traversal finds the way. */
 	if (p->endpoint_ip == 0 && t->nat != NULL)
 		app_nat_peer_add(t->nat, p->id);

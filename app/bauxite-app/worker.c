@@ -44,6 +44,7 @@ static const struct rte_ether_addr proxy_mac = { .addr_bytes = APP_PROXY_MAC };
 struct tx_meta {
 	const struct bx_peer *peer;
 	uint64_t nh; /* APP_NH_VALID | next-hop MAC */
+	bool copy;   /* Critical under duplication: send it more than once */
 };
 
 /* What open_tx needs after opening. */
@@ -51,6 +52,8 @@ struct rx_meta {
 	const struct bx_peer *peer;
 	struct app_session *sess;
 	uint64_t counter;
+	uint8_t type;  /* enum bx_wire_type: data or probe */
+	uint8_t flags;
 };
 
 /* The lane classify chose, carried in the mbuf to seal_tx (the hash field
@@ -231,7 +234,7 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	struct rte_mbuf *rx[APP_BURST], *arp[APP_BURST];
 	enum bx_wire_lane lane[APP_BURST];
 	enum bx_drop_reason why[APP_BURST];
-	bool gateway = ports->gateway;
+	bool gateway = ports->gateway, fec_lift;
 	uint16_t n, i, k, n_ip = 0, n_arp = 0, sent;
 
 	n = rte_eth_rx_burst(ports->inner, q, rx, APP_BURST);
@@ -273,8 +276,12 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 				lane, why);
 	for (i = k; i < n_ip; i++)
 		drop_tx(st, why[i], ip[i]);
+	/* The FEC intent (aggressive, absolute) lifts Bulk into Telemetry. */
+	fec_lift = w->safety != NULL &&
+		   __atomic_load_n(&w->safety->fec, __ATOMIC_RELAXED) != APP_FEC_NORMAL;
 	for (i = 0; i < k; i++)
-		MBUF_LANE(ip[i]) = lane[i];
+		MBUF_LANE(ip[i]) = lane[i] == BX_LANE_BULK && fec_lift ?
+					   BX_LANE_TELEMETRY : lane[i];
 	return k;
 }
 
@@ -349,24 +356,85 @@ send_session(const struct bx_peer *p)
 	return s != NULL && s->confirmed ? s : NULL;
 }
 
+/* Copies of each Critical packet at most (config: critical_copies). */
+#define COPIES_MAX 4u
+/* The Bulk intent's bucket: this long at the rate, at least a frame. */
+#define BULK_BURST_DIV 10u            /* rate / 10: 100 ms */
+#define BULK_BURST_MIN 3000u          /* bytes */
+/* Congestion shrinks it to this fraction. */
+#define BULK_CONGESTED_DIV 4u
+
+/*
+ * The Bulk intent (bauxite intent throttle-bulk): a token bucket of
+ * @kbps (this lcore's share of it), 100 ms deep, a quarter of that while
+ * a path is congested. Tokens are bytes * TSC Hz, so no division per
+ * packet. True if @len bytes may go.
+ */
+static bool
+bulk_admit(struct app_worker *w, uint32_t kbps, bool congested, uint32_t len,
+	   uint64_t now)
+{
+	const uint64_t hz = rte_get_tsc_hz();
+	uint64_t rate = (uint64_t)kbps * 125u, burst, elapsed;
+
+	if (w->role == APP_ROLE_CRYPTO && w->n_crypto_all > 1)
+		rate = rate / w->n_crypto_all + 1u;
+	burst = rate / BULK_BURST_DIV;
+	if (congested)
+		burst /= BULK_CONGESTED_DIV;
+	if (burst < BULK_BURST_MIN)
+		burst = BULK_BURST_MIN;
+	elapsed = now - w->bulk_tsc;
+	if (elapsed > hz)
+		elapsed = hz; /* a full bucket is at most a second away */
+	w->bulk_tsc = now;
+	w->bulk_tokens += elapsed * rate;
+	if (w->bulk_tokens > burst * hz)
+		w->bulk_tokens = burst * hz;
+	if (w->bulk_tokens < (uint64_t)len * hz)
+		return false;
+	w->bulk_tokens -= (uint64_t)len * hz;
+	return true;
+}
+
 /*
  * Classified inner frames -> sealed mesh datagrams out on the underlay
- * (this lcore's TX queue). Peers and sessions come from @t.
+ * (this lcore's TX queue). Peers and sessions come from @t. With the
+ * safety layer: nothing while severed or on probation, Bulk under the
+ * intent's bucket, each Critical packet @copies times (the same bytes:
+ * the receiver's replay window keeps the first).
  */
 static void
 seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
 {
 	const struct app_ports *ports = w->ports;
+	const struct app_safety_shared *sf = w->safety;
 	struct rte_mbuf *seal[APP_BURST], *sealed_in[APP_BURST];
+	struct rte_mbuf *out[APP_BURST * COPIES_MAX];
 	const struct bx_crypto_key *keys[APP_BURST];
 	struct tx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
 	struct bx_wire_outer o;
 	uint16_t i, j, n_seal = 0, good, n_out, sent;
-	uint32_t out_peer[APP_BURST];
-	uint64_t bytes = 0;
+	uint32_t out_peer[APP_BURST * COPIES_MAX];
+	uint32_t copies = 1, bulk_kbps = 0;
+	bool congested = false;
+	uint64_t bytes = 0, now = 0;
 
+	if (sf != NULL && n > 0) {
+		if (__atomic_load_n(&sf->block, __ATOMIC_RELAXED)) {
+			/* Severed or on probation: nothing goes. */
+			for (i = 0; i < n; i++)
+				drop_tx(st, BX_DROP_SAFETY_BLOCKED, pkts[i]);
+			return;
+		}
+		copies = __atomic_load_n(&sf->copies, __ATOMIC_RELAXED);
+		bulk_kbps = __atomic_load_n(&sf->bulk_kbps, __ATOMIC_RELAXED);
+		congested = __atomic_load_n(&sf->congested, __ATOMIC_RELAXED);
+		if (bulk_kbps != 0)
+			now = rte_rdtsc();
+	}
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct rte_ipv4_hdr *ih = inner_ipv4(st, m);
@@ -406,6 +474,11 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_TOO_BIG, m);
 			continue;
 		}
+		if (bulk_kbps != 0 && MBUF_LANE(m) == BX_LANE_BULK &&
+		    !bulk_admit(w, bulk_kbps, congested, ip_len, now)) {
+			drop_tx(st, BX_DROP_INTENT_THROTTLED, m);
+			continue;
+		}
 		if (rte_pktmbuf_pkt_len(m) > ETH_LEN + ip_len)
 			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 						       ETH_LEN - ip_len));
@@ -416,7 +489,10 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			continue;
 		}
 		info.type = BX_WIRE_DATA;
-		info.flags = 0;
+		/* Copies carry the flag in the sealed header, so the receiver
+		 * counts the later ones as duplicates, not as replays. */
+		info.flags = copies > 1 && MBUF_LANE(m) == BX_LANE_CRITICAL ?
+				     BX_WIRE_F_DUPLICATE : 0;
 		info.lane = (uint8_t)MBUF_LANE(m);
 		info.path_id = 0;
 		info.rx_index = s->tx_index;
@@ -432,6 +508,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		keys[n_seal] = s->tx_key;
 		meta[n_seal].peer = p;
 		meta[n_seal].nh = nh;
+		meta[n_seal].copy = info.flags != 0;
 		seal[n_seal++] = m;
 	}
 	if (n_seal == 0)
@@ -473,11 +550,23 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			continue;
 		}
 		out_peer[n_out] = meta[j].peer->index;
-		seal[n_out++] = m;
+		out[n_out++] = m;
+		if (meta[j].copy) {
+			/* The very same frame again: one more reference, which
+			 * the port frees like the first. */
+			unsigned c;
+
+			rte_mbuf_refcnt_update(m, (int16_t)(copies - 1));
+			for (c = 1; c < copies; c++) {
+				out_peer[n_out] = meta[j].peer->index;
+				out[n_out++] = m;
+			}
+			bx_stats_add(st, BX_STAT_CRITICAL_COPIES, copies - 1);
+		}
 	}
-	sent = send_burst(ports->underlay, w->txq, seal, n_out);
+	sent = send_burst(ports->underlay, w->txq, out, n_out);
 	for (i = 0; i < sent; i++) {
-		uint32_t len = rte_pktmbuf_pkt_len(seal[i]);
+		uint32_t len = rte_pktmbuf_pkt_len(out[i]);
 
 		bytes += len;
 		peer_count_tx(w, out_peer[i], len);
@@ -485,7 +574,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
 	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
 	for (i = sent; i < n_out; i++)
-		drop_tx(st, BX_DROP_TX_PORT_FULL, seal[i]);
+		drop_tx(st, BX_DROP_TX_PORT_FULL, out[i]);
 }
 
 /*
@@ -607,7 +696,7 @@ relay_unwrap(struct app_worker *w, struct bx_stats_lcore *st,
 		drop_rx(st, r, m);
 		return false;
 	}
-	if (inner.type != BX_WIRE_DATA) {
+	if (inner.type != BX_WIRE_DATA && inner.type != BX_WIRE_PROBE) {
 		to_control(w, st, &inner, m);
 		return false;
 	}
@@ -708,7 +797,7 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 			}
 			continue;
 		}
-		if (info.type != BX_WIRE_DATA) {
+		if (info.type != BX_WIRE_DATA && info.type != BX_WIRE_PROBE) {
 			to_control(w, st, &info, m);
 			continue;
 		}
@@ -776,6 +865,245 @@ dg_rx_index(const struct rte_mbuf *m)
 	return rte_be_to_cpu_32(h->rx_index);
 }
 
+/* A replayed counter on a datagram flagged as a deliberate copy: the
+ * first copy was delivered, this one is not an attack. */
+static inline enum bx_drop_reason
+dup_reason(enum bx_drop_reason r, uint8_t flags)
+{
+	return r == BX_DROP_REPLAY_DUPLICATE && (flags & BX_WIRE_F_DUPLICATE) ?
+		       BX_DROP_DUPLICATE_COPY : r;
+}
+
+static inline uint64_t
+tsc_ns(const struct app_worker *w)
+{
+	return (uint64_t)((double)rte_rdtsc() * w->ns_per_tsc);
+}
+
+/* This lcore's probe state for @p, started over when the control lcore
+ * says so (a new peer at the index, a severance). */
+static struct bx_probe_path *
+probe_path(struct app_worker *w, const struct bx_peer *p)
+{
+	const struct app_safety_shared *sf = w->safety;
+	uint32_t gen = __atomic_load_n(&sf->probe_gen[p->index], __ATOMIC_ACQUIRE);
+
+	if (BX_UNLIKELY(w->probe_gen_seen[p->index] != gen)) {
+		bx_probe_init(&w->probe[p->index], &sf->probe_conf);
+		w->probe_gen_seen[p->index] = gen;
+	}
+	return &w->probe[p->index];
+}
+
+/*
+ * A probe or an echo that opened (header and 16-byte body in @m). An
+ * echo updates the path's measurements and is freed; a probe becomes our
+ * echo of it, sealed again by echo_tx: returns true then.
+ */
+static bool
+probe_in(struct app_worker *w, struct bx_stats_lcore *st,
+	 const struct bx_peer *p, uint8_t flags, struct rte_mbuf *m,
+	 uint64_t now_ns)
+{
+	const uint8_t *body = rte_pktmbuf_mtod_offset(m, const uint8_t *,
+						      BX_WIRE_HDR_LEN);
+	size_t len = rte_pktmbuf_data_len(m) - BX_WIRE_HDR_LEN;
+	enum bx_drop_reason r;
+
+	if (w->safety == NULL) {
+		drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
+		return false;
+	}
+	if (flags & BX_WIRE_F_ECHO)
+		r = bx_probe_on_echo(probe_path(w, p), body, len, now_ns);
+	else
+		r = bx_probe_validate(body, len);
+	if (r != BX_DROP_NONE) {
+		drop_rx(st, r, m);
+		return false;
+	}
+	bx_stats_add(st, BX_STAT_PROBE_RX, 1);
+	if (flags & BX_WIRE_F_ECHO) {
+		rte_pktmbuf_free(m);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Seals the datagrams in pkts[] (each: header written but for its
+ * counter, then the plaintext) for their peers along their paths and
+ * sends them, counted under @stat. For probes and echoes: the control
+ * lcore's keepalives aside, only the lcore that owns a peer sends to it,
+ * so its counter is this lcore's to take.
+ */
+static void
+ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
+	    struct rte_mbuf *pkts[], const struct bx_peer *peers[], uint16_t n,
+	    enum bx_stat_id stat)
+{
+	const struct bx_crypto_key *keys[APP_BURST];
+	const struct bx_peer *meta[APP_BURST];
+	struct rte_mbuf *seal[APP_BURST], *in[APP_BURST];
+	uint8_t cwhy[APP_BURST];
+	struct bx_wire_outer o;
+	uint16_t i, j, k = 0, good, sent;
+	uint64_t bytes = 0;
+
+	for (i = 0; i < n; i++) {
+		struct bx_wire_hdr *h = rte_pktmbuf_mtod(pkts[i], struct bx_wire_hdr *);
+		struct app_session *s = send_session(peers[i]);
+		uint64_t c;
+
+		if (s == NULL) {
+			drop_tx(st, BX_DROP_NO_SESSION, pkts[i]);
+			continue;
+		}
+		c = s->tx_counter;
+		if (BX_UNLIKELY(c >= s->tx_limit)) {
+			drop_tx(st, BX_DROP_SESSION_EXHAUSTED, pkts[i]);
+			continue;
+		}
+		__atomic_store_n(&s->tx_counter, c + 1, __ATOMIC_RELAXED);
+		h->rx_index = rte_cpu_to_be_32(s->tx_index);
+		h->counter = rte_cpu_to_be_64(c);
+		keys[k] = s->tx_key;
+		meta[k] = peers[i];
+		seal[k++] = pkts[i];
+	}
+	if (k == 0)
+		return;
+	memcpy(in, seal, k * sizeof(seal[0]));
+	good = bx_crypto_seal_burst(w->crypto, keys, seal, k, 0, cwhy);
+	for (i = good; i < k; i++)
+		drop_tx(st, (enum bx_drop_reason)cwhy[i], seal[i]);
+	memset(&o, 0, sizeof(o));
+	o.src_mac = w->ports->underlay_mac;
+	o.src_ip = w->cfg->underlay.address.addr;
+	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
+	for (i = 0, j = 0, n = 0; i < good; i++, j++) {
+		struct rte_mbuf *m = seal[i];
+		const struct bx_peer *p;
+		uint64_t nh;
+
+		while (in[j] != m)
+			j++;
+		p = meta[j];
+		nh = __atomic_load_n(&w->nexthop[p->index], __ATOMIC_ACQUIRE);
+		if ((nh & APP_NH_VALID) == 0 || p->endpoint_ip == 0) {
+			drop_tx(st, BX_DROP_NO_PATH, m);
+			continue;
+		}
+		if (p->relay_handle != 0) {
+			void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
+
+			if (rh == NULL) {
+				drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
+				continue;
+			}
+			bx_relay_forward_hdr(rh, p->relay_handle);
+		}
+		mac_unpack(nh, &o.dst_mac);
+		o.dst_ip = p->endpoint_ip;
+		o.dst_port = p->endpoint_port;
+		if (bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY) != 0) {
+			drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
+			continue;
+		}
+		peer_count_tx(w, p->index, rte_pktmbuf_pkt_len(m));
+		seal[n++] = m;
+	}
+	sent = send_burst(w->ports->underlay, w->txq, seal, n);
+	for (i = 0; i < sent; i++)
+		bytes += rte_pktmbuf_pkt_len(seal[i]);
+	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
+	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
+	bx_stats_add(st, stat, sent);
+	for (i = sent; i < n; i++)
+		drop_tx(st, BX_DROP_TX_PORT_FULL, seal[i]);
+}
+
+/* Our echoes of the peers' probes: the same body back, flagged. */
+static void
+echo_tx(struct app_worker *w, struct bx_stats_lcore *st,
+	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
+{
+	const struct bx_peer *peers[APP_BURST];
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct bx_wire_hdr *h = rte_pktmbuf_mtod(pkts[i], struct bx_wire_hdr *);
+		unsigned slot;
+		const struct bx_peer *p = bx_peer_lookup_session(t,
+					rte_be_to_cpu_32(h->rx_index), &slot);
+
+		if (p == NULL) {
+			drop_tx(st, BX_DROP_NO_SESSION, pkts[i]);
+			continue;
+		}
+		h->flags = BX_WIRE_F_ECHO;
+		peers[k] = p;
+		pkts[k++] = pkts[i];
+	}
+	ctl_seal_tx(w, st, pkts, peers, k, BX_STAT_PROBE_ECHO_TX);
+}
+
+/*
+ * Every few ms: a probe on each path due for one, to every peer this
+ * lcore owns that has a session (the probes are sealed like data).
+ */
+static void
+probe_scan(struct app_worker *w, struct bx_stats_lcore *st,
+	   const struct bx_peer_table *t)
+{
+	const struct app_safety_shared *sf = w->safety;
+	struct rte_mbuf *pkts[APP_BURST];
+	const struct bx_peer *peers[APP_BURST];
+	uint64_t tsc = rte_rdtsc(), now_ns;
+	uint32_t idx, cap = bx_peer_table_capacity(t);
+	uint16_t n = 0;
+
+	if (tsc < w->next_probe_tsc)
+		return;
+	/* A tenth of the interval: probes go out at most that late. */
+	w->next_probe_tsc = tsc + sf->probe_interval_tsc / 10u;
+	now_ns = tsc_ns(w);
+	for (idx = 0; idx < cap && idx < w->n_slots; idx++) {
+		const struct bx_peer *p = bx_peer_table_at(t, idx);
+		struct bx_probe_path *pp;
+		struct bx_wire_info info;
+		struct rte_mbuf *m;
+		uint8_t *d;
+
+		if (p == NULL || !owns_peer(w, p) || send_session(p) == NULL)
+			continue;
+		pp = probe_path(w, p);
+		bx_probe_tick(pp, now_ns);
+		if (!bx_probe_due(pp, now_ns))
+			continue;
+		m = rte_pktmbuf_alloc(w->ports->pool);
+		d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, BX_WIRE_HDR_LEN +
+							      BX_PROBE_BODY_LEN) : NULL;
+		if (d == NULL) {
+			rte_pktmbuf_free(m);
+			bx_stats_tx_drop(st, BX_DROP_CTL_TX_FULL, 1);
+			continue;
+		}
+		memset(&info, 0, sizeof(info));
+		info.type = BX_WIRE_PROBE;
+		info.lane = BX_LANE_CRITICAL;
+		bx_wire_encode(d, &info);
+		bx_probe_next(pp, now_ns, d + BX_WIRE_HDR_LEN);
+		peers[n] = p;
+		pkts[n++] = m;
+		if (n == APP_BURST) {
+			ctl_seal_tx(w, st, pkts, peers, n, BX_STAT_PROBE_TX);
+			n = 0;
+		}
+	}
+	ctl_seal_tx(w, st, pkts, peers, n, BX_STAT_PROBE_TX);
+}
+
 /*
  * Mesh data datagrams (as underlay_rx leaves them) -> replay pre-check ->
  * open -> replay commit -> source check -> inner TAP (this lcore's queue).
@@ -786,12 +1114,13 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 {
 	const struct app_ports *ports = w->ports;
 	struct rte_mbuf *open[APP_BURST], *open_in[APP_BURST], *out[APP_BURST];
-	struct rte_mbuf *ask[APP_BURST];
+	struct rte_mbuf *ask[APP_BURST], *echo[APP_BURST];
 	const struct bx_crypto_key *keys[APP_BURST];
 	struct rx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
-	uint16_t i, j, n_open = 0, n_out = 0, n_ask = 0, good, sent;
-	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, lan_mac = 0;
+	uint16_t i, j, n_open = 0, n_out = 0, n_ask = 0, n_echo = 0, good, sent;
+	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, lan_mac = 0, now_ns = 0;
+	bool block = false;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -816,17 +1145,23 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		counter = rte_be_to_cpu_64(h->counter);
 		r = bx_replay_check(s->replay, counter);
 		if (r != BX_DROP_NONE) {
-			drop_rx(st, r, m);
+			drop_rx(st, dup_reason(r, h->flags), m);
 			continue;
 		}
 		keys[n_open] = s->rx_key;
 		meta[n_open].peer = p;
 		meta[n_open].sess = s;
 		meta[n_open].counter = counter;
+		meta[n_open].type = h->tag_ver_type & BX_WIRE_TYPE_MASK;
+		meta[n_open].flags = h->flags;
 		open[n_open++] = m;
 	}
 	if (n_open == 0)
 		return;
+	if (w->safety != NULL) {
+		block = __atomic_load_n(&w->safety->block, __ATOMIC_RELAXED) != 0;
+		now_ns = tsc_ns(w);
+	}
 
 	memcpy(open_in, open, n_open * sizeof(open[0]));
 	good = bx_crypto_open_burst(w->crypto, keys, open, n_open, 0, cwhy);
@@ -843,7 +1178,7 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			j++;
 		r = bx_replay_commit(meta[j].sess->replay, meta[j].counter);
 		if (r != BX_DROP_NONE) {
-			drop_rx(st, r, m);
+			drop_rx(st, dup_reason(r, meta[j].flags), m);
 			continue;
 		}
 		/* The peer has these keys: we may send on them too. */
@@ -852,10 +1187,19 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 					 __ATOMIC_RELAXED);
 		/* Authentic: what the peer sent us, delivered or not. */
 		peer_count_rx(w, meta[j].peer->index, rte_pktmbuf_pkt_len(m));
+		if (meta[j].type == BX_WIRE_PROBE) {
+			if (probe_in(w, st, meta[j].peer, meta[j].flags, m, now_ns))
+				echo[n_echo++] = m;
+			continue;
+		}
 		rte_pktmbuf_adj(m, BX_WIRE_HDR_LEN);
 		if (rte_pktmbuf_data_len(m) == 0) { /* a keepalive */
 			bx_stats_add(st, BX_STAT_KEEPALIVE_RX, 1);
 			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (block) {
+			drop_rx(st, BX_DROP_SAFETY_BLOCKED, m);
 			continue;
 		}
 		if (rte_pktmbuf_data_len(m) < IPV4_MIN_LEN) {
@@ -908,6 +1252,8 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	bx_stats_add(st, BX_STAT_ARP_REQUESTS, sent);
 	if (sent < n_ask)
 		rte_pktmbuf_free_bulk(&ask[sent], n_ask - sent);
+	if (n_echo > 0)
+		echo_tx(w, st, t, echo, n_echo);
 }
 
 /* The kernel's frames with agents' STUN moved to the mesh port; returns
@@ -999,6 +1345,8 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	open_tx(w, st, t, pkts, n);
 	got += n_rx;
 	control_down(w, st);
+	if (w->safety != NULL)
+		probe_scan(w, st, t);
 	return got + exception_down(w, st, 0);
 }
 
@@ -1131,6 +1479,8 @@ crypto_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	n = (uint16_t)rte_ring_sc_dequeue_burst(w->ingress, (void **)pkts,
 						APP_BURST, NULL);
 	open_tx(w, st, t, pkts, n);
+	if (w->safety != NULL)
+		probe_scan(w, st, t);
 	return got + n;
 }
 

@@ -136,6 +136,7 @@ int cli_keys(int argc, char **argv);
 int cli_join(int argc, char **argv);
 int cli_hub(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_intent(int argc, char **argv);
 int cli_snapshot(int argc, char **argv);
 int cli_safety(int argc, char **argv);
 int cli_jamming(int argc, char **argv);

@@ -5,6 +5,7 @@
  *   bauxite keys generate --dir DIR [--force]
  *   bauxite keys show [--dir DIR | --config FILE]
  *   bauxite status [--file-prefix NAME | --socket PATH]
+ *   bauxite intent throttle-bulk KBPS | fec LEVEL | show [--file-prefix NAME]
  *   bauxite snapshot show FILE            (builds with protobuf-c)
  *   bauxite snapshot save [--file-prefix NAME | --socket PATH]
  *   bauxite join TOKEN HUB --underlay-port P --underlay-address A [...]
@@ -29,6 +30,8 @@ static const struct cli_cmd commands[] = {
 #endif
 	{ "status", "the running bauxite-app's peers: path, endpoint, RTT, "
 	  "traffic", cli_status },
+	{ "intent", "throttle Bulk or lift it into Telemetry on the running "
+	  "bauxite-app", cli_intent },
 #ifdef BX_CLI_SNAPSHOT
 	{ "snapshot", "inspect or save warm-start state snapshots",
 	  cli_snapshot },

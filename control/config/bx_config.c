@@ -1588,6 +1588,137 @@ parse_relay(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	return 0;
 }
 
+#ifdef BX_SAFETY_CRITICAL
+#define SAFETY_BUILT true
+#else
+#define SAFETY_BUILT false
+#endif
+
+/* "listen" of "safety": a unix socket path (absolute, or relative to
+ * state_dir) or a loopback "127.0.0.1:PORT" -- the services have no TLS. */
+static int
+safety_listen(struct ctx *c, const json_t *obj, struct bx_config *cfg)
+{
+#define LISTEN_HINT "\"unix:PATH\" or \"127.0.0.1:PORT\""
+	static const char hint[] = LISTEN_HINT;
+	struct bx_config_safety *sf = &cfg->safety;
+	char path[PATH_LEN], file[BX_CONFIG_PATH_MAX + 1];
+	const json_t *v = obj != NULL ? field(obj, "safety", "listen", path) : NULL;
+	const char *s = NULL;
+	uint32_t ip;
+	uint16_t port;
+
+	if (v == NULL) {
+		/* The default socket in state_dir, unless its path would not
+		 * fit a unix socket address: then none (said at start). */
+		size_t dlen = strlen(cfg->state_dir);
+
+		sf->listen[0] = '\0';
+		if (dlen + 1 + strlen(BX_CONFIG_DEFAULT_SAFETY_LISTEN_FILE) <
+		    BX_CONFIG_UNIX_PATH_MAX) {
+			bprintf(file, sizeof(file), "%s%s%s", cfg->state_dir,
+				cfg->state_dir[dlen - 1] == '/' ? "" : "/",
+				BX_CONFIG_DEFAULT_SAFETY_LISTEN_FILE);
+			bprintf(sf->listen, sizeof(sf->listen), "unix:%s", file);
+		}
+		return 0;
+	}
+	if (want_string(c, path, v, BX_CONFIG_LISTEN_MAX, hint, &s) < 0)
+		return -EINVAL;
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] != '/' || strlen(s + 5) >= BX_CONFIG_UNIX_PATH_MAX)
+			return bad_value(c, path, v,
+					 "\"unix:\" and an absolute path of at most 107 characters");
+		copy_str(sf->listen, sizeof(sf->listen), s);
+		return 0;
+	}
+	if (want_endpoint(c, path, v, &ip, &port) < 0)
+		return -EINVAL;
+	if ((ntohl(ip) >> 24) != 127)
+		return bad_value(c, path, v,
+				 LISTEN_HINT " (loopback only: the services have no TLS)");
+	copy_str(sf->listen, sizeof(sf->listen), s);
+	return 0;
+}
+
+static int
+parse_safety(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"enabled", "probe_interval_ms", "probe_window", "probe_timeout_ms",
+		"warn_rtt_ms", "sever_rtt_ms", "sever_loss_pct", "healthy_loss_pct",
+		"hold_down_s", "recovery_s", "critical_copies", "congestion",
+		"listen",
+	};
+	static const char cong_hint[] = "\"ewma\" or \"null\"";
+	struct bx_config_safety *sf = &cfg->safety;
+	char path[PATH_LEN];
+	const json_t *obj, *v;
+	const char *s = NULL;
+
+	obj = field(root, "", "safety", path);
+	if (obj != NULL && (want_object(c, path, obj) < 0 ||
+			    check_keys(c, obj, "safety", known, BX_ARRAY_SIZE(known)) < 0))
+		return -EINVAL;
+	sf->enabled = SAFETY_BUILT;
+	v = obj != NULL ? field(obj, "safety", "enabled", path) : NULL;
+	if (v != NULL) {
+		if (want_bool(c, path, v, &sf->enabled) < 0)
+			return -EINVAL;
+		if (sf->enabled && !SAFETY_BUILT)
+			return fail(c, -EINVAL, path,
+				    "this bauxite-app is built without the safety layer (meson -Dsafety_critical=true)");
+	}
+	if (sect_int(c, obj, "safety", "probe_interval_ms",
+		     BX_CONFIG_PROBE_INTERVAL_MIN_MS, BX_CONFIG_PROBE_INTERVAL_MAX_MS,
+		     BX_CONFIG_DEFAULT_PROBE_INTERVAL_MS, &sf->probe_interval_ms) < 0 ||
+	    sect_int(c, obj, "safety", "probe_window", 1, BX_CONFIG_PROBE_WINDOW_MAX,
+		     BX_CONFIG_DEFAULT_PROBE_WINDOW, &sf->probe_window) < 0 ||
+	    sect_int(c, obj, "safety", "probe_timeout_ms", 1,
+		     BX_CONFIG_PROBE_INTERVAL_MAX_MS, BX_CONFIG_DEFAULT_PROBE_TIMEOUT_MS,
+		     &sf->probe_timeout_ms) < 0 ||
+	    sect_int(c, obj, "safety", "warn_rtt_ms", 1, BX_CONFIG_SAFETY_RTT_MAX_MS,
+		     BX_CONFIG_DEFAULT_WARN_RTT_MS, &sf->warn_rtt_ms) < 0 ||
+	    sect_int(c, obj, "safety", "sever_rtt_ms", 1, BX_CONFIG_SAFETY_RTT_MAX_MS,
+		     BX_CONFIG_DEFAULT_SEVER_RTT_MS, &sf->sever_rtt_ms) < 0 ||
+	    sect_int(c, obj, "safety", "sever_loss_pct", 1, 100,
+		     BX_CONFIG_DEFAULT_SEVER_LOSS_PCT, &sf->sever_loss_pct) < 0 ||
+	    sect_int(c, obj, "safety", "healthy_loss_pct", 0, 100,
+		     BX_CONFIG_DEFAULT_HEALTHY_LOSS_PCT, &sf->healthy_loss_pct) < 0 ||
+	    sect_int(c, obj, "safety", "hold_down_s", 0, BX_CONFIG_SAFETY_TIME_MAX_S,
+		     BX_CONFIG_DEFAULT_HOLD_DOWN_S, &sf->hold_down_s) < 0 ||
+	    sect_int(c, obj, "safety", "recovery_s", 0, BX_CONFIG_SAFETY_TIME_MAX_S,
+		     BX_CONFIG_DEFAULT_RECOVERY_S, &sf->recovery_s) < 0 ||
+	    sect_int(c, obj, "safety", "critical_copies", 1,
+		     BX_CONFIG_CRITICAL_COPIES_MAX, BX_CONFIG_DEFAULT_CRITICAL_COPIES,
+		     &sf->critical_copies) < 0)
+		return -EINVAL;
+	if (sf->sever_rtt_ms <= sf->warn_rtt_ms)
+		return fail(c, -EINVAL, "safety.sever_rtt_ms",
+			    "%u is not above safety.warn_rtt_ms %u (a warning comes before a severance)",
+			    sf->sever_rtt_ms, sf->warn_rtt_ms);
+	if (sf->healthy_loss_pct >= sf->sever_loss_pct)
+		return fail(c, -EINVAL, "safety.healthy_loss_pct",
+			    "%u is not below safety.sever_loss_pct %u",
+			    sf->healthy_loss_pct, sf->sever_loss_pct);
+	if (sf->probe_timeout_ms / sf->probe_interval_ms >= BX_CONFIG_PROBE_WINDOW_MAX)
+		return fail(c, -EINVAL, "safety.probe_timeout_ms",
+			    "%u ms is %u probe intervals or more (expected under %u intervals of %u ms)",
+			    sf->probe_timeout_ms, BX_CONFIG_PROBE_WINDOW_MAX,
+			    BX_CONFIG_PROBE_WINDOW_MAX, sf->probe_interval_ms);
+	sf->congestion = BX_CONFIG_CONGESTION_EWMA;
+	v = obj != NULL ? field(obj, "safety", "congestion", path) : NULL;
+	if (v != NULL) {
+		if (want_string(c, path, v, 8, cong_hint, &s) < 0)
+			return -EINVAL;
+		if (strcmp(s, "null") == 0)
+			sf->congestion = BX_CONFIG_CONGESTION_NULL;
+		else if (strcmp(s, "ewma") != 0)
+			return bad_value(c, path, v, cong_hint);
+	}
+	return safety_listen(c, obj, cfg);
+}
+
 static int
 parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 {
@@ -1595,7 +1726,7 @@ parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
 		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
 		"stats_interval_s", "rules", "session", "hub", "ice", "relay",
-		"peers",
+		"safety", "peers",
 	};
 	static const char role_hint[] = "\"edge\" or \"relay\"";
 	static const char dir_hint[] = "an absolute path";
@@ -1723,6 +1854,9 @@ bx_config_from_json(const json_t *root, const char *name,
 	if (rc < 0)
 		goto out;
 	rc = parse_relay(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = parse_safety(&c, root, cfg);
 	if (rc < 0)
 		goto out;
 	rc = parse_peers(&c, root, cfg);
@@ -1891,6 +2025,25 @@ dump_ice_relay(FILE *f, const struct bx_config *c)
 		fprintf(f, DUMP_FMT, "ice.ports", ports);
 		dump_uint(f, "ice.retry_min_s", ice->retry_min_s, "");
 		dump_uint(f, "ice.retry_max_s", ice->retry_max_s, "");
+	}
+	fprintf(f, DUMP_FMT, "safety.enabled", c->safety.enabled ? "true" : "false");
+	if (c->safety.enabled) {
+		const struct bx_config_safety *sf = &c->safety;
+
+		dump_uint(f, "safety.probe_interval_ms", sf->probe_interval_ms, "");
+		dump_uint(f, "safety.probe_window", sf->probe_window, "");
+		dump_uint(f, "safety.probe_timeout_ms", sf->probe_timeout_ms, "");
+		dump_uint(f, "safety.warn_rtt_ms", sf->warn_rtt_ms, "");
+		dump_uint(f, "safety.sever_rtt_ms", sf->sever_rtt_ms, "");
+		dump_uint(f, "safety.sever_loss_pct", sf->sever_loss_pct, "");
+		dump_uint(f, "safety.healthy_loss_pct", sf->healthy_loss_pct, "");
+		dump_uint(f, "safety.hold_down_s", sf->hold_down_s, "");
+		dump_uint(f, "safety.recovery_s", sf->recovery_s, "");
+		dump_uint(f, "safety.critical_copies", sf->critical_copies, "");
+		fprintf(f, DUMP_FMT, "safety.congestion",
+			sf->congestion == BX_CONFIG_CONGESTION_NULL ? "null" : "ewma");
+		fprintf(f, DUMP_FMT, "safety.listen", sf->listen[0] ? sf->listen :
+			"(none: the default path in state_dir is too long for a unix socket)");
 	}
 	if (c->role == BX_CONFIG_ROLE_RELAY) {
 		fprintf(f, DUMP_FMT, "relay.secret_file", r->secret_file);

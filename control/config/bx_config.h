@@ -201,6 +201,34 @@
 #define BX_CONFIG_DEFAULT_RELAY_LEASE_S 60u
 #define BX_CONFIG_DEFAULT_RELAY_REGISTER_INTERVAL_S 5u
 
+/* "safety" limits and defaults (issue 7; the monitor's own in
+ * control/safety). Times in ms or s, loss in percent, as operators write
+ * them. */
+#define BX_CONFIG_PROBE_INTERVAL_MIN_MS 10u
+#define BX_CONFIG_PROBE_INTERVAL_MAX_MS 60000u
+#define BX_CONFIG_PROBE_WINDOW_MAX 64u
+#define BX_CONFIG_SAFETY_RTT_MAX_MS 60000u
+#define BX_CONFIG_SAFETY_TIME_MAX_S 3600u
+#define BX_CONFIG_CRITICAL_COPIES_MAX 4u
+#define BX_CONFIG_LISTEN_MAX 255u
+#define BX_CONFIG_UNIX_PATH_MAX 108u /* sun_path, terminator included */
+#define BX_CONFIG_DEFAULT_PROBE_INTERVAL_MS 100u
+#define BX_CONFIG_DEFAULT_PROBE_WINDOW 20u
+#define BX_CONFIG_DEFAULT_PROBE_TIMEOUT_MS 1000u
+#define BX_CONFIG_DEFAULT_WARN_RTT_MS 30u
+#define BX_CONFIG_DEFAULT_SEVER_RTT_MS 50u
+#define BX_CONFIG_DEFAULT_SEVER_LOSS_PCT 90u
+#define BX_CONFIG_DEFAULT_HEALTHY_LOSS_PCT 10u
+#define BX_CONFIG_DEFAULT_HOLD_DOWN_S 5u
+#define BX_CONFIG_DEFAULT_RECOVERY_S 3u
+#define BX_CONFIG_DEFAULT_CRITICAL_COPIES 2u
+#define BX_CONFIG_DEFAULT_SAFETY_LISTEN_FILE "safety.sock"
+
+enum bx_config_congestion {
+	BX_CONFIG_CONGESTION_EWMA = 0, /* RTT EWMA > 50 ms */
+	BX_CONFIG_CONGESTION_NULL,     /* never congested */
+};
+
 enum bx_config_role {
 	BX_CONFIG_ROLE_EDGE = 0, /* an edge or gateway box */
 	BX_CONFIG_ROLE_RELAY,    /* a hub relay */
@@ -338,6 +366,28 @@ struct bx_config_relay {
 	uint32_t register_interval_s;  /* role edge: between registrations */
 };
 
+/*
+ * "safety": path probes, the safety monitor and kill-switch, the jamming
+ * stream, critical duplication (see config/README.md).
+ */
+struct bx_config_safety {
+	bool enabled;
+	uint32_t probe_interval_ms;
+	uint32_t probe_window;         /* probes the loss is measured over */
+	uint32_t probe_timeout_ms;     /* an unanswered probe is lost */
+	uint32_t warn_rtt_ms;          /* DegradationWarning above */
+	uint32_t sever_rtt_ms;         /* SafetySeverance above, with: */
+	uint32_t sever_loss_pct;       /* loss at or above */
+	uint32_t healthy_loss_pct;     /* recovery: loss below, RTT <= warn */
+	uint32_t hold_down_s;          /* severed: no handshakes */
+	uint32_t recovery_s;           /* healthy this long: traffic again */
+	uint32_t critical_copies;      /* of each Critical packet, 1..4 */
+	enum bx_config_congestion congestion;
+	/* "unix:PATH" or "127.0.0.1:PORT"; "" when the default path (in
+	 * state_dir) would not fit a unix socket address. */
+	char listen[BX_CONFIG_LISTEN_MAX + 1];
+};
+
 struct bx_config {
 	char node_id[BX_CONFIG_ID_MAX + 1];
 	enum bx_config_role role;
@@ -356,6 +406,7 @@ struct bx_config {
 	struct bx_config_hub hub;         /* hub.set false: static peers only */
 	struct bx_config_ice ice;
 	struct bx_config_relay relay;
+	struct bx_config_safety safety;
 	unsigned n_peers;
 	struct bx_config_peer *peers;
 };

@@ -100,7 +100,12 @@
 	X(RELAY_FULL, "relay_full")                                           \
 	/* path probes (lib/probe) */                                         \
 	X(PROBE_MALFORMED, "probe_malformed")                                 \
-	X(PROBE_UNKNOWN, "probe_unknown")
+	X(PROBE_UNKNOWN, "probe_unknown")                                     \
+	/* the safety layer (app): severed or on probation; a deliberate */   \
+	/* copy of a Critical packet already delivered; an intent's limit */  \
+	X(SAFETY_BLOCKED, "safety_blocked")                                   \
+	X(DUPLICATE_COPY, "duplicate_copy")                                   \
+	X(INTENT_THROTTLED, "intent_throttled")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,

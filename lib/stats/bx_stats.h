@@ -86,7 +86,21 @@
 	X(STUN_IN, "stun_in",                                                 \
 	  "STUN messages to the mesh port handed to an ICE agent")           \
 	X(STUN_OUT, "stun_out",                                               \
-	  "STUN messages of an ICE agent sent from the mesh port")
+	  "STUN messages of an ICE agent sent from the mesh port")            \
+	X(PROBE_TX, "probe_tx",                                               \
+	  "path probes sent (their echoes count as probe_echo_tx)")           \
+	X(PROBE_ECHO_TX, "probe_echo_tx",                                     \
+	  "echoes of the peers' probes sent")                                 \
+	X(PROBE_RX, "probe_rx",                                               \
+	  "probes and echoes received and accepted")                          \
+	X(CRITICAL_COPIES, "critical_copies",                                 \
+	  "extra copies of Critical packets sent (critical duplication)")     \
+	X(SAFETY_WARNINGS, "safety_warnings",                                 \
+	  "DegradationWarning events (a path's RTT above the warning level)")  \
+	X(SAFETY_SEVERANCES, "safety_severances",                             \
+	  "SafetySeverance events: every tunnel torn down")                   \
+	X(SAFETY_RECOVERIES, "safety_recoveries",                             \
+	  "recoveries from a severance (traffic flows again)")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,

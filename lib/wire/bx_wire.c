@@ -72,9 +72,10 @@ bx_wire_decode(const void *buf, size_t len, struct bx_wire_info *out)
 		return BX_DROP_HDR_BAD_LANE;
 	if (BX_UNLIKELY((h.flags & ~BX_WIRE_F_KNOWN) != 0))
 		return BX_DROP_HDR_BAD_FLAGS;
-	/* Only data carries an AEAD tag; the handshake messages size their own
-	 * bodies and are checked by their parser. */
-	if (BX_UNLIKELY(type == BX_WIRE_DATA &&
+	/* Data and probes are sealed with an AEAD tag; the handshake and
+	 * relay messages size their own bodies and are checked by their
+	 * parsers. */
+	if (BX_UNLIKELY((type == BX_WIRE_DATA || type == BX_WIRE_PROBE) &&
 			len < BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN))
 		return BX_DROP_HDR_BAD_LEN;
 

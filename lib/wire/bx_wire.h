@@ -112,7 +112,8 @@ void bx_wire_encode(void *hdr, const struct bx_wire_info *in);
  * Decodes and validates the mesh datagram at @buf (@len bytes of UDP
  * payload). Returns BX_DROP_NONE and fills @out, or the drop reason
  * (HDR_SHORT, HDR_NOT_MESH, HDR_BAD_VERSION, HDR_BAD_TYPE, HDR_BAD_LANE,
- * HDR_BAD_FLAGS, HDR_BAD_LEN for a data datagram too short to hold a tag);
+ * HDR_BAD_FLAGS, HDR_BAD_LEN for a data datagram or probe too short to
+ * hold a tag);
  * @out is untouched on failure. Never reads past @len.
  */
 enum bx_drop_reason bx_wire_decode(const void *buf, size_t len,

@@ -57,6 +57,7 @@ import os, random, socket, struct, sys, time
 port, count, rate, rx_index = int(port), int(count), int(rate), int(rx_index, 16)
 HDR, TAG, VERSION, DATA, TYPE_MAX, LANES, FLAGS_KNOWN = 16, 16, 1, 1, 6, 3, 0x03
 HS_INIT, HS_RESP, HS_COOKIE, HS_INIT_LEN = 2, 3, 4, 160
+PROBE = 5
 # Sessions count from 0 and refuse counters from 2^60 + 2^32 on.
 FORGED_MIN, FORGED_MAX = 1 << 40, 1 << 59
 SOL_PACKET, PACKET_QDISC_BYPASS = 263, 20
@@ -119,7 +120,7 @@ def expect(p):
         return "hdr_bad_lane"
     if p[1] & ~FLAGS_KNOWN:
         return "hdr_bad_flags"
-    if typ == DATA and len(p) < HDR + TAG:
+    if typ in (DATA, PROBE) and len(p) < HDR + TAG:
         return "hdr_bad_len"
     # Handshakes go to the control lcore: an initiation is checked for its
     # length, then its header (counter and index must be 0); a response or
@@ -128,7 +129,8 @@ def expect(p):
         return "hs_bad_len" if len(p) != HS_INIT_LEN else "hs_bad_header"
     if typ in (HS_RESP, HS_COOKIE):
         return "hs_no_pending"
-    if typ != DATA:
+    # Probes are sealed like data and opened on the data path.
+    if typ not in (DATA, PROBE):
         return "msg_unhandled"
     if struct.unpack_from("!I", p, 4)[0] != rx_index:
         return "no_session"

@@ -26,12 +26,12 @@ keyB=$(bx_identity "$app" "$bx_tmp/state-b")
 bx_config "$BX_SRC/config/edge-a.json" "$bx_tmp/g.json" \
 	'underlay.port="net_af_packet0,iface=vA"' \
 	"peers.0.public_key=\"$keyB\"" 'stats_interval_s=0' \
-	"state_dir=\"$bx_tmp/state-g\"" \
+	"state_dir=\"$bx_tmp/state-g\"" "$BX_SAFETY_SET" \
 	"inner={\"type\": \"dpdk\", \"port\": \"net_af_packet1,iface=lG\", \"address\": \"$lan_gw/24\"}"
 bx_config "$BX_SRC/config/edge-b.json" "$bx_tmp/b.json" \
 	'underlay.port="net_af_packet0,iface=vB"' \
 	"peers.0.public_key=\"$keyG\"" 'stats_interval_s=0' \
-	"state_dir=\"$bx_tmp/state-b\"" \
+	"state_dir=\"$bx_tmp/state-b\"" "$BX_SAFETY_SET" \
 	'peers.0.allowed_prefixes=["100.64.0.1/32", "10.1.0.0/24"]'
 vipB=$(bx_json "$bx_tmp/b.json" inner.address) vipB=${vipB%/*}
 

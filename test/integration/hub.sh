@@ -81,7 +81,8 @@ join_edge() {
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$ifn.arp_ignore=8"
 	ip netns exec "$ns" sysctl -qw "net.ipv4.conf.$ifn.rp_filter=1"
 	bx_config "$tmp/state-$n/bauxite.json" "$tmp/$n.json" 'stats_interval_s=0' \
-		'idle_sleep_us=100' 'hub.metrics_interval_s=1' 'hub.reconnect_max_s=2'
+		'idle_sleep_us=100' 'hub.metrics_interval_s=1' 'hub.reconnect_max_s=2' \
+		"$BX_SAFETY_SET"
 }
 
 # start_edge N LOG: bauxite-app of edge N.

@@ -31,7 +31,8 @@ cli=$(bx_cli "$app")
 st=$("$cli" status --file-prefix "$prefixA") || bx_fail "bauxite status failed: $st"
 echo "$st" | sed 's/^/    /' >&2
 row=$(echo "$st" | awk '$1 == "edge-b"')
-[ "$(echo "$row" | awk '{ print $2, $3, $4 }')" = "direct $ulB:$mesh_port up" ] ||
+# A configured endpoint: no ICE ("-").
+[ "$(echo "$row" | awk '{ print $2, $3, $4, $5 }')" = "direct - $ulB:$mesh_port up" ] ||
 	bx_fail "bauxite status: edge-b is not direct, up, at $ulB:$mesh_port: $row"
 [ "$(echo "$row" | awk '{ print $(NF-1) }')" -gt 0 ] && [ "$(echo "$row" | awk '{ print $NF }')" -gt 0 ] ||
 	bx_fail "bauxite status: no traffic with edge-b: $row"
@@ -65,7 +66,7 @@ done
 # What A could not send is counted, not lost silently.
 [ "$(bx_stat "$bx_tmp/A.bad" no_session)" -ge 1 ] || bx_fail "A's pings were not counted as no_session"
 row=$("$cli" status --file-prefix "$prefixA" | awk '$1 == "edge-b"')
-case "$(echo "$row" | awk '{ print $4 }')" in
+case "$(echo "$row" | awk '{ print $5 }')" in
 handshaking | none) ;;
 *) bx_fail "bauxite status shows a session with a wrong key: $row" ;;
 esac

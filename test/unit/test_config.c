@@ -747,6 +747,17 @@ test_hub_defaults(void **state)
 	assert_int_equal(c->ice.retry_min_s, 2);
 	assert_int_equal(c->ice.retry_max_s, 60);
 	assert_int_equal(c->relay.register_interval_s, 5);
+	/* The safety layer, on where it is built in, with its socket in
+	 * state_dir. */
+#ifdef BX_SAFETY_CRITICAL
+	assert_true(c->safety.enabled);
+#endif
+	assert_int_equal(c->safety.probe_interval_ms, 100);
+	assert_int_equal(c->safety.warn_rtt_ms, 30);
+	assert_int_equal(c->safety.sever_rtt_ms, 50);
+	assert_int_equal(c->safety.sever_loss_pct, 90);
+	assert_int_equal(c->safety.critical_copies, 2);
+	assert_string_equal(c->safety.listen, "unix:/var/lib/bauxite/safety.sock");
 	/* The static peers stay, as extras. */
 	assert_int_equal(c->n_peers, 1);
 	bx_config_free(c);
@@ -1454,6 +1465,28 @@ static const struct bad_case bad_cases[] = {
 	 -EINVAL, "hub.reconnect_max_s", "got true"},
 	{"ice without a hub", "{\"ice\": {\"enabled\": true}}", -EINVAL,
 	 "ice.enabled", "ICE needs a \"hub\" section"},
+	{"safety unknown key", "{\"safety\": {\"rtt\": 1}}", -EINVAL, "safety",
+	 "unknown key \"rtt\""},
+	{"safety sever not above warn", "{\"safety\": {\"warn_rtt_ms\": 50}}",
+	 -EINVAL, "safety.sever_rtt_ms", "50 is not above safety.warn_rtt_ms 50"},
+	{"safety healthy loss not below sever loss",
+	 "{\"safety\": {\"healthy_loss_pct\": 95}}", -EINVAL,
+	 "safety.healthy_loss_pct", "95 is not below safety.sever_loss_pct 90"},
+	{"safety five copies", "{\"safety\": {\"critical_copies\": 5}}", -EINVAL,
+	 "safety.critical_copies", "expected an integer 1..4, got 5"},
+	{"safety probe interval too short", "{\"safety\": {\"probe_interval_ms\": 5}}",
+	 -EINVAL, "safety.probe_interval_ms", "expected an integer 10..60000, got 5"},
+	{"safety timeout beyond the probe ring",
+	 "{\"safety\": {\"probe_timeout_ms\": 6400}}", -EINVAL,
+	 "safety.probe_timeout_ms", "6400 ms is 64 probe intervals or more"},
+	{"safety congestion unknown", "{\"safety\": {\"congestion\": \"cubic\"}}",
+	 -EINVAL, "safety.congestion", "\"ewma\" or \"null\""},
+	{"safety listen on a public address",
+	 "{\"safety\": {\"listen\": \"10.0.0.1:7800\"}}", -EINVAL,
+	 "safety.listen", "loopback only"},
+	{"safety listen relative unix path",
+	 "{\"safety\": {\"listen\": \"unix:safety.sock\"}}", -EINVAL,
+	 "safety.listen", "an absolute path"},
 	{"ice on a relay",
 	 "{\"role\": \"relay\", \"hub\": {\"url\": \"10.99.0.254:7700\"}, \"ice\": {\"enabled\": true}}",
 	 -EINVAL, "ice.enabled", "a relay is reached at its own public address"},

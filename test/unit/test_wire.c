@@ -267,9 +267,11 @@ test_encode_decode_roundtrip(void **state)
 				assert_int_equal(decode_exact(buf, sizeof(buf), &out),
 						 BX_DROP_NONE);
 				assert_info_equal(&out, &in);
-				/* A bare header is enough for all but data. */
+				/* A bare header is enough for all but the
+				 * sealed ones: data and probes. */
 				assert_int_equal(decode_exact(buf, BX_WIRE_HDR_LEN, &out),
-						 type == BX_WIRE_DATA ?
+						 type == BX_WIRE_DATA ||
+								 type == BX_WIRE_PROBE ?
 							 BX_DROP_HDR_BAD_LEN :
 							 BX_DROP_NONE);
 			}
@@ -324,6 +326,9 @@ static const struct bad_hdr bad_hdrs[] = {
 	{"flags 0xff", 0x91, 0xff, 0, 32, BX_DROP_HDR_BAD_FLAGS},
 	{"data, bare header", 0x91, 0x00, 0, 16, BX_DROP_HDR_BAD_LEN},
 	{"data, tag cut by one", 0x91, 0x00, 0, 31, BX_DROP_HDR_BAD_LEN},
+	{"probe, bare header", 0x95, 0x00, 0, 16, BX_DROP_HDR_BAD_LEN},
+	{"probe, tag cut by one", 0x95, 0x02, 0, 31, BX_DROP_HDR_BAD_LEN},
+	{"probe with its tag", 0x95, 0x02, 0, 32, BX_DROP_NONE},
 	/* Checks run in a fixed order: the first failing field names it. */
 	{"short and not mesh", 0x00, 0x00, 0, 15, BX_DROP_HDR_SHORT},
 	{"not mesh, bad version", 0x70, 0x00, 0, 32, BX_DROP_HDR_NOT_MESH},
