@@ -25,6 +25,7 @@
  * Control lcore only.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,11 @@
 struct ctl_path {
 	uint64_t last_echoed;           /* samples fed to the strategy so far */
 	struct bx_congestion cong;
+	/* The latest measurement, kept across a severance: with no probes
+	 * then, the jamming stream goes on saying how the path was last. */
+	bool has_rtt, has_loss;
+	uint64_t rtt_us;
+	uint32_t loss_permille;
 };
 
 struct app_safety {
@@ -69,6 +75,7 @@ struct app_safety {
 	uint32_t n_slots;
 	struct ctl_path *cp;               /* per peer index */
 	struct bx_safety_path *paths;      /* one evaluation's */
+	uint32_t *path_idx;                /* their peer indices */
 	unsigned cap;
 	uint64_t next_eval_ms, next_jam_ms;
 	enum bx_safety_state state;
@@ -119,8 +126,10 @@ app_safety_peer_added(struct app_safety *s, uint32_t index)
 		return;
 	__atomic_store_n(&s->shared.probe_gen[index], s->shared.probe_gen[index] + 1,
 			 __ATOMIC_RELEASE);
-	s->cp[index].last_echoed = 0;
+	/* Another peer at this index: nothing of the last one's stays. */
 	bx_congestion_init(&s->cp[index].cong, s->cp[index].cong.ops);
+	memset(&s->cp[index], 0, offsetof(struct ctl_path, cong));
+	s->cp[index].has_rtt = s->cp[index].has_loss = false;
 }
 
 /* The node's state changed: do what it means. */
@@ -209,6 +218,7 @@ gather(struct app_safety *s, bool *congested)
 		memset(sp, 0, sizeof(*sp));
 		sp->peer = p->id;
 		sp->path_id = 0;
+		s->path_idx[n] = rec->index;
 		n++;
 		/* No measurements (no session, probes just started): the
 		 * path is there, without data; it cannot vouch for a
@@ -225,6 +235,14 @@ gather(struct app_safety *s, bool *congested)
 		sp->rtt_us = ps.rtt_last_us;
 		sp->has_loss = ps.known >= s->cfg->safety.probe_window;
 		sp->loss_permille = ps.loss_permille;
+		if (sp->has_rtt) {
+			cp->has_rtt = true;
+			cp->rtt_us = sp->rtt_us;
+		}
+		if (sp->has_loss) {
+			cp->has_loss = true;
+			cp->loss_permille = sp->loss_permille;
+		}
 	}
 	return n;
 }
@@ -240,8 +258,22 @@ jamming(struct app_safety *s, unsigned n)
 	if (s->srv == NULL)
 		return;
 	for (i = 0; i < n; i += k) {
-		for (k = 0; k < 64 && i + k < n; k++)
-			bx_jam_sample_of(&s->paths[i + k], now, &samples[k]);
+		for (k = 0; k < 64 && i + k < n; k++) {
+			const struct ctl_path *cp = &s->cp[s->path_idx[i + k]];
+			struct bx_safety_path jp = s->paths[i + k];
+
+			/* No fresh measurement (severed, probes starting over):
+			 * the last one stands. */
+			if (!jp.has_rtt && cp->has_rtt) {
+				jp.has_rtt = true;
+				jp.rtt_us = cp->rtt_us;
+			}
+			if (!jp.has_loss && cp->has_loss) {
+				jp.has_loss = true;
+				jp.loss_permille = cp->loss_permille;
+			}
+			bx_jam_sample_of(&jp, now, &samples[k]);
+		}
 		bx_safety_server_publish_jamming(s->srv, samples, k);
 	}
 #else
@@ -378,9 +410,11 @@ app_safety_create(const struct app_safety_conf *c, char *err, size_t errlen)
 	s->state = BX_SAFETY_NORMAL;
 	s->cp = calloc(c->n_slots, sizeof(*s->cp));
 	s->paths = calloc(c->n_slots, sizeof(*s->paths));
+	s->path_idx = calloc(c->n_slots, sizeof(*s->path_idx));
 	s->shared.probe_gen = rte_zmalloc("bx_probe_gen",
 					  c->n_slots * sizeof(uint32_t), 0);
-	if (s->cp == NULL || s->paths == NULL || s->shared.probe_gen == NULL) {
+	if (s->cp == NULL || s->paths == NULL || s->path_idx == NULL ||
+	    s->shared.probe_gen == NULL) {
 		snprintf(err, errlen, "safety: no memory for %u paths", c->n_slots);
 		goto fail;
 	}
@@ -460,5 +494,6 @@ app_safety_free(struct app_safety *s)
 	rte_free(s->shared.probe_gen);
 	free(s->cp);
 	free(s->paths);
+	free(s->path_idx);
 	free(s);
 }
