@@ -99,6 +99,7 @@ struct app_nat {
 	unsigned relay_unanswered;        /* registrations since an answer */
 	uint32_t relay_lease_s;           /* the relay's latest grant */
 	bool routes_stale;                /* a publish failed: retry */
+	bool suspended;                   /* severed: no agents until resumed */
 	bool closing;                     /* app_nat_close: no more changes */
 };
 
@@ -351,7 +352,7 @@ app_nat_peer_add(struct app_nat *n, const char *id)
 	np = &n->peer[n->n_peer++];
 	memset(np, 0, sizeof(*np));
 	snprintf(np->id, sizeof(np->id), "%s", id);
-	if (n->ice != NULL) {
+	if (n->ice != NULL && !n->suspended) {
 		rc = bx_ice_peer_add(n->ice, id);
 		if (rc != 0 && rc != -EEXIST)
 			fprintf(stderr, LOG_PREFIX "peer %s: no ICE: %s\n", id,
@@ -597,6 +598,7 @@ app_nat_suspend(struct app_nat *n)
 
 	if (n == NULL || n->ice == NULL)
 		return;
+	n->suspended = true;
 	/* Agents closed (BYE to each peer); the peers stay known. */
 	for (i = 0; i < n->n_peer; i++) {
 		n->peer[i].restart_ms = 0;
@@ -609,8 +611,9 @@ app_nat_resume(struct app_nat *n)
 {
 	unsigned i;
 
-	if (n == NULL || n->ice == NULL)
+	if (n == NULL || n->ice == NULL || !n->suspended)
 		return;
+	n->suspended = false;
 	for (i = 0; i < n->n_peer; i++)
 		bx_ice_peer_add(n->ice, n->peer[i].id);
 }

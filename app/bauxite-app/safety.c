@@ -210,6 +210,7 @@ gather(struct app_safety *s, bool *congested)
 		const struct app_peer_src *p = &s->book->peers[i];
 		const struct bx_peer *rec = bx_peer_find(s->reg, p->id);
 		struct bx_safety_path *sp = &s->paths[n];
+		struct app_session_info si;
 		struct bx_probe_stats ps;
 		struct ctl_path *cp;
 
@@ -223,7 +224,11 @@ gather(struct app_safety *s, bool *congested)
 		/* No measurements (no session, probes just started): the
 		 * path is there, without data; it cannot vouch for a
 		 * recovery. */
-		if (!read_path(s, rec->index, &ps) || ps.sent == 0)
+		memset(&si, 0, sizeof(si));
+		app_sessions_peer_info(s->sessions, rec->index, &si);
+		/* No session (gone, or not yet): its probes stopped, and
+		 * what they last said is not about now. */
+		if (!si.up || !read_path(s, rec->index, &ps) || ps.sent == 0)
 			continue;
 		cp = &s->cp[rec->index];
 		if (ps.echoed > cp->last_echoed) {
@@ -406,7 +411,7 @@ app_safety_create(const struct app_safety_conf *c, char *err, size_t errlen)
 	s->nat = c->nat;
 	s->st = c->st;
 	s->n_slots = c->n_slots;
-	s->cap = c->n_slots;
+	s->cap = c->n_slots < BX_SAFETY_MAX_PATHS ? c->n_slots : BX_SAFETY_MAX_PATHS;
 	s->state = BX_SAFETY_NORMAL;
 	s->cp = calloc(c->n_slots, sizeof(*s->cp));
 	s->paths = calloc(c->n_slots, sizeof(*s->paths));
@@ -438,7 +443,7 @@ app_safety_create(const struct app_safety_conf *c, char *err, size_t errlen)
 	mc.healthy_loss_permille = cs->healthy_loss_pct * 10u;
 	mc.hold_down_ms = cs->hold_down_s * 1000u;
 	mc.recovery_ms = cs->recovery_s * 1000u;
-	mc.max_paths = c->n_slots;
+	mc.max_paths = s->cap;
 	s->mon = bx_safety_create(&mc, why, sizeof(why));
 	if (s->mon == NULL) {
 		snprintf(err, errlen, "safety.%s", why);

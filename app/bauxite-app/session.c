@@ -970,6 +970,9 @@ app_sessions_sever(struct app_sessions *ss)
 			n += hp->slot[slot] != NULL;
 			slot_clear(ss, hp, slot);
 		}
+		/* A pending initiation's ephemeral key and cookie too: as if
+		 * their time had come. */
+		index_del(ss, bx_hs_peer_expire(ss->hs, &hp->hs, UINT64_MAX));
 		hp->first_retries = 0;
 		hp->kick = false;
 	}

@@ -385,12 +385,13 @@ bulk_admit(struct app_worker *w, uint32_t kbps, bool congested, uint32_t len,
 	if (burst < BULK_BURST_MIN)
 		burst = BULK_BURST_MIN;
 	elapsed = now - w->bulk_tsc;
-	if (elapsed > hz)
-		elapsed = hz; /* a full bucket is at most a second away */
 	w->bulk_tsc = now;
-	w->bulk_tokens += elapsed * rate;
-	if (w->bulk_tokens > burst * hz)
+	/* Saturating: elapsed * rate overflows 64 bits at tens of Gbit/s. */
+	if (w->bulk_tokens >= burst * hz ||
+	    elapsed >= (burst * hz - w->bulk_tokens) / rate)
 		w->bulk_tokens = burst * hz;
+	else
+		w->bulk_tokens += elapsed * rate;
 	if (w->bulk_tokens < (uint64_t)len * hz)
 		return false;
 	w->bulk_tokens -= (uint64_t)len * hz;
@@ -865,8 +866,9 @@ dg_rx_index(const struct rte_mbuf *m)
 	return rte_be_to_cpu_32(h->rx_index);
 }
 
-/* A replayed counter on a datagram flagged as a deliberate copy: the
- * first copy was delivered, this one is not an attack. */
+/* A replayed counter on an authenticated datagram flagged as a
+ * deliberate copy: the first copy was delivered, this one is not an
+ * attack. */
 static inline enum bx_drop_reason
 dup_reason(enum bx_drop_reason r, uint8_t flags)
 {
@@ -890,7 +892,7 @@ probe_path(struct app_worker *w, const struct bx_peer *p)
 
 	if (BX_UNLIKELY(w->probe_gen_seen[p->index] != gen)) {
 		bx_probe_init(&w->probe[p->index], &sf->probe_conf);
-		w->probe_gen_seen[p->index] = gen;
+		__atomic_store_n(&w->probe_gen_seen[p->index], gen, __ATOMIC_RELEASE);
 	}
 	return &w->probe[p->index];
 }
@@ -910,12 +912,12 @@ probe_in(struct app_worker *w, struct bx_stats_lcore *st,
 	size_t len = rte_pktmbuf_data_len(m) - BX_WIRE_HDR_LEN;
 	enum bx_drop_reason r;
 
-	if (w->safety == NULL) {
-		drop_rx(st, BX_DROP_MSG_UNHANDLED, m);
-		return false;
-	}
+	/* Without the safety layer we send no probes, but we echo the
+	 * peers' (their monitor needs us to). */
 	if (flags & BX_WIRE_F_ECHO)
-		r = bx_probe_on_echo(probe_path(w, p), body, len, now_ns);
+		r = w->safety != NULL ?
+			    bx_probe_on_echo(probe_path(w, p), body, len, now_ns) :
+			    BX_DROP_PROBE_UNKNOWN;
 	else
 		r = bx_probe_validate(body, len);
 	if (r != BX_DROP_NONE) {
@@ -945,6 +947,7 @@ ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct bx_crypto_key *keys[APP_BURST];
 	const struct bx_peer *meta[APP_BURST];
 	struct rte_mbuf *seal[APP_BURST], *in[APP_BURST];
+	uint32_t out_peer[APP_BURST];
 	uint8_t cwhy[APP_BURST];
 	struct bx_wire_outer o;
 	uint16_t i, j, k = 0, good, sent;
@@ -1010,12 +1013,14 @@ ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
 			continue;
 		}
-		peer_count_tx(w, p->index, rte_pktmbuf_pkt_len(m));
+		out_peer[n] = p->index;
 		seal[n++] = m;
 	}
 	sent = send_burst(w->ports->underlay, w->txq, seal, n);
-	for (i = 0; i < sent; i++)
+	for (i = 0; i < sent; i++) {
 		bytes += rte_pktmbuf_pkt_len(seal[i]);
+		peer_count_tx(w, out_peer[i], rte_pktmbuf_pkt_len(seal[i]));
+	}
 	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
 	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
 	bx_stats_add(st, stat, sent);
@@ -1144,8 +1149,12 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		}
 		counter = rte_be_to_cpu_64(h->counter);
 		r = bx_replay_check(s->replay, counter);
-		if (r != BX_DROP_NONE) {
-			drop_rx(st, dup_reason(r, h->flags), m);
+		/* A duplicate flagged as a deliberate copy is opened anyway:
+		 * the flag is only believed once the tag has covered it, so a
+		 * replay cannot hide under it (dup_reason at the commit). */
+		if (r != BX_DROP_NONE &&
+		    !(r == BX_DROP_REPLAY_DUPLICATE && (h->flags & BX_WIRE_F_DUPLICATE))) {
+			drop_rx(st, r, m);
 			continue;
 		}
 		keys[n_open] = s->rx_key;

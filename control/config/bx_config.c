@@ -1683,11 +1683,11 @@ parse_safety(struct ctx *c, const json_t *root, struct bx_config *cfg)
 		     BX_CONFIG_DEFAULT_SEVER_RTT_MS, &sf->sever_rtt_ms) < 0 ||
 	    sect_int(c, obj, "safety", "sever_loss_pct", 1, 100,
 		     BX_CONFIG_DEFAULT_SEVER_LOSS_PCT, &sf->sever_loss_pct) < 0 ||
-	    sect_int(c, obj, "safety", "healthy_loss_pct", 0, 100,
+	    sect_int(c, obj, "safety", "healthy_loss_pct", 1, 100,
 		     BX_CONFIG_DEFAULT_HEALTHY_LOSS_PCT, &sf->healthy_loss_pct) < 0 ||
-	    sect_int(c, obj, "safety", "hold_down_s", 0, BX_CONFIG_SAFETY_TIME_MAX_S,
+	    sect_int(c, obj, "safety", "hold_down_s", 1, BX_CONFIG_SAFETY_TIME_MAX_S,
 		     BX_CONFIG_DEFAULT_HOLD_DOWN_S, &sf->hold_down_s) < 0 ||
-	    sect_int(c, obj, "safety", "recovery_s", 0, BX_CONFIG_SAFETY_TIME_MAX_S,
+	    sect_int(c, obj, "safety", "recovery_s", 1, BX_CONFIG_SAFETY_TIME_MAX_S,
 		     BX_CONFIG_DEFAULT_RECOVERY_S, &sf->recovery_s) < 0 ||
 	    sect_int(c, obj, "safety", "critical_copies", 1,
 		     BX_CONFIG_CRITICAL_COPIES_MAX, BX_CONFIG_DEFAULT_CRITICAL_COPIES,

@@ -94,7 +94,8 @@
 	X(PROBE_RX, "probe_rx",                                               \
 	  "probes and echoes received and accepted")                          \
 	X(CRITICAL_COPIES, "critical_copies",                                 \
-	  "extra copies of Critical packets sent (critical duplication)")     \
+	  "extra copies of Critical packets handed to the port (critical "   \
+	  "duplication; one the port refuses counts as tx_port_full)")        \
 	X(SAFETY_WARNINGS, "safety_warnings",                                 \
 	  "DegradationWarning events (a path's RTT above the warning level)")  \
 	X(SAFETY_SEVERANCES, "safety_severances",                             \
