@@ -3,7 +3,8 @@
 # Replayed and tampered mesh datagrams, injected with scapy on A's side of
 # the veth, are dropped by B, counted under the right reason, and nothing
 # of them is delivered:
-#   (a) a captured datagram re-sent unchanged    -> replay_duplicate
+#   (a) a captured datagram re-sent unchanged    -> replay_duplicate;
+#       with the copy flag set                   -> crypto_auth
 #   (b) its counter raised (header = AEAD AAD)   -> crypto_auth
 #   (c) one ciphertext byte flipped              -> replay_duplicate: the
 #       replay pre-check runs before decryption, by design
@@ -29,8 +30,8 @@ tmp=$bx_tmp
 
 # inject.py PCAP IFACE MODE PORT: sends the last mesh data datagram of PCAP
 # again on IFACE (A's side of the veth), changed as MODE says: "same", "counter" (one bit
-# of the counter set, so it is above any counter B saw) or "ciphertext"
-# (one ciphertext byte flipped). The UDP checksum is recomputed.
+# of the counter set, so it is above any counter B saw), "ciphertext"
+# (one ciphertext byte flipped) or "dupflag" (the header's copy flag set). The UDP checksum is recomputed.
 cat >"$tmp/inject.py" <<'PY'
 import sys
 from scapy.all import IP, UDP, rdpcap, sendp
@@ -53,6 +54,8 @@ if mode == "counter":
             break
 elif mode == "ciphertext":
     data[HDR_LEN + 4] ^= 0x01
+elif mode == "dupflag":
+    data[1] |= 0x01   # the "deliberate copy" flag, part of the AAD
 else:
     assert mode == "same", mode
 pkt[UDP].remove_payload()
@@ -75,7 +78,7 @@ inject() {
 # grew: exactly as EXPECT (name=value) says, and not at all for the others
 # of "watched" (background traffic, e.g. ARP, moves only rx_packets and
 # exception_rx_packets).
-watched="inner_tx_packets replay_duplicate replay_too_old crypto_auth no_session"
+watched="inner_tx_packets replay_duplicate replay_too_old crypto_auth no_session duplicate_copy"
 step() {
 	local name=$1 pcap=$2 mode=$3 c want got e
 	shift 3
@@ -102,6 +105,9 @@ ip netns exec "$nsA" ping -c 3 -i 0.2 -W 2 -I "$vipA" "$vipB" >/dev/null ||
 bx_capture_stop "$pidT"
 
 step "(a) replayed datagram" "$tmp/ping.pcap" same replay_duplicate=1
+# A replay cannot pass as a deliberate Critical copy: the flag is believed
+# only once the tag covers it, and a flag set afterwards breaks the tag.
+step "(a) replayed with the copy flag set" "$tmp/ping.pcap" dupflag crypto_auth=1
 step "(b) counter raised" "$tmp/ping.pcap" counter crypto_auth=1
 step "(c) ciphertext flipped, counter seen" "$tmp/ping.pcap" ciphertext replay_duplicate=1
 
