@@ -274,7 +274,8 @@ print_stats(const struct app *a, const char *why)
 			       bx_drop_name((enum bx_drop_reason)i), sum.drop[i]);
 	if (a->ports_up) {
 		print_port_stats("underlay", a->ports.underlay);
-		print_port_stats("inner", a->ports.inner);
+		if (a->ports.inner != RTE_MAX_ETHPORTS)
+			print_port_stats("inner", a->ports.inner);
 		print_port_stats("exception", a->ports.exception);
 	}
 	fflush(stdout);
@@ -1298,7 +1299,8 @@ main(int argc, char **argv)
 	       "), inner %s%s, exception %s, %s on %s, %u peer(s)\n",
 	       a.cfg->node_id, a.cfg->underlay.port,
 	       RTE_ETHER_ADDR_BYTES(&a.ports.underlay_mac),
-	       a.ports.gateway ? a.cfg->inner.port : a.cfg->inner.iface,
+	       a.ports.gateway ? a.cfg->inner.port :
+	       a.cfg->inner.type == BX_CONFIG_INNER_NONE ? "none" : a.cfg->inner.iface,
 	       a.ports.gateway ? " (gateway LAN)" : "",
 	       a.cfg->underlay.exception_iface,
 	       bx_crypto_cipher_name(a.cfg->cipher),

@@ -377,7 +377,7 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		}
 		if (rc == 0)
 			rc = rte_eth_macaddr_get(p->inner, &p->inner_mac);
-	} else {
+	} else if (cfg->inner.type == BX_CONFIG_INNER_TAP) {
 		snprintf(inner_args, sizeof(inner_args), "%s,iface=%s",
 			 INNER_TAP_NAME, cfg->inner.iface);
 		rc = port_probe("inner.iface", inner_args, &p->inner, err,
@@ -420,12 +420,15 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	if (rc != 0)
 		return rc;
 	p->underlay_started = true;
-	rc = port_start(p->inner, n_queues, p->pool,
-			p->gateway ? "inner.port" : "inner.iface", inner_args,
-			err, errlen);
-	if (rc != 0)
-		return rc;
-	p->inner_started = true;
+	/* A relay without an inner side has no inner port. */
+	if (p->inner != RTE_MAX_ETHPORTS) {
+		rc = port_start(p->inner, n_queues, p->pool,
+				p->gateway ? "inner.port" : "inner.iface",
+				inner_args, err, errlen);
+		if (rc != 0)
+			return rc;
+		p->inner_started = true;
+	}
 	rc = port_start(p->exception, n_queues, p->pool,
 			"underlay.exception_iface", devargs, err, errlen);
 	if (rc != 0)
@@ -440,10 +443,10 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	}
 	/* A gateway's inner side is a LAN on a DPDK port: no kernel there. */
 	rc = 0;
-	if (!p->gateway)
+	if (cfg->inner.type == BX_CONFIG_INNER_TAP)
 		rc = kernel_if_setup(fd, cfg->inner.iface, &cfg->inner.address,
 				     cfg->inner.mtu, err, errlen);
-	if (rc == 0 && !p->gateway)
+	if (rc == 0 && cfg->inner.type == BX_CONFIG_INNER_TAP)
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
 	if (rc == 0)

@@ -237,6 +237,9 @@ inner_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 	bool gateway = ports->gateway, fec_lift;
 	uint16_t n, i, k, n_ip = 0, n_arp = 0, sent;
 
+	*n_rx = 0;
+	if (ports->inner == RTE_MAX_ETHPORTS) /* a relay's: none */
+		return 0;
 	n = rte_eth_rx_burst(ports->inner, q, rx, APP_BURST);
 	*n_rx = n;
 	if (n == 0)

@@ -742,6 +742,11 @@ parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	uint32_t mtu;
 
 	obj = field(root, "", "inner", path);
+	/* A relay forwards others' datagrams: it needs no inner side. */
+	if (obj == NULL && cfg->role == BX_CONFIG_ROLE_RELAY) {
+		in->type = BX_CONFIG_INNER_NONE;
+		return 0;
+	}
 	if (obj == NULL)
 		return missing(c, path, "an object with address");
 	if (want_object(c, path, obj) < 0 ||
@@ -1157,6 +1162,9 @@ parse_peers(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	arr = field(root, "", "peers", path);
 	if (arr == NULL)
 		return 0;
+	if (cfg->inner.type == BX_CONFIG_INNER_NONE)
+		return fail(c, -EINVAL, path,
+			    "a relay without an \"inner\" section has no traffic of its own (expected no peers, or an \"inner\" section)");
 	bprintf(hint, sizeof(hint), "an array of at most %u peer objects",
 		 BX_CONFIG_MAX_PEERS);
 	if (!json_is_array(arr))
@@ -1420,6 +1428,9 @@ parse_hub(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	obj = field(root, "", "hub", path);
 	if (obj == NULL)
 		return 0;
+	if (cfg->inner.type == BX_CONFIG_INNER_NONE)
+		return fail(c, -EINVAL, path,
+			    "a relay without an \"inner\" section takes no peers from a hub (expected no hub, or an \"inner\" section)");
 	if (want_object(c, path, obj) < 0 ||
 	    check_keys(c, obj, "hub", known, BX_ARRAY_SIZE(known)) < 0)
 		return -EINVAL;
@@ -1941,7 +1952,8 @@ bx_config_role_name(enum bx_config_role r)
 const char *
 bx_config_inner_type_name(enum bx_config_inner_type t)
 {
-	return t == BX_CONFIG_INNER_DPDK ? "dpdk" : "tap";
+	return t == BX_CONFIG_INNER_DPDK ? "dpdk" :
+	       t == BX_CONFIG_INNER_NONE ? "none" : "tap";
 }
 
 #define DUMP_FMT "%-36s %s\n"
@@ -2074,10 +2086,12 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 	fprintf(f, DUMP_FMT, "inner.type", bx_config_inner_type_name(c->inner.type));
 	if (c->inner.type == BX_CONFIG_INNER_TAP)
 		fprintf(f, DUMP_FMT, "inner.iface", c->inner.iface);
-	else
+	else if (c->inner.type == BX_CONFIG_INNER_DPDK)
 		fprintf(f, DUMP_FMT, "inner.port", c->inner.port);
-	dump_uint(f, "inner.mtu", c->inner.mtu, "");
-	fprintf(f, DUMP_FMT, "inner.address", fmt_prefix(&c->inner.address, a));
+	if (c->inner.type != BX_CONFIG_INNER_NONE) {
+		dump_uint(f, "inner.mtu", c->inner.mtu, "");
+		fprintf(f, DUMP_FMT, "inner.address", fmt_prefix(&c->inner.address, a));
+	}
 	dump_uint(f, "mesh_port", c->mesh_port, "");
 	fprintf(f, DUMP_FMT, "cipher", bx_crypto_cipher_name(c->cipher));
 	fprintf(f, DUMP_FMT, "fips", c->fips ? "true" : "false");

@@ -237,6 +237,7 @@ enum bx_config_role {
 enum bx_config_inner_type {
 	BX_CONFIG_INNER_TAP = 0, /* net_tap interface "iface" */
 	BX_CONFIG_INNER_DPDK,    /* a second DPDK port (gateway mode) */
+	BX_CONFIG_INNER_NONE,    /* a relay without traffic of its own */
 };
 
 /* An IPv4 address or prefix: address in network byte order. */

@@ -82,9 +82,15 @@ bx_config "$BX_SRC/config/relay.json" "$tmp/relay.json" \
 bx_start "$nsR" "$logR" "$app" "${BX_EAL[@]}" --file-prefix="$prefixR" \
 	-- --config "$tmp/relay.json"
 pidR=$BX_LAST_PID
-bx_wait_iface "$nsR" bauxite0 "$pidR" || { cat "$logR" >&2; bx_fail "the relay never came up"; }
-for i in $(seq 50); do grep -q 'relay: serving' "$logR" && break; sleep 0.1; done
-grep -q 'relay: serving' "$logR" || { cat "$logR" >&2; bx_fail "the relay does not say it serves"; }
+# A relay has no inner interface: it is up when it says so.
+for i in $(seq $((BX_UP_TIMEOUT_S * 10))); do
+	grep -q 'relay-1 up: .*inner none' "$logR" && break
+	bx_alive "$pidR" || break
+	sleep 0.1
+done
+grep -q 'relay: serving' "$logR" && grep -q 'inner none' "$logR" ||
+	{ cat "$logR" >&2; bx_fail "the relay did not come up serving, without an inner side"; }
+! ip -n "$nsR" link show bauxite0 >/dev/null 2>&1 || bx_fail "the relay made an inner interface"
 
 # ---- NAT routers and edges --------------------------------------------
 # nat_up N MODE: router natN between the bridge and edge N's LAN.

@@ -1487,6 +1487,13 @@ static const struct bad_case bad_cases[] = {
 	{"safety listen relative unix path",
 	 "{\"safety\": {\"listen\": \"unix:safety.sock\"}}", -EINVAL,
 	 "safety.listen", "an absolute path"},
+	{"relay without inner, with peers",
+	 "{\"role\": \"relay\", \"inner\": null}", -EINVAL, "peers",
+	 "a relay without an \"inner\" section has no traffic of its own"},
+	{"edge without inner", "{\"inner\": null}", -EINVAL, "inner", "missing"},
+	{"relay without inner, with a hub",
+	 "{\"role\": \"relay\", \"inner\": null, \"peers\": null, \"hub\": {\"url\": \"10.0.0.9:7700\"}}",
+	 -EINVAL, "hub", "takes no peers from a hub"},
 	{"ice on a relay",
 	 "{\"role\": \"relay\", \"hub\": {\"url\": \"10.99.0.254:7700\"}, \"ice\": {\"enabled\": true}}",
 	 -EINVAL, "ice.enabled", "a relay is reached at its own public address"},
@@ -1510,6 +1517,21 @@ static const struct bad_case bad_cases[] = {
 	 "{\"relay\": {\"register_interval_s\": 10}}", -EINVAL,
 	 "relay.register_interval_s", "expected an integer 1..9, got 10"},
 };
+
+/* A relay needs no inner side: no inner, no peers, no hub. */
+static void
+test_relay_without_inner(void **state)
+{
+	struct bx_config *c;
+
+	(void)state;
+	c = load_ok("{\"role\": \"relay\", \"inner\": null, \"peers\": null}");
+	assert_int_equal(c->role, BX_CONFIG_ROLE_RELAY);
+	assert_int_equal(c->inner.type, BX_CONFIG_INNER_NONE);
+	assert_int_equal(c->n_peers, 0);
+	assert_false(c->ice.enabled);
+	bx_config_free(c);
+}
 
 static void
 test_bad_configs(void **state)
@@ -1706,6 +1728,7 @@ main(void)
 		cmocka_unit_test(test_hub_everything_set),
 		cmocka_unit_test(test_hub_hosts),
 		cmocka_unit_test(test_hub_paths),
+		cmocka_unit_test(test_relay_without_inner),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_root_not_object),
 		cmocka_unit_test(test_load_errors),
