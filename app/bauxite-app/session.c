@@ -311,7 +311,6 @@ queue_frame(struct app_sessions *ss, const void *payload, uint16_t len,
 	return queue_payload(ss, payload, len, o, relay, BX_STAT_HANDSHAKE_TX);
 }
 
-
 /* Sends what was queued: after the commit that made it meaningful. */
 static void
 flush_frames(struct app_sessions *ss)
