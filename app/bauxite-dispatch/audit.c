@@ -31,11 +31,6 @@ verify_help(FILE *f)
 static int
 audit_verify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_STATE_DIR_OPTION,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state_dir = CLI_DEFAULT_STATE_DIR;
 	uint8_t head[BX_STORE_HASH_LEN];
 	char hex[2 * BX_STORE_HASH_LEN + 1], err[CLI_ERR_LEN];
@@ -43,23 +38,9 @@ audit_verify(int argc, char **argv)
 	uint64_t n = 0;
 	int o, rc;
 
-	while ((o = cli_getopt(VERIFY_PROG, argc, argv, opts)) != -1) {
-		switch (o) {
-		case CLI_OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case 'h':
-			verify_help(stdout);
-			return CLI_EXIT_OK;
-		default:
-			return CLI_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(VERIFY_PROG, "unexpected argument '%s'",
-				argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	o = cli_state_dir_only(VERIFY_PROG, argc, argv, verify_help, &state_dir);
+	if (o >= 0)
+		return o;
 	if (cli_store_open(state_dir, false, &st) != 0)
 		return CLI_EXIT_FAIL;
 	rc = bx_store_audit_verify(st, &n, head, err, sizeof(err));

@@ -265,3 +265,34 @@ cli_pin_text(const uint8_t pin[BX_PKI_SHA256_LEN],
 	sodium_bin2base64(out, BX_PKI_PIN_B64_LEN + 1, pin, BX_PKI_SHA256_LEN,
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
+
+int
+cli_state_dir_only(const char *prog, int argc, char **argv,
+		   void (*help)(FILE *f), const char **state_dir)
+{
+	static const struct option opts[] = {
+		CLI_STATE_DIR_OPTION,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	*state_dir = CLI_DEFAULT_STATE_DIR;
+	while ((o = cli_getopt(prog, argc, argv, opts)) != -1) {
+		switch (o) {
+		case CLI_OPT_STATE_DIR:
+			*state_dir = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_usage_error(prog, "unexpected argument '%s'", argv[optind]);
+		return CLI_EXIT_USAGE;
+	}
+	return -1;
+}

@@ -46,6 +46,15 @@
 	"                      " CLI_DEFAULT_STATE_DIR ")\n"
 
 /*
+ * The command line of a command that takes --state-dir and --help and no
+ * argument: *@state_dir is the directory (CLI_DEFAULT_STATE_DIR when not
+ * given). Returns -1 to go on, or the exit status to return at once
+ * (after @help, or a usage error it printed).
+ */
+int cli_state_dir_only(const char *prog, int argc, char **argv,
+		       void (*help)(FILE *f), const char **state_dir);
+
+/*
  * Opens the store in @state_dir for a command, printing what failed.
  * With @create the directory (mode 0700) and the database are made when
  * missing; without, both must exist (a command that only reads should not

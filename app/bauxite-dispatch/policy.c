@@ -168,11 +168,6 @@ show_help(FILE *f)
 static int
 policy_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_STATE_DIR_OPTION,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state_dir = CLI_DEFAULT_STATE_DIR;
 	char *policy = NULL, *rules = NULL, *pretty = NULL;
 	struct bx_store *st = NULL;
@@ -181,23 +176,9 @@ policy_show(int argc, char **argv)
 	json_t *arr = NULL;
 	int o, rc, status = CLI_EXIT_FAIL;
 
-	while ((o = cli_getopt(SHOW_PROG, argc, argv, opts)) != -1) {
-		switch (o) {
-		case CLI_OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case 'h':
-			show_help(stdout);
-			return CLI_EXIT_OK;
-		default:
-			return CLI_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(SHOW_PROG, "unexpected argument '%s'",
-				argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	o = cli_state_dir_only(SHOW_PROG, argc, argv, show_help, &state_dir);
+	if (o >= 0)
+		return o;
 	if (cli_store_open(state_dir, false, &st) != 0)
 		return CLI_EXIT_FAIL;
 	rc = bx_store_policy_get(st, &policy, &version, err, sizeof(err));

@@ -196,34 +196,15 @@ list_help(FILE *f)
 static int
 token_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_STATE_DIR_OPTION,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *state_dir = CLI_DEFAULT_STATE_DIR;
 	struct list_ctx c = { cli_now_ms(), 0 };
 	struct bx_store *st = NULL;
 	char err[CLI_ERR_LEN];
 	int o, status = CLI_EXIT_FAIL;
 
-	while ((o = cli_getopt(LIST_PROG, argc, argv, opts)) != -1) {
-		switch (o) {
-		case CLI_OPT_STATE_DIR:
-			state_dir = optarg;
-			break;
-		case 'h':
-			list_help(stdout);
-			return CLI_EXIT_OK;
-		default:
-			return CLI_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		cli_usage_error(LIST_PROG, "unexpected argument '%s'",
-				argv[optind]);
-		return CLI_EXIT_USAGE;
-	}
+	o = cli_state_dir_only(LIST_PROG, argc, argv, list_help, &state_dir);
+	if (o >= 0)
+		return o;
 	if (cli_store_open(state_dir, false, &st) != 0)
 		return CLI_EXIT_FAIL;
 	printf("%-16s  %-20s  %-20s  %-9s  %-7s  %s\n", "ID", "CREATED",
