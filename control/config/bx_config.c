@@ -726,6 +726,9 @@ parse_underlay(struct ctx *c, const json_t *root, struct bx_config *cfg)
 			 BX_CONFIG_DEFAULT_EXCEPTION_IFACE);
 	else if (want_ifname(c, path, v, u->exception_iface) < 0)
 		return -EINVAL;
+	copy_str(u->name, sizeof(u->name), "ul0");
+	cfg->n_underlays = 1;
+	cfg->underlays[0] = *u;
 	return 0;
 }
 
@@ -1053,6 +1056,12 @@ parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg)
 		return missing(c, path, ENDPOINT_HINT);
 	if (want_endpoint(c, path, v, &p->endpoint_ip, &p->endpoint_port) < 0)
 		return -EINVAL;
+	p->n_paths = 1;
+	p->paths[0] = (struct bx_config_path){
+		.underlay = 0,
+		.endpoint_ip = p->endpoint_ip,
+		.endpoint_port = p->endpoint_port,
+	};
 	if (p->endpoint_ip == cfg->underlay.address.addr)
 		return fail(c, -EINVAL, path,
 			    "%s is this node's own underlay.address (expected the peer's)",

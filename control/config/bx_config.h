@@ -224,6 +224,44 @@
 #define BX_CONFIG_DEFAULT_CRITICAL_COPIES 2u
 #define BX_CONFIG_DEFAULT_SAFETY_LISTEN_FILE "safety.sock"
 
+/* Several uplinks (issue 8): "underlay" is one object or an array of up
+ * to BX_CONFIG_MAX_UNDERLAYS; a peer has up to BX_CONFIG_MAX_PATHS paths. */
+#define BX_CONFIG_MAX_UNDERLAYS 4u
+#define BX_CONFIG_MAX_PATHS 4u
+#define BX_CONFIG_UL_NAME_MAX 15u
+#define BX_CONFIG_RATE_MBPS_MAX 400000u
+
+/* "bonding" limits and defaults (config/README.md). */
+#define BX_CONFIG_BOND_DOWN_AFTER_MAX 60u
+#define BX_CONFIG_BOND_UP_AFTER_MAX 60u
+#define BX_CONFIG_BOND_COPIES_MAX 4u
+#define BX_CONFIG_REORDER_SLOTS_MIN 16u
+#define BX_CONFIG_REORDER_SLOTS_MAX 65536u
+#define BX_CONFIG_REORDER_TIMEOUT_MAX_MS 2000u
+#define BX_CONFIG_BOND_READMIT_MAX_S 3600u
+#define BX_CONFIG_BOND_HOLD_MAX_MS 60000u
+#define BX_CONFIG_LINK_POLL_MIN_MS 1u
+#define BX_CONFIG_LINK_POLL_MAX_MS 1000u
+#define BX_CONFIG_DEFAULT_BOND_PROBE_INTERVAL_MS 100u
+#define BX_CONFIG_DEFAULT_BOND_DOWN_AFTER 3u
+#define BX_CONFIG_DEFAULT_BOND_UP_AFTER 5u
+#define BX_CONFIG_DEFAULT_REDUNDANT_COPIES 1u
+#define BX_CONFIG_DEFAULT_REORDER_SLOTS 1024u
+#define BX_CONFIG_DEFAULT_REORDER_TIMEOUT_MAX_MS 100u
+#define BX_CONFIG_DEFAULT_STRIPE_EXCLUDE_LOSS_PCT 10u
+#define BX_CONFIG_DEFAULT_STRIPE_READMIT_LOSS_PCT 2u
+#define BX_CONFIG_DEFAULT_READMIT_S 3u
+#define BX_CONFIG_DEFAULT_PREFERRED_HYSTERESIS_PCT 20u
+#define BX_CONFIG_DEFAULT_PREFERRED_HOLD_MS 1000u
+#define BX_CONFIG_DEFAULT_LINK_POLL_MS 5u
+
+/* How a lane spreads over a peer's paths (issue 8). */
+enum bx_config_bond_mode {
+	BX_CONFIG_BOND_REDUNDANT = 0, /* every packet on every live path */
+	BX_CONFIG_BOND_PREFERRED,     /* the best path, with hysteresis */
+	BX_CONFIG_BOND_STRIPE,        /* weighted round robin by capacity */
+};
+
 enum bx_config_congestion {
 	BX_CONFIG_CONGESTION_EWMA = 0, /* RTT EWMA > 50 ms */
 	BX_CONFIG_CONGESTION_NULL,     /* never congested */
@@ -247,11 +285,42 @@ struct bx_config_prefix {
 };
 
 struct bx_config_underlay {
+	char name[BX_CONFIG_UL_NAME_MAX + 1]; /* "ul<i>" unless named; unique */
 	char port[BX_CONFIG_DEVARGS_MAX + 1];
 	struct bx_config_prefix address; /* the node's address and its prefix */
 	bool has_gateway;
 	uint32_t gateway;                /* network order, if has_gateway */
 	char exception_iface[BX_CONFIG_IFNAME_MAX + 1];
+	uint32_t rate_mbps;              /* 0: measured; else caps the estimate */
+};
+
+/* One path to a peer: which of our underlays, to which of its endpoints. */
+struct bx_config_path {
+	unsigned underlay;       /* index into bx_config.underlays */
+	uint32_t endpoint_ip;    /* network order */
+	uint16_t endpoint_port;  /* host order */
+};
+
+/*
+ * "bonding": how lanes use a peer's several paths, path liveness from
+ * probes and link state, the receive reorder buffer. Always filled
+ * (defaults); it acts only for peers with two or more paths.
+ */
+struct bx_config_bonding {
+	enum bx_config_bond_mode lane_mode[BX_LANE_COUNT]; /* by enum bx_wire_lane */
+	uint32_t probe_interval_ms;       /* path probes, also without safety */
+	uint32_t down_after;              /* missed probes: the path is down */
+	uint32_t up_after;                /* answered probes: up again */
+	uint32_t redundant_copies;        /* per live path, REDUNDANT lanes */
+	bool reorder;                     /* false: striped lanes do not wait */
+	uint32_t reorder_slots;           /* power of two, <= replay_window */
+	uint32_t reorder_timeout_max_ms;  /* cap of 2 x RTT spread */
+	uint32_t stripe_exclude_loss_pct; /* out of the stripe set at or above */
+	uint32_t stripe_readmit_loss_pct; /* back in below this ... */
+	uint32_t readmit_s;               /* ... for this long */
+	uint32_t preferred_hysteresis_pct;/* a better path must be this much better */
+	uint32_t preferred_hold_ms;       /* and not sooner than this after a switch */
+	uint32_t link_poll_ms;            /* underlay carrier poll */
 };
 
 struct bx_config_inner {
@@ -285,8 +354,13 @@ struct bx_config_peer {
 	uint32_t virtual_ip;     /* network order */
 	unsigned n_allowed;      /* 1..BX_CONFIG_MAX_PREFIXES */
 	struct bx_config_prefix allowed[BX_CONFIG_MAX_PREFIXES];
-	uint32_t endpoint_ip;    /* network order */
-	uint16_t endpoint_port;  /* host order */
+	uint32_t endpoint_ip;    /* network order; = paths[0] */
+	uint16_t endpoint_port;  /* host order; = paths[0] */
+	/* "endpoint" is one path on underlays[0]; "paths" lists 1..4. */
+	unsigned n_paths;
+	struct bx_config_path paths[BX_CONFIG_MAX_PATHS];
+	/* "bonding": {"critical": ...} overrides the node's lane modes. */
+	enum bx_config_bond_mode lane_mode[BX_LANE_COUNT];
 	/* The peer's static X25519 public key: never all zero, no two peers
 	 * share one. */
 	uint8_t public_key[BX_CONFIG_KEY_LEN];
@@ -393,7 +467,11 @@ struct bx_config {
 	char node_id[BX_CONFIG_ID_MAX + 1];
 	enum bx_config_role role;
 	char state_dir[BX_CONFIG_PATH_MAX + 1];
+	/* underlays[0] (the primary: hub, ICE, relay, default route); a
+	 * copy of it in "underlay" for the code that knows only one. */
 	struct bx_config_underlay underlay;
+	unsigned n_underlays;             /* 1..BX_CONFIG_MAX_UNDERLAYS */
+	struct bx_config_underlay underlays[BX_CONFIG_MAX_UNDERLAYS];
 	struct bx_config_inner inner;
 	uint16_t mesh_port;               /* host order */
 	enum bx_crypto_cipher cipher;     /* AES-256-GCM whenever fips */
@@ -408,6 +486,7 @@ struct bx_config {
 	struct bx_config_ice ice;
 	struct bx_config_relay relay;
 	struct bx_config_safety safety;
+	struct bx_config_bonding bonding;
 	unsigned n_peers;
 	struct bx_config_peer *peers;
 };
