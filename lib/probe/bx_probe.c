@@ -222,7 +222,7 @@ bx_probe_tick(struct bx_probe_path *p, uint64_t now_ns)
 /*
  * Takes one RTT sample. Publishes min before last (a reader loads last
  * first, so it never sees a last below the min it loads next) and every
- * RTT field before has_rtt.
+ * RTT field and last_echo_ns before has_rtt.
  */
 static void
 take_sample(struct bx_probe_path *p, uint64_t rtt_ns, uint64_t now_ns)
@@ -249,8 +249,8 @@ take_sample(struct bx_probe_path *p, uint64_t rtt_ns, uint64_t now_ns)
 	PUB(p, rtt_last_us, rtt_ns / NS_PER_US);
 	PUB(p, rtt_ewma_us, (p->srtt_scaled >> p->rtt_shift) / NS_PER_US);
 	PUB(p, jitter_us, (p->jitter_scaled >> BX_PROBE_JITTER_SHIFT) / NS_PER_US);
-	PUB(p, has_rtt, 1);
 	PUB(p, last_echo_ns, now_ns);
+	PUB(p, has_rtt, 1);
 }
 
 enum bx_drop_reason
@@ -299,10 +299,69 @@ bx_probe_on_echo(struct bx_probe_path *p, const void *body, size_t len,
 	return BX_DROP_NONE;
 }
 
+/* ---- failover inputs --------------------------------------------------- */
+
+enum judgement {
+	JUDGE_YOUNG,  /* in flight within the grace: no verdict yet */
+	JUDGE_ECHOED,
+	JUDGE_MISS,
+};
+
+static enum judgement
+judge(const struct bx_probe_slot *s, uint64_t now_ns, uint64_t grace_ns)
+{
+	if (s->state == SLOT_ECHOED)
+		return JUDGE_ECHOED;
+	if (s->state == SLOT_IN_FLIGHT &&
+	    (now_ns < s->sent_ns || now_ns - s->sent_ns <= grace_ns))
+		return JUDGE_YOUNG;
+	return JUDGE_MISS;
+}
+
+/*
+ * Walks back from the newest probe over those the ring still holds (probe
+ * k sits in slot k & RING_MASK for the last BX_PROBE_RING k), skipping the
+ * young ones, and counts the run of @want that the newest judged probe
+ * starts.
+ */
+static uint32_t
+run_of(const struct bx_probe_path *p, uint64_t now_ns, uint64_t grace_ns,
+       enum judgement want)
+{
+	uint64_t span = p->n_sent < BX_PROBE_RING ? p->n_sent : BX_PROBE_RING;
+	uint64_t i;
+	uint32_t n = 0;
+
+	for (i = 1; i <= span; i++) {
+		enum judgement j = judge(&p->ring[(p->n_sent - i) & RING_MASK],
+					 now_ns, grace_ns);
+
+		if (j == JUDGE_YOUNG)
+			continue;
+		if (j != want)
+			break;
+		n++;
+	}
+	return n;
+}
+
+uint32_t
+bx_probe_misses(const struct bx_probe_path *p, uint64_t now_ns, uint64_t grace_ns)
+{
+	return run_of(p, now_ns, grace_ns, JUDGE_MISS);
+}
+
+uint32_t
+bx_probe_streak(const struct bx_probe_path *p, uint64_t now_ns, uint64_t grace_ns)
+{
+	return run_of(p, now_ns, grace_ns, JUDGE_ECHOED);
+}
+
 /*
  * Load order is the reverse of the writer's store order for every pair
- * whose relation is promised: has_rtt before the RTT fields, last before
- * min, the fate counters before sent.
+ * whose relation is promised: has_rtt before the RTT fields and
+ * last_echo_ns, last before min, loss before known (a loss is never seen
+ * without the known fate it comes from), the fate counters before sent.
  */
 void
 bx_probe_read(const struct bx_probe_path *p, struct bx_probe_stats *out)
@@ -313,8 +372,8 @@ bx_probe_read(const struct bx_probe_path *p, struct bx_probe_stats *out)
 	out->rtt_ewma_us = GET(p, rtt_ewma_us);
 	out->jitter_us = GET(p, jitter_us);
 	out->last_echo_ns = GET(p, last_echo_ns);
-	out->known = (uint32_t)GET(p, known);
 	out->loss_permille = (uint32_t)GET(p, loss_permille);
+	out->known = (uint32_t)GET(p, known);
 	out->echoed = GET(p, echoed);
 	out->lost = GET(p, lost);
 	out->sent = GET(p, sent);

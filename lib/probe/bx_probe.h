@@ -217,6 +217,36 @@ enum bx_drop_reason bx_probe_on_echo(struct bx_probe_path *p, const void *body,
 enum bx_drop_reason bx_probe_validate(const void *body, size_t len);
 
 /*
+ * ---- Failover inputs (writer side) ---------------------------------------
+ *
+ * The loss timeout (timeout_ms, 1 s by default) is far too slow to notice a
+ * cut path, and loss over a window of 20 is too slow to notice it healed.
+ * These two judge the newest probes against a much shorter grace instead:
+ * the owner passes grace = srtt + max(4 * jitter, 10 ms), so an echo that
+ * is merely late by the path's own standards does not count, while a cut
+ * shows as misses one grace after the first unanswered probe.
+ *
+ * A probe is judged a miss once it was declared lost or has been in flight
+ * for more than @grace_ns at @now_ns; a probe in flight for no more than
+ * @grace_ns (or stamped after @now_ns) is not judged yet and is skipped:
+ * with send times in order those are the newest ones. Only the last
+ * BX_PROBE_RING probes are remembered, so both results are at most
+ * BX_PROBE_RING. A miss whose echo still comes back before the timeout
+ * stops being a miss (the path was slow, not cut). Owner only: they read
+ * the writer's private ring, not the published values.
+ */
+
+/* Consecutive misses counting back from the newest judged probe, up to
+ * the first echoed one. 0 when the newest judged probe was echoed. */
+uint32_t bx_probe_misses(const struct bx_probe_path *p, uint64_t now_ns,
+			 uint64_t grace_ns);
+
+/* Consecutive echoed probes counting back from the newest judged probe, up
+ * to the first miss. 0 when the newest judged probe is a miss. */
+uint32_t bx_probe_streak(const struct bx_probe_path *p, uint64_t now_ns,
+			 uint64_t grace_ns);
+
+/*
  * Copies the path's measurements into @out. Safe from any thread while the
  * owner writes, without locks (see Concurrency above).
  */

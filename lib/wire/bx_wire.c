@@ -38,6 +38,7 @@ bx_wire_encode(void *hdr, const struct bx_wire_info *in)
 	BX_ASSERT_HOT(in->type >= BX_WIRE_DATA && in->type <= BX_WIRE_TYPE_MAX);
 	BX_ASSERT_HOT(in->lane < BX_LANE_COUNT);
 	BX_ASSERT_HOT((in->flags & ~BX_WIRE_F_KNOWN) == 0);
+	BX_ASSERT_HOT(in->type == BX_WIRE_DATA || !(in->flags & BX_WIRE_F_SEQ));
 
 	h.tag_ver_type = (uint8_t)(BX_WIRE_TAG |
 				   (BX_WIRE_VERSION << BX_WIRE_VERSION_SHIFT) |
@@ -54,7 +55,7 @@ enum bx_drop_reason
 bx_wire_decode(const void *buf, size_t len, struct bx_wire_info *out)
 {
 	struct bx_wire_hdr h;
-	unsigned int version, type;
+	unsigned int version, type, known;
 
 	if (BX_UNLIKELY(len < BX_WIRE_HDR_LEN))
 		return BX_DROP_HDR_SHORT;
@@ -70,13 +71,19 @@ bx_wire_decode(const void *buf, size_t len, struct bx_wire_info *out)
 		return BX_DROP_HDR_BAD_TYPE;
 	if (BX_UNLIKELY(h.lane >= BX_LANE_COUNT))
 		return BX_DROP_HDR_BAD_LANE;
-	if (BX_UNLIKELY((h.flags & ~BX_WIRE_F_KNOWN) != 0))
+	/* Only data carries a lane sequence: no other type may claim one. */
+	known = type == BX_WIRE_DATA ? BX_WIRE_F_KNOWN :
+				       BX_WIRE_F_KNOWN & ~BX_WIRE_F_SEQ;
+	if (BX_UNLIKELY((h.flags & ~known) != 0))
 		return BX_DROP_HDR_BAD_FLAGS;
 	/* Data and probes are sealed with an AEAD tag; the handshake and
 	 * relay messages size their own bodies and are checked by their
-	 * parsers. */
+	 * parsers. The sequence is plaintext, so it must fit before the tag:
+	 * the receiver then strips it without another length check. */
 	if (BX_UNLIKELY((type == BX_WIRE_DATA || type == BX_WIRE_PROBE) &&
-			len < BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN))
+			len < BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN +
+				      ((h.flags & BX_WIRE_F_SEQ) ?
+					       BX_WIRE_SEQ_LEN : 0)))
 		return BX_DROP_HDR_BAD_LEN;
 
 	out->type = (enum bx_wire_type)type;

@@ -22,6 +22,22 @@
  * is the AEAD additional data; the nonce is 4 zero bytes followed by the
  * counter's 8 bytes exactly as they are on the wire.
  *
+ * Path id: for a probe, the prober's path slot, echoed unchanged; for data,
+ * the sender's path slot. A deliberate copy (F_DUPLICATE) carries
+ * BX_WIRE_PATH_ANY on every path: copies share one counter, hence one
+ * nonce, so their AAD (this header) must be byte-identical too, or one
+ * nonce would seal under two AADs. The receiver takes a copy's path from
+ * the outer headers.
+ *
+ * With F_SEQ (data only), the plaintext starts with the lane sequence, 4
+ * bytes big-endian, then the inner IP packet:
+ *
+ *  | header | lane seq (4) | inner IP packet ... | 16-byte AEAD tag |
+ *
+ * It numbers one peer's packets of one lane across all paths, so the
+ * receiver can restore the order striping broke (lib/reorder). Only peers
+ * with several paths get it; nodes without it refuse the flag.
+ *
  * Header only parsing needs no EAL; the mbuf helpers need DPDK headers only.
  */
 #ifndef BX_WIRE_H
@@ -71,10 +87,17 @@ enum bx_wire_lane {
 	BX_LANE_COUNT = 3,
 };
 
-/* Header flags; an unknown bit is refused (BX_DROP_HDR_BAD_FLAGS). */
+/* Header flags; an unknown bit is refused (BX_DROP_HDR_BAD_FLAGS), and so
+ * is F_SEQ on anything but data. */
 #define BX_WIRE_F_DUPLICATE 0x01u /* a deliberate copy (critical duplication) */
 #define BX_WIRE_F_ECHO 0x02u      /* probe echo, not a probe */
-#define BX_WIRE_F_KNOWN (BX_WIRE_F_DUPLICATE | BX_WIRE_F_ECHO)
+#define BX_WIRE_F_SEQ 0x04u       /* plaintext starts with the lane sequence */
+#define BX_WIRE_F_KNOWN (BX_WIRE_F_DUPLICATE | BX_WIRE_F_ECHO | BX_WIRE_F_SEQ)
+
+/* Bytes of the lane sequence an F_SEQ datagram's plaintext starts with. */
+#define BX_WIRE_SEQ_LEN 4u
+/* Path id of deliberate copies: identical on every path (see above). */
+#define BX_WIRE_PATH_ANY 0xffu
 
 struct bx_wire_hdr {
 	uint8_t tag_ver_type;
@@ -113,7 +136,7 @@ void bx_wire_encode(void *hdr, const struct bx_wire_info *in);
  * payload). Returns BX_DROP_NONE and fills @out, or the drop reason
  * (HDR_SHORT, HDR_NOT_MESH, HDR_BAD_VERSION, HDR_BAD_TYPE, HDR_BAD_LANE,
  * HDR_BAD_FLAGS, HDR_BAD_LEN for a data datagram or probe too short to
- * hold a tag);
+ * hold a tag, or an F_SEQ datagram too short to hold the sequence too);
  * @out is untouched on failure. Never reads past @len.
  */
 enum bx_drop_reason bx_wire_decode(const void *buf, size_t len,

@@ -55,7 +55,8 @@ import os, random, socket, struct, sys, time
 (iface, mac_src, mac_dst, ip_src, ip_dst, port, count, rate,
  rx_index) = sys.argv[1:]
 port, count, rate, rx_index = int(port), int(count), int(rate), int(rx_index, 16)
-HDR, TAG, VERSION, DATA, TYPE_MAX, LANES, FLAGS_KNOWN = 16, 16, 1, 1, 6, 3, 0x03
+HDR, TAG, VERSION, DATA, TYPE_MAX, LANES, FLAGS_KNOWN = 16, 16, 1, 1, 6, 3, 0x07
+F_SEQ, SEQ = 0x04, 4
 HS_INIT, HS_RESP, HS_COOKIE, HS_INIT_LEN = 2, 3, 4, 160
 PROBE = 5
 # Sessions count from 0 and refuse counters from 2^60 + 2^32 on.
@@ -118,9 +119,9 @@ def expect(p):
         return "hdr_bad_type"
     if p[2] >= LANES:
         return "hdr_bad_lane"
-    if p[1] & ~FLAGS_KNOWN:
+    if p[1] & ~FLAGS_KNOWN or (p[1] & F_SEQ and typ != DATA):
         return "hdr_bad_flags"
-    if typ in (DATA, PROBE) and len(p) < HDR + TAG:
+    if typ in (DATA, PROBE) and len(p) < HDR + TAG + (SEQ if p[1] & F_SEQ else 0):
         return "hdr_bad_len"
     # Handshakes go to the control lcore: an initiation is checked for its
     # length, then its header (counter and index must be 0); a response or

@@ -5,7 +5,8 @@
  * point, loss over the window (table of fate patterns), loss rising from
  * timeouts alone, both sides of the timeout, every refused echo leaving the
  * stats alone, the u32 seq wrap, the probe schedule, the congestion
- * strategies around 50 ms, and a reader thread racing the writer.
+ * strategies around 50 ms, a reader thread racing the writer, and the
+ * failover inputs (misses and streak against the grace, over the ring wrap).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1059,6 +1060,111 @@ test_concurrent_reader(void **state)
 	assert_true(s.lost < RACE_ROUNDS / 100 * (RACE_LOSS_PCT + 2));
 }
 
+/* ---- misses and streak (failover inputs) ------------------------------ */
+
+#define RUN_INTERVAL_MS 100u
+#define RUN_TIMEOUT_MS 1000u
+#define RUN_ECHO_DELAY (1 * MS)
+
+/*
+ * Probe i is sent at T0 + i * 100 ms; its fate is @tail's character for
+ * the last strlen(tail) probes and @fill for the others: 'e' echoed 1 ms
+ * later, '.' never answered. The path is judged @after ns after the last
+ * send (bx_probe_tick first, so probes older than 1 s are lost, not just
+ * overdue).
+ */
+struct run_case {
+	const char *name;
+	uint32_t n;
+	char fill;
+	const char *tail;
+	int64_t after;
+	uint64_t grace;
+	uint32_t misses, streak;
+};
+
+static const struct run_case run_cases[] = {
+	{ "nothing sent", 0, 'e', "", 50 * MS, 150 * MS, 0, 0 },
+	{ "one young probe", 1, '.', "", 50 * MS, 150 * MS, 0, 0 },
+	{ "one echo", 1, 'e', "", 50 * MS, 150 * MS, 0, 1 },
+	{ "in flight exactly grace: young", 3, 'e', ".", 150 * MS, 150 * MS, 0, 2 },
+	{ "in flight grace + 1 ns: a miss", 3, 'e', ".", 150 * MS + 1, 150 * MS, 1, 0 },
+	{ "grace 0, age 0: young", 3, 'e', ".", 0, 0, 0, 2 },
+	{ "grace 0, age 1 ns: a miss", 3, 'e', ".", 1, 0, 1, 0 },
+	{ "young newest skipped, older one judged", 3, 'e', "..", 50 * MS, 120 * MS, 1, 0 },
+	{ "newest echoed: older misses do not count", 3, '.', "e", 50 * MS, 150 * MS, 0, 1 },
+	{ "cut path", 8, 'e', "...", 50 * MS, 120 * MS, 2, 0 },
+	/* Ages 50..1150 ms: the oldest is lost, the rest overdue or young. */
+	{ "lost and overdue both count", 15, 'e', "............", 50 * MS, 200 * MS, 10, 0 },
+	{ "healed path", 7, '.', "eeeee", 50 * MS, 150 * MS, 0, 5 },
+	{ "streak past a young probe, stops at a miss", 6, 'e', ".eee.", 50 * MS, 150 * MS, 0, 3 },
+	{ "send stamped after now: young", 3, 'e', "..", -1 * (int64_t)MS, 150 * MS, 0, 1 },
+	{ "ring wrap: all echoed", 100, 'e', "", 50 * MS, 150 * MS, 0, BX_PROBE_RING },
+	{ "ring wrap: none echoed", 100, '.', "", 50 * MS, 120 * MS, BX_PROBE_RING - 1, 0 },
+	{ "ring wrap: misses across the slot wrap", 70, 'e', ".....", 50 * MS, 120 * MS, 4, 0 },
+	{ "ring wrap: streak across the slot wrap", 130, '.', "eeeeeee", 50 * MS, 150 * MS, 0, 7 },
+	{ "ring wrap: one echo among misses", 130, '.', "e..", 50 * MS, 120 * MS, 1, 0 },
+};
+
+static void
+test_misses_streak_table(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(run_cases); i++) {
+		const struct run_case *k = &run_cases[i];
+		uint32_t tail = (uint32_t)strlen(k->tail), j;
+		uint64_t last = T0, now;
+		struct bx_probe_path p;
+		uint8_t body[LEN];
+
+		print_message("# runs: %s\n", k->name);
+		assert_true(tail <= k->n);
+		init_conf(&p, RUN_INTERVAL_MS, 20, RUN_TIMEOUT_MS, 3, 1);
+		for (j = 0; j < k->n; j++) {
+			char fate = j < k->n - tail ? k->fill : k->tail[j - (k->n - tail)];
+
+			last = T0 + j * RUN_INTERVAL_MS * MS;
+			bx_probe_next(&p, last, body);
+			if (fate == 'e')
+				assert_int_equal(bx_probe_on_echo(&p, body, LEN,
+								  last + RUN_ECHO_DELAY),
+						 BX_DROP_NONE);
+		}
+		now = last + (uint64_t)k->after;
+		bx_probe_tick(&p, now);
+		assert_int_equal(bx_probe_misses(&p, now, k->grace), k->misses);
+		assert_int_equal(bx_probe_streak(&p, now, k->grace), k->streak);
+	}
+}
+
+/*
+ * An echo later than the grace but inside the loss timeout: a miss while
+ * it is out, an echo once it is back; the probe is never lost.
+ */
+static void
+test_misses_late_echo_heals(void **state)
+{
+	struct bx_probe_path p;
+	uint8_t first[LEN], second[LEN];
+	const uint64_t grace = 20 * MS;
+
+	(void)state;
+	init_conf(&p, 100, 20, 1000, 3, 1);
+	bx_probe_next(&p, T0, first);
+	assert_int_equal(bx_probe_on_echo(&p, first, LEN, T0 + 5 * MS), BX_DROP_NONE);
+	bx_probe_next(&p, T0 + 100 * MS, second);
+	assert_int_equal(bx_probe_misses(&p, T0 + 120 * MS, grace), 0);
+	assert_int_equal(bx_probe_streak(&p, T0 + 120 * MS, grace), 1);
+	assert_int_equal(bx_probe_misses(&p, T0 + 130 * MS, grace), 1);
+	assert_int_equal(bx_probe_streak(&p, T0 + 130 * MS, grace), 0);
+	assert_int_equal(bx_probe_on_echo(&p, second, LEN, T0 + 140 * MS), BX_DROP_NONE);
+	assert_int_equal(bx_probe_misses(&p, T0 + 140 * MS, grace), 0);
+	assert_int_equal(bx_probe_streak(&p, T0 + 140 * MS, grace), 2);
+	assert_int_equal(stats(&p).lost, 0);
+}
+
 int
 main(void)
 {
@@ -1084,6 +1190,8 @@ main(void)
 		cmocka_unit_test(test_congestion_from_probes),
 		cmocka_unit_test(test_reinit),
 		cmocka_unit_test(test_concurrent_reader),
+		cmocka_unit_test(test_misses_streak_table),
+		cmocka_unit_test(test_misses_late_echo_heals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -243,7 +243,7 @@ test_decode_golden_header(void **state)
 static void
 test_encode_decode_roundtrip(void **state)
 {
-	uint8_t buf[BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN];
+	uint8_t buf[BX_WIRE_HDR_LEN + BX_WIRE_SEQ_LEN + BX_WIRE_AEAD_TAG_LEN];
 	struct bx_wire_info in, out;
 	unsigned int type, lane, flags;
 
@@ -251,6 +251,10 @@ test_encode_decode_roundtrip(void **state)
 	for (type = BX_WIRE_DATA; type <= BX_WIRE_TYPE_MAX; type++) {
 		for (lane = 0; lane < BX_LANE_COUNT; lane++) {
 			for (flags = 0; flags <= BX_WIRE_F_KNOWN; flags++) {
+				/* Encoding F_SEQ on other types is a caller
+				 * bug; decoding it is refused (bad_hdrs). */
+				if (type != BX_WIRE_DATA && (flags & BX_WIRE_F_SEQ))
+					continue;
 				in = (struct bx_wire_info){
 					.type = (enum bx_wire_type)type,
 					.flags = (uint8_t)flags,
@@ -321,7 +325,21 @@ static const struct bad_hdr bad_hdrs[] = {
 	{"type 15", 0x9f, 0x00, 0, 32, BX_DROP_HDR_BAD_TYPE},
 	{"lane 3", 0x91, 0x00, 3, 32, BX_DROP_HDR_BAD_LANE},
 	{"lane 255", 0x91, 0x00, 255, 32, BX_DROP_HDR_BAD_LANE},
-	{"flag 0x04", 0x91, 0x04, 0, 32, BX_DROP_HDR_BAD_FLAGS},
+	{"flag 0x08", 0x91, 0x08, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"flag 0x40", 0x91, 0x40, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	/* The lane sequence belongs to data only. */
+	{"seq on handshake init", 0x92, 0x04, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"seq on handshake resp", 0x93, 0x04, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"seq on cookie", 0x94, 0x04, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"seq on probe", 0x95, 0x04, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"seq on probe echo", 0x95, 0x06, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	{"seq on relay", 0x96, 0x04, 0, 36, BX_DROP_HDR_BAD_FLAGS},
+	/* ... and must fit between the header and the tag. */
+	{"data seq, bare header", 0x91, 0x04, 0, 16, BX_DROP_HDR_BAD_LEN},
+	{"data seq, tag only", 0x91, 0x04, 0, 32, BX_DROP_HDR_BAD_LEN},
+	{"data seq, seq cut by one", 0x91, 0x04, 1, 35, BX_DROP_HDR_BAD_LEN},
+	{"data seq with its tag", 0x91, 0x04, 2, 36, BX_DROP_NONE},
+	{"copy with seq", 0x91, 0x05, 2, 36, BX_DROP_NONE},
 	{"flag 0x80", 0x91, 0x80, 0, 32, BX_DROP_HDR_BAD_FLAGS},
 	{"flags 0xff", 0x91, 0xff, 0, 32, BX_DROP_HDR_BAD_FLAGS},
 	{"data, bare header", 0x91, 0x00, 0, 16, BX_DROP_HDR_BAD_LEN},
@@ -338,13 +356,14 @@ static const struct bad_hdr bad_hdrs[] = {
 	{"bad flags, data short", 0x91, 0x10, 0, 16, BX_DROP_HDR_BAD_FLAGS},
 	/* Controls: each field at its largest valid value passes. */
 	{"valid data", 0x91, 0x03, 2, 32, BX_DROP_NONE},
+	{"valid data, every flag", 0x91, 0x07, 2, 36, BX_DROP_NONE},
 	{"valid relay", 0x96, 0x00, 0, 16, BX_DROP_NONE},
 };
 
 static void
 test_decode_bad_headers(void **state)
 {
-	uint8_t buf[BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN];
+	uint8_t buf[BX_WIRE_HDR_LEN + BX_WIRE_SEQ_LEN + BX_WIRE_AEAD_TAG_LEN];
 	struct bx_wire_info out;
 	size_t i;
 
@@ -352,7 +371,9 @@ test_decode_bad_headers(void **state)
 	for (i = 0; i < BX_ARRAY_SIZE(bad_hdrs); i++) {
 		const struct bad_hdr *t = &bad_hdrs[i];
 
-		memcpy(buf, golden + OFF_PAYLOAD, sizeof(buf));
+		assert_true(t->len <= sizeof(buf));
+		memset(buf, 0x5a, sizeof(buf));
+		memcpy(buf, golden + OFF_PAYLOAD, PAYLOAD_LEN);
 		buf[0] = t->b0;
 		buf[1] = t->flags;
 		buf[2] = t->lane;
@@ -360,6 +381,46 @@ test_decode_bad_headers(void **state)
 		assert_string_equal(bx_drop_name(decode_exact(buf, t->len, &out)),
 				    bx_drop_name(t->reason));
 	}
+}
+
+/*
+ * A striped copy: data, F_DUPLICATE | F_SEQ, path BX_WIRE_PATH_ANY. Copies
+ * of one packet share the counter (the nonce), so the header (the AAD) must
+ * come out byte-identical whichever path a copy takes: path id 0xff, pinned
+ * here byte by byte, and decoded back unchanged.
+ */
+static void
+test_copy_path_any_roundtrip(void **state)
+{
+	const struct bx_wire_info in = {
+		.type = BX_WIRE_DATA,
+		.flags = BX_WIRE_F_DUPLICATE | BX_WIRE_F_SEQ,
+		.lane = BX_LANE_BULK,
+		.path_id = BX_WIRE_PATH_ANY,
+		.rx_index = 0x0a0b0c0d,
+		.counter = 0x8000000000000001ull,
+	};
+	const uint8_t want[BX_WIRE_HDR_LEN] = {
+		0x91, 0x05, 0x02, 0xff, 0x0a, 0x0b, 0x0c, 0x0d,
+		0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+	};
+	uint8_t a[BX_WIRE_HDR_LEN + BX_WIRE_SEQ_LEN + BX_WIRE_AEAD_TAG_LEN];
+	uint8_t b[sizeof(a)];
+	struct bx_wire_info out;
+
+	(void)state;
+	memset(a, 0x11, sizeof(a));
+	memset(b, 0x22, sizeof(b));
+	bx_wire_encode(a, &in);
+	bx_wire_encode(b, &in);
+	assert_memory_equal(a, want, sizeof(want));
+	assert_memory_equal(b, want, sizeof(want));
+	assert_int_equal(decode_exact(a, sizeof(a), &out), BX_DROP_NONE);
+	assert_info_equal(&out, &in);
+	assert_int_equal(out.path_id, 0xff);
+	/* Sealed data with the sequence needs header + 4 + tag bytes. */
+	assert_int_equal(decode_exact(a, sizeof(a) - 1, &out),
+			 BX_DROP_HDR_BAD_LEN);
 }
 
 static void
@@ -924,6 +985,7 @@ main(void)
 		cmocka_unit_test(test_encode_decode_roundtrip),
 		cmocka_unit_test(test_decode_short_every_length),
 		cmocka_unit_test(test_decode_bad_headers),
+		cmocka_unit_test(test_copy_path_any_roundtrip),
 		cmocka_unit_test(test_stun_vs_mesh),
 		cmocka_unit_test(test_outer_build_golden),
 		cmocka_unit_test(test_outer_build_ttl_no_udp_csum),
