@@ -50,13 +50,16 @@
 #define URL_PORT_HINT "\"host:port\" with port 1..65535"
 #define URL_HOST_HINT "\"host:port\" with host " HOST_HINT
 #define FILE_HINT "a file path, absolute or relative to state_dir"
+#define UL_NAME_HINT "1..15 characters of [A-Za-z0-9._-]"
+#define MODE_HINT "\"redundant\", \"preferred\" or \"stripe\""
 #define DNS_LABEL_MAX 63
 
-/* Where errors go and how the file is called in them. */
+/* Where errors go and how the file and its fields are called in them. */
 struct ctx {
 	const char *name;
 	char *err;
 	size_t errlen;
+	bool ul_array; /* "underlay" is an array: its fields are underlay[i].x */
 };
 
 static int fail(struct ctx *c, int rc, const char *path, const char *fmt, ...)
@@ -310,6 +313,21 @@ want_int(struct ctx *c, const char *path, const json_t *v, json_int_t min,
 		return -EINVAL;
 	*out = (uint32_t)x;
 	return 0;
+}
+
+/* An optional integer of the object @obj at @sect (NULL: the section is
+ * absent): @def when absent. */
+static int
+sect_int(struct ctx *c, const json_t *obj, const char *sect, const char *key,
+	 json_int_t min, json_int_t max, uint32_t def, uint32_t *out)
+{
+	char path[PATH_LEN];
+	const json_t *v = obj != NULL ? field(obj, sect, key, path) : NULL;
+
+	*out = def;
+	if (v == NULL)
+		return 0;
+	return want_int(c, path, v, min, max, NULL, out);
 }
 
 static int
@@ -676,59 +694,184 @@ is_host(const char *s)
 
 /* ---- sections ---------------------------------------------------------- */
 
+/* How the file spells underlay @i: "underlay" in the object form,
+ * "underlay[i]" in the array form. */
+static const char *
+ul_path(const struct ctx *c, unsigned i, char *buf)
+{
+	if (c->ul_array)
+		bprintf(buf, PATH_LEN, "underlay[%u]", i);
+	else
+		bprintf(buf, PATH_LEN, "underlay");
+	return buf;
+}
+
+/* An underlay's name: what peers' paths refer to it by, and how logs and
+ * counters show it. */
 static int
-parse_underlay(struct ctx *c, const json_t *root, struct bx_config *cfg)
+want_ul_name(struct ctx *c, const char *path, const json_t *v, char *out)
+{
+	const char *s = NULL;
+	size_t i;
+
+	if (want_string(c, path, v, BX_CONFIG_UL_NAME_MAX, UL_NAME_HINT, &s) < 0)
+		return -EINVAL;
+	for (i = 0; s[i] != '\0'; i++) {
+		if (!is_id_char(s[i]))
+			return bad_value(c, path, v, UL_NAME_HINT);
+	}
+	copy_str(out, BX_CONFIG_UL_NAME_MAX + 1, s);
+	return 0;
+}
+
+/*
+ * Underlay @idx from @obj (an object: parse_underlay checked), and what
+ * must differ from the underlays before it: two uplinks with one name,
+ * TAP, device or address could not be told apart by the kernel or by the
+ * paths that name them.
+ */
+static int
+parse_one_underlay(struct ctx *c, const json_t *obj, unsigned idx,
+		   struct bx_config *cfg)
 {
 	static const char *const known[] = {
-		"port", "address", "gateway", "exception_iface",
+		"port", "address", "gateway", "exception_iface", "name",
+		"rate_mbps",
 	};
-	struct bx_config_underlay *u = &cfg->underlay;
-	char path[PATH_LEN];
-	const json_t *obj, *v;
+	struct bx_config_underlay *u = &cfg->underlays[idx];
+	char parent[PATH_LEN], path[PATH_LEN], other[PATH_LEN];
+	char a[ADDR_LEN], p[ADDR_LEN];
+	const json_t *v;
+	bool given;
+	unsigned j;
 
-	obj = field(root, "", "underlay", path);
-	if (obj == NULL)
-		return missing(c, path, "an object with port and address");
-	if (want_object(c, path, obj) < 0 ||
-	    check_keys(c, obj, "underlay", known, BX_ARRAY_SIZE(known)) < 0)
+	ul_path(c, idx, parent);
+	if (check_keys(c, obj, parent, known, BX_ARRAY_SIZE(known)) < 0)
 		return -EINVAL;
 
-	v = field(obj, "underlay", "port", path);
+	v = field(obj, parent, "name", path);
+	given = v != NULL;
+	if (!given)
+		bprintf(u->name, sizeof(u->name), BX_CONFIG_DEFAULT_UL_NAME_FMT, idx);
+	else if (want_ul_name(c, path, v, u->name) < 0)
+		return -EINVAL;
+	for (j = 0; j < idx; j++) {
+		if (strcmp(u->name, cfg->underlays[j].name) == 0)
+			return fail(c, -EINVAL, path,
+				    "\"%s\"%s is already the name of %s (expected unique names)",
+				    u->name, given ? "" : " (the default)",
+				    ul_path(c, j, other));
+	}
+
+	v = field(obj, parent, "port", path);
 	if (v == NULL)
 		return missing(c, path, DEVARGS_HINT);
 	if (want_devargs(c, path, v, u->port) < 0)
 		return -EINVAL;
+	for (j = 0; j < idx; j++) {
+		if (same_device(u->port, cfg->underlays[j].port))
+			return fail(c, -EINVAL, path,
+				    "same device as %s.port (expected one device per underlay)",
+				    ul_path(c, j, other));
+	}
 
-	v = field(obj, "underlay", "address", path);
+	v = field(obj, parent, "address", path);
 	if (v == NULL)
 		return missing(c, path, PREFIX_HINT);
 	if (want_prefix(c, path, v, true, &u->address) < 0)
 		return -EINVAL;
+	for (j = 0; j < idx; j++) {
+		if (u->address.addr == cfg->underlays[j].address.addr)
+			return fail(c, -EINVAL, path,
+				    "%s is already %s.address (expected one address per underlay)",
+				    fmt_addr(u->address.addr, a), ul_path(c, j, other));
+	}
 
-	v = field(obj, "underlay", "gateway", path);
+	v = field(obj, parent, "gateway", path);
 	if (v != NULL) {
-		char a[ADDR_LEN], p[ADDR_LEN];
-
 		if (want_ipv4(c, path, v, &u->gateway) < 0)
 			return -EINVAL;
 		if (!in_prefix(u->gateway, &u->address) ||
 		    u->gateway == u->address.addr)
 			return fail(c, -EINVAL, path,
-				    "expected an IPv4 address inside underlay.address %s other than the node's own, got \"%s\"",
-				    fmt_prefix(&u->address, p),
+				    "expected an IPv4 address inside %s.address %s other than the node's own, got \"%s\"",
+				    parent, fmt_prefix(&u->address, p),
 				    fmt_addr(u->gateway, a));
 		u->has_gateway = true;
 	}
 
-	v = field(obj, "underlay", "exception_iface", path);
-	if (v == NULL)
-		copy_str(u->exception_iface, sizeof(u->exception_iface),
-			 BX_CONFIG_DEFAULT_EXCEPTION_IFACE);
+	v = field(obj, parent, "exception_iface", path);
+	given = v != NULL;
+	if (!given)
+		bprintf(u->exception_iface, sizeof(u->exception_iface),
+			BX_CONFIG_DEFAULT_EXCEPTION_IFACE_FMT, idx);
 	else if (want_ifname(c, path, v, u->exception_iface) < 0)
 		return -EINVAL;
-	copy_str(u->name, sizeof(u->name), "ul0");
-	cfg->n_underlays = 1;
-	cfg->underlays[0] = *u;
+	for (j = 0; j < idx; j++) {
+		if (strcmp(u->exception_iface, cfg->underlays[j].exception_iface) == 0)
+			return fail(c, -EINVAL, path,
+				    "\"%s\"%s is already %s.exception_iface (expected one interface per underlay)",
+				    u->exception_iface, given ? "" : " (the default)",
+				    ul_path(c, j, other));
+	}
+
+	return sect_int(c, obj, parent, "rate_mbps", 0, BX_CONFIG_RATE_MBPS_MAX, 0,
+			&u->rate_mbps);
+}
+
+/*
+ * "underlay": one object (one uplink, as configs always had it) or an
+ * array of 1..BX_CONFIG_MAX_UNDERLAYS objects. An array is reported as a
+ * whole when it is not made of objects, so that the object form's "expected
+ * an object" stays what an operator sees for a stray array.
+ */
+static int
+parse_underlay(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	char path[PATH_LEN], hint[96], got[GOT_LEN + 32];
+	const json_t *arr, *v;
+	size_t i, n;
+
+	arr = field(root, "", "underlay", path);
+	if (arr == NULL)
+		return missing(c, path, "an object with port and address");
+	bprintf(hint, sizeof(hint), "an array of 1..%u underlay objects",
+		BX_CONFIG_MAX_UNDERLAYS);
+	if (json_is_object(arr)) {
+		c->ul_array = false;
+		n = 1;
+		if (parse_one_underlay(c, arr, 0, cfg) < 0)
+			return -EINVAL;
+	} else if (json_is_array(arr)) {
+		c->ul_array = true;
+		n = json_array_size(arr);
+		if (n == 0 || n > BX_CONFIG_MAX_UNDERLAYS)
+			return fail(c, -EINVAL, path,
+				    "expected an object, got an array of %zu (or %s)",
+				    n, hint);
+		json_array_foreach(arr, i, v) {
+			if (!json_is_object(v)) {
+				describe(v, got, sizeof(got));
+				return fail(c, -EINVAL, path,
+					    "expected an object, got an array with %s at [%zu] (or %s)",
+					    got, i, hint);
+			}
+		}
+		/* A relay is reached at the one address the hub gives out. */
+		if (n > 1 && cfg->role == BX_CONFIG_ROLE_RELAY)
+			return fail(c, -EINVAL, path,
+				    "%zu underlays with \"role\": \"relay\" (expected one: a relay has one uplink)",
+				    n);
+		json_array_foreach(arr, i, v) {
+			if (parse_one_underlay(c, v, (unsigned)i, cfg) < 0)
+				return -EINVAL;
+		}
+	} else {
+		return fail(c, -EINVAL, path, "expected an object (or %s), got %s",
+			    hint, describe(arr, got, sizeof(got)));
+	}
+	cfg->n_underlays = (unsigned)n;
+	cfg->underlay = cfg->underlays[0];
 	return 0;
 }
 
@@ -740,8 +883,9 @@ parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	};
 	static const char type_hint[] = "\"tap\" or \"dpdk\"";
 	struct bx_config_inner *in = &cfg->inner;
-	char path[PATH_LEN];
+	char path[PATH_LEN], ul[PATH_LEN];
 	const json_t *obj, *v;
+	unsigned i;
 	uint32_t mtu;
 
 	obj = field(root, "", "inner", path);
@@ -776,10 +920,12 @@ parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
 				 BX_CONFIG_DEFAULT_INNER_IFACE);
 		else if (want_ifname(c, path, v, in->iface) < 0)
 			return -EINVAL;
-		if (strcmp(in->iface, cfg->underlay.exception_iface) == 0)
-			return fail(c, -EINVAL, path,
-				    "\"%s\" is also underlay.exception_iface (expected another interface name)",
-				    in->iface);
+		for (i = 0; i < cfg->n_underlays; i++) {
+			if (strcmp(in->iface, cfg->underlays[i].exception_iface) == 0)
+				return fail(c, -EINVAL, path,
+					    "\"%s\" is also %s.exception_iface (expected another interface name)",
+					    in->iface, ul_path(c, i, ul));
+		}
 	} else if (v != NULL) {
 		return fail(c, -EINVAL, path,
 			    "only valid with inner.type \"tap\" (inner.type is \"dpdk\")");
@@ -791,9 +937,12 @@ parse_inner(struct ctx *c, const json_t *root, struct bx_config *cfg)
 			return missing(c, path, DEVARGS_HINT " with inner.type \"dpdk\"");
 		if (want_devargs(c, path, v, in->port) < 0)
 			return -EINVAL;
-		if (same_device(in->port, cfg->underlay.port))
-			return fail(c, -EINVAL, path,
-				    "same device as underlay.port (expected a second port)");
+		for (i = 0; i < cfg->n_underlays; i++) {
+			if (same_device(in->port, cfg->underlays[i].port))
+				return fail(c, -EINVAL, path,
+					    "same device as %s.port (expected a port of its own)",
+					    ul_path(c, i, ul));
+		}
 	} else if (v != NULL) {
 		return fail(c, -EINVAL, path,
 			    "only valid with inner.type \"dpdk\" (inner.type is \"tap\")");
@@ -918,6 +1067,46 @@ parse_rules(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	return rc;
 }
 
+/* The lanes' keys in "bonding", by enum bx_wire_lane. */
+static const char *const lane_key[BX_LANE_COUNT] = {
+	[BX_LANE_CRITICAL] = "critical",
+	[BX_LANE_TELEMETRY] = "telemetry",
+	[BX_LANE_BULK] = "bulk",
+};
+
+static const char *const bond_mode_name[] = {
+	[BX_CONFIG_BOND_REDUNDANT] = "redundant",
+	[BX_CONFIG_BOND_PREFERRED] = "preferred",
+	[BX_CONFIG_BOND_STRIPE] = "stripe",
+};
+
+/* The lane keys of @obj (at @parent) that are given, over @modes. */
+static int
+parse_lane_modes(struct ctx *c, const json_t *obj, const char *parent,
+		 enum bx_config_bond_mode modes[BX_LANE_COUNT])
+{
+	char path[PATH_LEN];
+	const json_t *v;
+	const char *s = NULL;
+	unsigned lane, m;
+
+	for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+		v = field(obj, parent, lane_key[lane], path);
+		if (v == NULL)
+			continue;
+		if (want_string(c, path, v, 16, MODE_HINT, &s) < 0)
+			return -EINVAL;
+		for (m = 0; m < BX_ARRAY_SIZE(bond_mode_name); m++) {
+			if (strcmp(s, bond_mode_name[m]) == 0)
+				break;
+		}
+		if (m == BX_ARRAY_SIZE(bond_mode_name))
+			return bad_value(c, path, v, MODE_HINT);
+		modes[lane] = (enum bx_config_bond_mode)m;
+	}
+	return 0;
+}
+
 /*
  * "public_key": a peer's static X25519 public key, in the base64 that
  * `bauxite keys show` prints. The whole string must decode to exactly
@@ -990,11 +1179,183 @@ parse_allowed(struct ctx *c, const json_t *obj, const char *parent,
 	return 0;
 }
 
+/* "underlay" of a peer's path: the name of one of this node's underlays,
+ * into its index. */
+static int
+want_ul_ref(struct ctx *c, const char *path, const json_t *v,
+	    const struct bx_config *cfg, unsigned *out)
+{
+	char hint[64 + BX_CONFIG_MAX_UNDERLAYS * (BX_CONFIG_UL_NAME_MAX + 2)];
+	const char *s = NULL;
+	size_t o;
+	unsigned i;
+
+	bprintf(hint, sizeof(hint), "the name of an underlay of this node (");
+	for (i = 0; i < cfg->n_underlays; i++) {
+		o = strlen(hint);
+		bprintf(hint + o, sizeof(hint) - o, "%s%s", i > 0 ? ", " : "",
+			cfg->underlays[i].name);
+	}
+	o = strlen(hint);
+	bprintf(hint + o, sizeof(hint) - o, ")");
+	if (want_string(c, path, v, BX_CONFIG_UL_NAME_MAX, hint, &s) < 0)
+		return -EINVAL;
+	for (i = 0; i < cfg->n_underlays; i++) {
+		if (strcmp(s, cfg->underlays[i].name) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return bad_value(c, path, v, hint);
+}
+
+/*
+ * An endpoint must be someone else's, and the underlay that sends to it
+ * must reach it: on its subnet, or through its gateway. No uplink of this
+ * node can be the peer's, whichever one the path leaves by.
+ */
+static int
+check_endpoint(struct ctx *c, const char *path, const struct bx_config *cfg,
+	       unsigned ul, uint32_t ip)
+{
+	const struct bx_config_underlay *u = &cfg->underlays[ul];
+	char a[ADDR_LEN], b[ADDR_LEN], up[PATH_LEN];
+	unsigned i;
+
+	for (i = 0; i < cfg->n_underlays; i++) {
+		if (ip == cfg->underlays[i].address.addr)
+			return fail(c, -EINVAL, path,
+				    "%s is this node's own %s.address (expected the peer's)",
+				    fmt_addr(ip, a), ul_path(c, i, up));
+	}
+	ul_path(c, ul, up);
+	if (!u->has_gateway && !in_prefix(ip, &u->address))
+		return fail(c, -EINVAL, path,
+			    "%s is outside %s.address %s and %s.gateway is not set (expected a reachable endpoint)",
+			    fmt_addr(ip, a), up, fmt_prefix(&u->address, b), up);
+	return 0;
+}
+
+/* One element of "paths". */
+static int
+parse_path(struct ctx *c, const json_t *obj, const char *parent,
+	   const struct bx_config *cfg, struct bx_config_path *out)
+{
+	static const char *const known[] = {"underlay", "endpoint"};
+	char path[PATH_LEN];
+	const json_t *v;
+
+	if (want_object(c, parent, obj) < 0 ||
+	    check_keys(c, obj, parent, known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+	v = field(obj, parent, "underlay", path);
+	if (v == NULL)
+		return missing(c, path, "the name of an underlay of this node");
+	if (want_ul_ref(c, path, v, cfg, &out->underlay) < 0)
+		return -EINVAL;
+	v = field(obj, parent, "endpoint", path);
+	if (v == NULL)
+		return missing(c, path, ENDPOINT_HINT);
+	if (want_endpoint(c, path, v, &out->endpoint_ip, &out->endpoint_port) < 0)
+		return -EINVAL;
+	return check_endpoint(c, path, cfg, out->underlay, out->endpoint_ip);
+}
+
+/*
+ * How the peer is reached: "endpoint" (one path, on the first underlay, as
+ * configs always had it) or "paths" (1..BX_CONFIG_MAX_PATHS, each pair of
+ * underlay and endpoint once), never both. endpoint_ip/_port are paths[0]
+ * for the code that knows one path.
+ */
+static int
+parse_peer_paths(struct ctx *c, const json_t *obj, const char *parent,
+		 const struct bx_config *cfg, struct bx_config_peer *p)
+{
+	char epath[PATH_LEN], ppath[PATH_LEN], elem[PATH_LEN], other[PATH_LEN];
+	char hint[96], a[ADDR_LEN], up[PATH_LEN];
+	const json_t *ev, *pv, *v;
+	size_t i, j, n;
+
+	ev = field(obj, parent, "endpoint", epath);
+	pv = field(obj, parent, "paths", ppath);
+	if (ev != NULL && pv != NULL)
+		return fail(c, -EINVAL, ppath,
+			    "given with %s too (expected one of them: \"endpoint\" for one path on the first underlay, or \"paths\")",
+			    epath);
+	if (ev == NULL && pv == NULL)
+		return missing(c, parent, "\"endpoint\" or \"paths\"");
+	if (ev != NULL) {
+		p->paths[0].underlay = 0;
+		if (want_endpoint(c, epath, ev, &p->paths[0].endpoint_ip,
+				  &p->paths[0].endpoint_port) < 0 ||
+		    check_endpoint(c, epath, cfg, 0, p->paths[0].endpoint_ip) < 0)
+			return -EINVAL;
+		n = 1;
+	} else {
+		bprintf(hint, sizeof(hint),
+			"an array of 1..%u objects {\"underlay\", \"endpoint\"}",
+			BX_CONFIG_MAX_PATHS);
+		n = json_is_array(pv) ? json_array_size(pv) : 0;
+		if (n == 0)
+			return bad_value(c, ppath, pv, hint);
+		if (n > BX_CONFIG_MAX_PATHS)
+			return fail(c, -EINVAL, ppath, "%zu paths, at most %u", n,
+				    BX_CONFIG_MAX_PATHS);
+		json_array_foreach(pv, i, v) {
+			struct bx_config_path *pa = &p->paths[i];
+
+			bprintf(elem, sizeof(elem), "%s[%zu]", ppath, i);
+			if (parse_path(c, v, elem, cfg, pa) < 0)
+				return -EINVAL;
+			for (j = 0; j < i; j++) {
+				const struct bx_config_path *pb = &p->paths[j];
+
+				if (pa->underlay != pb->underlay ||
+				    pa->endpoint_ip != pb->endpoint_ip ||
+				    pa->endpoint_port != pb->endpoint_port)
+					continue;
+				bprintf(other, sizeof(other), "%s.endpoint", elem);
+				return fail(c, -EINVAL, other,
+					    "%s:%u from %s (\"%s\") is already %s[%zu] (expected each path once)",
+					    fmt_addr(pa->endpoint_ip, a),
+					    pa->endpoint_port,
+					    ul_path(c, pa->underlay, up),
+					    cfg->underlays[pa->underlay].name,
+					    ppath, j);
+			}
+		}
+	}
+	p->n_paths = (unsigned)n;
+	p->endpoint_ip = p->paths[0].endpoint_ip;
+	p->endpoint_port = p->paths[0].endpoint_port;
+	return 0;
+}
+
+/* "bonding" of a peer: the node's lane modes unless overridden here. */
+static int
+parse_peer_bonding(struct ctx *c, const json_t *obj, const char *parent,
+		   const struct bx_config *cfg, struct bx_config_peer *p)
+{
+	static const char *const known[] = {"critical", "telemetry", "bulk"};
+	char path[PATH_LEN];
+	const json_t *v;
+
+	memcpy(p->lane_mode, cfg->bonding.lane_mode, sizeof(p->lane_mode));
+	v = field(obj, parent, "bonding", path);
+	if (v == NULL)
+		return 0;
+	if (want_object(c, path, v) < 0 ||
+	    check_keys(c, v, path, known, BX_ARRAY_SIZE(known)) < 0)
+		return -EINVAL;
+	return parse_lane_modes(c, v, path, p->lane_mode);
+}
+
 static int
 parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg)
 {
 	static const char *const known[] = {
-		"id", "virtual_ip", "allowed_prefixes", "endpoint", "public_key",
+		"id", "virtual_ip", "allowed_prefixes", "endpoint", "paths",
+		"bonding", "public_key",
 	};
 	struct bx_config_peer *p = &cfg->peers[idx];
 	char parent[PATH_LEN], path[PATH_LEN], a[ADDR_LEN], b[ADDR_LEN];
@@ -1048,30 +1409,10 @@ parse_peer(struct ctx *c, const json_t *obj, size_t idx, struct bx_config *cfg)
 				    fmt_addr(p->virtual_ip, a), j);
 	}
 
-	if (parse_allowed(c, obj, parent, p) < 0)
+	if (parse_allowed(c, obj, parent, p) < 0 ||
+	    parse_peer_paths(c, obj, parent, cfg, p) < 0 ||
+	    parse_peer_bonding(c, obj, parent, cfg, p) < 0)
 		return -EINVAL;
-
-	v = field(obj, parent, "endpoint", path);
-	if (v == NULL)
-		return missing(c, path, ENDPOINT_HINT);
-	if (want_endpoint(c, path, v, &p->endpoint_ip, &p->endpoint_port) < 0)
-		return -EINVAL;
-	p->n_paths = 1;
-	p->paths[0] = (struct bx_config_path){
-		.underlay = 0,
-		.endpoint_ip = p->endpoint_ip,
-		.endpoint_port = p->endpoint_port,
-	};
-	if (p->endpoint_ip == cfg->underlay.address.addr)
-		return fail(c, -EINVAL, path,
-			    "%s is this node's own underlay.address (expected the peer's)",
-			    fmt_addr(p->endpoint_ip, a));
-	if (!cfg->underlay.has_gateway &&
-	    !in_prefix(p->endpoint_ip, &cfg->underlay.address))
-		return fail(c, -EINVAL, path,
-			    "%s is outside underlay.address %s and underlay.gateway is not set (expected a reachable endpoint)",
-			    fmt_addr(p->endpoint_ip, a),
-			    fmt_prefix(&cfg->underlay.address, b));
 
 	v = field(obj, parent, "public_key", path);
 	if (v == NULL)
@@ -1408,20 +1749,6 @@ sect_file(struct ctx *c, const json_t *obj, const char *sect, const char *key,
 	return 0;
 }
 
-/* An optional integer of "hub": @def when absent. */
-static int
-sect_int(struct ctx *c, const json_t *obj, const char *sect, const char *key,
-	 json_int_t min, json_int_t max, uint32_t def, uint32_t *out)
-{
-	char path[PATH_LEN];
-	const json_t *v = obj != NULL ? field(obj, sect, key, path) : NULL;
-
-	*out = def;
-	if (v == NULL)
-		return 0;
-	return want_int(c, path, v, min, max, NULL, out);
-}
-
 static int
 parse_hub(struct ctx *c, const json_t *root, struct bx_config *cfg)
 {
@@ -1739,6 +2066,131 @@ parse_safety(struct ctx *c, const json_t *root, struct bx_config *cfg)
 	return safety_listen(c, obj, cfg);
 }
 
+/*
+ * "bonding": always filled, defaults when absent. Read after "safety" (its
+ * probe interval is the default here when the safety layer is on: one
+ * probe engine serves both) and before "peers" (their lane modes start
+ * from the node's).
+ */
+static int
+parse_bonding(struct ctx *c, const json_t *root, struct bx_config *cfg)
+{
+	static const char *const known[] = {
+		"critical", "telemetry", "bulk", "probe_interval_ms", "down_after",
+		"up_after", "redundant_copies", "reorder", "reorder_slots",
+		"reorder_timeout_max_ms", "stripe_exclude_loss_pct",
+		"stripe_readmit_loss_pct", "readmit_s", "preferred_hysteresis_pct",
+		"preferred_hold_ms", "link_poll_ms",
+	};
+	struct bx_config_bonding *b = &cfg->bonding;
+	char path[PATH_LEN], hint[128];
+	const json_t *obj, *v;
+	uint32_t x;
+
+	obj = field(root, "", "bonding", path);
+	if (obj != NULL && (want_object(c, path, obj) < 0 ||
+			    check_keys(c, obj, "bonding", known, BX_ARRAY_SIZE(known)) < 0))
+		return -EINVAL;
+	b->lane_mode[BX_LANE_CRITICAL] = BX_CONFIG_BOND_REDUNDANT;
+	b->lane_mode[BX_LANE_TELEMETRY] = BX_CONFIG_BOND_PREFERRED;
+	b->lane_mode[BX_LANE_BULK] = BX_CONFIG_BOND_STRIPE;
+	if (obj != NULL && parse_lane_modes(c, obj, "bonding", b->lane_mode) < 0)
+		return -EINVAL;
+	if (sect_int(c, obj, "bonding", "probe_interval_ms",
+		     BX_CONFIG_PROBE_INTERVAL_MIN_MS, BX_CONFIG_PROBE_INTERVAL_MAX_MS,
+		     cfg->safety.enabled ? cfg->safety.probe_interval_ms :
+					   BX_CONFIG_DEFAULT_BOND_PROBE_INTERVAL_MS,
+		     &b->probe_interval_ms) < 0 ||
+	    sect_int(c, obj, "bonding", "down_after", 1,
+		     BX_CONFIG_BOND_DOWN_AFTER_MAX, BX_CONFIG_DEFAULT_BOND_DOWN_AFTER,
+		     &b->down_after) < 0 ||
+	    sect_int(c, obj, "bonding", "up_after", 1, BX_CONFIG_BOND_UP_AFTER_MAX,
+		     BX_CONFIG_DEFAULT_BOND_UP_AFTER, &b->up_after) < 0 ||
+	    sect_int(c, obj, "bonding", "redundant_copies", 1,
+		     BX_CONFIG_BOND_COPIES_MAX, BX_CONFIG_DEFAULT_REDUNDANT_COPIES,
+		     &b->redundant_copies) < 0 ||
+	    sect_int(c, obj, "bonding", "reorder_timeout_max_ms", 1,
+		     BX_CONFIG_REORDER_TIMEOUT_MAX_MS,
+		     BX_CONFIG_DEFAULT_REORDER_TIMEOUT_MAX_MS,
+		     &b->reorder_timeout_max_ms) < 0 ||
+	    sect_int(c, obj, "bonding", "stripe_exclude_loss_pct", 1, 100,
+		     BX_CONFIG_DEFAULT_STRIPE_EXCLUDE_LOSS_PCT,
+		     &b->stripe_exclude_loss_pct) < 0 ||
+	    sect_int(c, obj, "bonding", "stripe_readmit_loss_pct", 0, 99,
+		     BX_CONFIG_DEFAULT_STRIPE_READMIT_LOSS_PCT,
+		     &b->stripe_readmit_loss_pct) < 0 ||
+	    sect_int(c, obj, "bonding", "readmit_s", 0, BX_CONFIG_BOND_READMIT_MAX_S,
+		     BX_CONFIG_DEFAULT_READMIT_S, &b->readmit_s) < 0 ||
+	    sect_int(c, obj, "bonding", "preferred_hysteresis_pct", 0, 100,
+		     BX_CONFIG_DEFAULT_PREFERRED_HYSTERESIS_PCT,
+		     &b->preferred_hysteresis_pct) < 0 ||
+	    sect_int(c, obj, "bonding", "preferred_hold_ms", 0,
+		     BX_CONFIG_BOND_HOLD_MAX_MS, BX_CONFIG_DEFAULT_PREFERRED_HOLD_MS,
+		     &b->preferred_hold_ms) < 0 ||
+	    sect_int(c, obj, "bonding", "link_poll_ms", BX_CONFIG_LINK_POLL_MIN_MS,
+		     BX_CONFIG_LINK_POLL_MAX_MS, BX_CONFIG_DEFAULT_LINK_POLL_MS,
+		     &b->link_poll_ms) < 0)
+		return -EINVAL;
+	if (b->stripe_readmit_loss_pct >= b->stripe_exclude_loss_pct)
+		return fail(c, -EINVAL, "bonding.stripe_readmit_loss_pct",
+			    "%u is not below bonding.stripe_exclude_loss_pct %u (a path comes back into the stripe set only once it is better than when it left)",
+			    b->stripe_readmit_loss_pct, b->stripe_exclude_loss_pct);
+
+	b->reorder = true;
+	v = obj != NULL ? field(obj, "bonding", "reorder", path) : NULL;
+	if (v != NULL && want_bool(c, path, v, &b->reorder) < 0)
+		return -EINVAL;
+
+	/* A packet held for reordering must still be inside the replay window
+	 * when it is released; a small window makes a small default. */
+	b->reorder_slots = cfg->replay_window < BX_CONFIG_DEFAULT_REORDER_SLOTS ?
+				   cfg->replay_window : BX_CONFIG_DEFAULT_REORDER_SLOTS;
+	v = obj != NULL ? field(obj, "bonding", "reorder_slots", path) : NULL;
+	if (v != NULL) {
+		bprintf(hint, sizeof(hint),
+			"a power of two between %u and %u, at most replay_window %u",
+			BX_CONFIG_REORDER_SLOTS_MIN, BX_CONFIG_REORDER_SLOTS_MAX,
+			cfg->replay_window);
+		if (want_int(c, path, v, BX_CONFIG_REORDER_SLOTS_MIN,
+			     BX_CONFIG_REORDER_SLOTS_MAX, hint, &x) < 0)
+			return -EINVAL;
+		if ((x & (x - 1)) != 0)
+			return bad_value(c, path, v, hint);
+		if (x > cfg->replay_window)
+			return fail(c, -EINVAL, path,
+				    "%u is above replay_window %u (expected %s: a packet held for reordering must still be inside the replay window)",
+				    x, cfg->replay_window, hint);
+		b->reorder_slots = x;
+	}
+	return 0;
+}
+
+/*
+ * With the safety layer on, the probes that measure a path for the safety
+ * monitor are the ones that tell bonding whether it is alive: one probe
+ * engine, one interval. Config peers with several paths are what puts
+ * bonding to work (run after "peers").
+ */
+static int
+check_probe_engine(struct ctx *c, const struct bx_config *cfg)
+{
+	unsigned i;
+
+	if (!cfg->safety.enabled ||
+	    cfg->safety.probe_interval_ms == cfg->bonding.probe_interval_ms)
+		return 0;
+	for (i = 0; i < cfg->n_peers; i++) {
+		if (cfg->peers[i].n_paths < 2)
+			continue;
+		return fail(c, -EINVAL, "bonding.probe_interval_ms",
+			    "%u differs from safety.probe_interval_ms %u: with the safety layer on and peers[%u] (\"%s\") on %u paths, one probe engine measures the paths for both (expected the same interval)",
+			    cfg->bonding.probe_interval_ms,
+			    cfg->safety.probe_interval_ms, i, cfg->peers[i].id,
+			    cfg->peers[i].n_paths);
+	}
+	return 0;
+}
+
 static int
 parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 {
@@ -1746,7 +2198,7 @@ parse_top(struct ctx *c, const json_t *root, struct bx_config *cfg)
 		"node_id", "role", "state_dir", "underlay", "inner", "mesh_port",
 		"cipher", "fips", "lcores", "idle_sleep_us", "replay_window",
 		"stats_interval_s", "rules", "session", "hub", "ice", "relay",
-		"safety", "peers",
+		"safety", "bonding", "peers",
 	};
 	static const char role_hint[] = "\"edge\" or \"relay\"";
 	static const char dir_hint[] = "an absolute path";
@@ -1879,7 +2331,13 @@ bx_config_from_json(const json_t *root, const char *name,
 	rc = parse_safety(&c, root, cfg);
 	if (rc < 0)
 		goto out;
+	rc = parse_bonding(&c, root, cfg);
+	if (rc < 0)
+		goto out;
 	rc = parse_peers(&c, root, cfg);
+	if (rc < 0)
+		goto out;
+	rc = check_probe_engine(&c, cfg);
 	if (rc < 0)
 		goto out;
 	*out = cfg;
@@ -1963,6 +2421,13 @@ bx_config_inner_type_name(enum bx_config_inner_type t)
 {
 	return t == BX_CONFIG_INNER_DPDK ? "dpdk" :
 	       t == BX_CONFIG_INNER_NONE ? "none" : "tap";
+}
+
+const char *
+bx_config_bond_mode_name(enum bx_config_bond_mode m)
+{
+	return (unsigned)m < BX_ARRAY_SIZE(bond_mode_name) ? bond_mode_name[m] :
+							     "unknown";
 }
 
 #define DUMP_FMT "%-36s %s\n"
@@ -2075,6 +2540,91 @@ dump_ice_relay(FILE *f, const struct bx_config *c)
 	}
 }
 
+/* One underlay: "underlay.x" lines as ever with one, "underlay[i].x"
+ * with several. */
+static void
+dump_underlay(FILE *f, const struct bx_config *c, unsigned i)
+{
+	const struct bx_config_underlay *u = &c->underlays[i];
+	char pre[PATH_LEN], key[PATH_LEN], a[ADDR_LEN];
+
+	if (c->n_underlays == 1)
+		bprintf(pre, sizeof(pre), "underlay");
+	else
+		bprintf(pre, sizeof(pre), "underlay[%u]", i);
+	bprintf(key, sizeof(key), "%s.name", pre);
+	fprintf(f, DUMP_FMT, key, u->name);
+	bprintf(key, sizeof(key), "%s.port", pre);
+	fprintf(f, DUMP_FMT, key, u->port);
+	bprintf(key, sizeof(key), "%s.address", pre);
+	fprintf(f, DUMP_FMT, key, fmt_prefix(&u->address, a));
+	bprintf(key, sizeof(key), "%s.gateway", pre);
+	fprintf(f, DUMP_FMT, key,
+		u->has_gateway ? fmt_addr(u->gateway, a) :
+				 "(none: on-link endpoints only)");
+	bprintf(key, sizeof(key), "%s.exception_iface", pre);
+	fprintf(f, DUMP_FMT, key, u->exception_iface);
+	bprintf(key, sizeof(key), "%s.rate_mbps", pre);
+	dump_uint(f, key, u->rate_mbps, u->rate_mbps == 0 ? " (measured)" : "");
+}
+
+static void
+dump_bonding(FILE *f, const struct bx_config_bonding *b)
+{
+	char key[PATH_LEN];
+	unsigned lane;
+
+	for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+		bprintf(key, sizeof(key), "bonding.%s", lane_key[lane]);
+		fprintf(f, DUMP_FMT, key, bx_config_bond_mode_name(b->lane_mode[lane]));
+	}
+	dump_uint(f, "bonding.probe_interval_ms", b->probe_interval_ms, "");
+	dump_uint(f, "bonding.down_after", b->down_after, "");
+	dump_uint(f, "bonding.up_after", b->up_after, "");
+	dump_uint(f, "bonding.redundant_copies", b->redundant_copies, "");
+	fprintf(f, DUMP_FMT, "bonding.reorder", b->reorder ? "true" : "false");
+	dump_uint(f, "bonding.reorder_slots", b->reorder_slots, "");
+	dump_uint(f, "bonding.reorder_timeout_max_ms", b->reorder_timeout_max_ms, "");
+	dump_uint(f, "bonding.stripe_exclude_loss_pct", b->stripe_exclude_loss_pct, "");
+	dump_uint(f, "bonding.stripe_readmit_loss_pct", b->stripe_readmit_loss_pct, "");
+	dump_uint(f, "bonding.readmit_s", b->readmit_s, "");
+	dump_uint(f, "bonding.preferred_hysteresis_pct", b->preferred_hysteresis_pct, "");
+	dump_uint(f, "bonding.preferred_hold_ms", b->preferred_hold_ms, "");
+	dump_uint(f, "bonding.link_poll_ms", b->link_poll_ms, "");
+}
+
+/* A peer's paths: the one "endpoint" line as ever when it has one path
+ * on the first underlay; else "paths[k]  ulname IPv4:port". Its lane
+ * modes where they differ from the node's. */
+static void
+dump_peer_paths(FILE *f, const struct bx_config *c, unsigned i)
+{
+	const struct bx_config_peer *p = &c->peers[i];
+	char key[PATH_LEN], a[ADDR_LEN];
+	unsigned k, lane;
+
+	if (p->n_paths == 1 && p->paths[0].underlay == 0) {
+		bprintf(key, sizeof(key), "peers[%u].endpoint", i);
+		fprintf(f, "%-36s %s:%u\n", key, fmt_addr(p->endpoint_ip, a),
+			p->endpoint_port);
+	} else {
+		for (k = 0; k < p->n_paths; k++) {
+			const struct bx_config_path *pa = &p->paths[k];
+
+			bprintf(key, sizeof(key), "peers[%u].paths[%u]", i, k);
+			fprintf(f, "%-36s %s %s:%u\n", key,
+				c->underlays[pa->underlay].name,
+				fmt_addr(pa->endpoint_ip, a), pa->endpoint_port);
+		}
+	}
+	for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+		if (p->lane_mode[lane] == c->bonding.lane_mode[lane])
+			continue;
+		bprintf(key, sizeof(key), "peers[%u].bonding.%s", i, lane_key[lane]);
+		fprintf(f, DUMP_FMT, key, bx_config_bond_mode_name(p->lane_mode[lane]));
+	}
+}
+
 void
 bx_config_dump(const struct bx_config *c, FILE *f)
 {
@@ -2086,12 +2636,8 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 	fprintf(f, DUMP_FMT, "node_id", c->node_id);
 	fprintf(f, DUMP_FMT, "role", bx_config_role_name(c->role));
 	fprintf(f, DUMP_FMT, "state_dir", c->state_dir);
-	fprintf(f, DUMP_FMT, "underlay.port", c->underlay.port);
-	fprintf(f, DUMP_FMT, "underlay.address", fmt_prefix(&c->underlay.address, a));
-	fprintf(f, DUMP_FMT, "underlay.gateway",
-		c->underlay.has_gateway ? fmt_addr(c->underlay.gateway, a) :
-					  "(none: on-link endpoints only)");
-	fprintf(f, DUMP_FMT, "underlay.exception_iface", c->underlay.exception_iface);
+	for (i = 0; i < c->n_underlays; i++)
+		dump_underlay(f, c, i);
 	fprintf(f, DUMP_FMT, "inner.type", bx_config_inner_type_name(c->inner.type));
 	if (c->inner.type == BX_CONFIG_INNER_TAP)
 		fprintf(f, DUMP_FMT, "inner.iface", c->inner.iface);
@@ -2124,6 +2670,7 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 	dump_session(f, &c->session);
 	dump_hub(f, &c->hub);
 	dump_ice_relay(f, c);
+	dump_bonding(f, &c->bonding);
 	dump_uint(f, "peers", c->n_peers, "");
 	for (i = 0; i < c->n_peers; i++) {
 		const struct bx_config_peer *p = &c->peers[i];
@@ -2137,9 +2684,7 @@ bx_config_dump(const struct bx_config *c, FILE *f)
 				 i, k);
 			fprintf(f, DUMP_FMT, key, fmt_prefix(&p->allowed[k], a));
 		}
-		bprintf(key, sizeof(key), "peers[%u].endpoint", i);
-		fprintf(f, "%-36s %s:%u\n", key, fmt_addr(p->endpoint_ip, a),
-			p->endpoint_port);
+		dump_peer_paths(f, c, i);
 		sodium_bin2base64(b64, sizeof(b64), p->public_key,
 				  sizeof(p->public_key),
 				  sodium_base64_VARIANT_ORIGINAL);

@@ -11,17 +11,26 @@
  *     "node_id": "edge-a",              required; 1..63 of [A-Za-z0-9._-]
  *     "role": "edge",                   "edge" | "relay"              [edge]
  *     "state_dir": "/var/lib/bauxite",  absolute path     [/var/lib/bauxite]
- *     "underlay": {                     required
+ *     "underlay": {                     required; one object, or an array
+ *                                       of 1..4 of them (several uplinks;
+ *                                       errors then say underlay[i].field)
+ *       "name": "ul0",                  1..15 of [A-Za-z0-9._-], unique,
+ *                                       what paths name it by     [ul<i>]
  *       "port": "net_af_packet0,iface=vA",
  *                                       required; DPDK devargs of a vdev
  *                                       "name[,key[=value]...]" or a PCI
- *                                       address "[0000:]01:00.0[,args]"
+ *                                       address "[0000:]01:00.0[,args]";
+ *                                       one device per underlay
  *       "address": "10.99.0.1/24",      required; the node's IPv4/prefix
- *                                       (host bits are the node's own)
+ *                                       (host bits are the node's own),
+ *                                       unique among the underlays
  *       "gateway": "10.99.0.254",       optional; inside the prefix, next
  *                                       hop for endpoints outside it
- *       "exception_iface": "bx-ul0"     kernel TAP, 1..15 chars     [bx-ul0]
- *     },
+ *       "exception_iface": "bx-ul0",    kernel TAP, 1..15 chars, unique
+ *                                                              [bx-ul<i>]
+ *       "rate_mbps": 0                  0..400000, caps the measured
+ *                                       capacity; 0 = measured only    [0]
+ *     },                                role "relay": one underlay only
  *     "inner": {                        required
  *       "type": "tap",                  "tap" | "dpdk" (gateway box)    [tap]
  *       "iface": "bauxite0",            tap only, 1..15 chars     [bauxite0]
@@ -51,6 +60,31 @@
  *       "metrics_interval_s": 10,       1..3600                          [10]
  *       "reconnect_max_s": 30           1..3600, longest back-off        [30]
  *     },
+ *     "ice": {...},                     optional; see struct bx_config_ice
+ *     "relay": {...},                   optional; see struct bx_config_relay
+ *     "safety": {...},                  optional; see struct bx_config_safety
+ *     "bonding": {                      optional; how lanes use a peer's
+ *                                       several paths (all defaults)
+ *       "critical": "redundant",        "redundant" | "preferred" |
+ *       "telemetry": "preferred",       "stripe": the mode of each lane
+ *       "bulk": "stripe",               [redundant, preferred, stripe]
+ *       "probe_interval_ms": 100,       10..60000; = safety.probe_interval_ms
+ *                                       when safety is on and a peer has
+ *                                       several paths (one probe engine)
+ *       "down_after": 3,                missed probes: path down, 1..60   [3]
+ *       "up_after": 5,                  answered probes: up again, 1..60  [5]
+ *       "redundant_copies": 1,          per live path, REDUNDANT, 1..4    [1]
+ *       "reorder": true,                striped lanes restore order    [true]
+ *       "reorder_slots": 1024,          power of two 16..65536, at most
+ *                                       replay_window                  [1024]
+ *       "reorder_timeout_max_ms": 100,  1..2000, cap of 2 x RTT spread  [100]
+ *       "stripe_exclude_loss_pct": 10,  1..100, out of the stripe set    [10]
+ *       "stripe_readmit_loss_pct": 2,   0..99, below exclude, back in ... [2]
+ *       "readmit_s": 3,                 ... after this long, 0..3600      [3]
+ *       "preferred_hysteresis_pct": 20, 0..100, better by this to switch [20]
+ *       "preferred_hold_ms": 1000,      0..60000, between switches     [1000]
+ *       "link_poll_ms": 5               1..1000, underlay carrier poll    [5]
+ *     },
  *     "peers": [                        optional, with a hub too (extras);
  *                                       <= BX_CONFIG_MAX_PEERS
  *       {"id": "edge-b",                required; as node_id, unique
@@ -58,7 +92,18 @@
  *        "allowed_prefixes": ["100.64.0.2/32"],
  *                                       1..16 network prefixes, must cover
  *                                       virtual_ip          [virtual_ip/32]
- *        "endpoint": "10.99.0.2:7600",  required "IPv4:port"
+ *        "endpoint": "10.99.0.2:7600",  "IPv4:port": one path, on the first
+ *                                       underlay; this or "paths" required
+ *        "paths": [                     instead of "endpoint": 1..4 paths
+ *          {"underlay": "ul1",          required; an underlay's name
+ *           "endpoint": "10.98.0.2:7600"},
+ *                                       required; "IPv4:port" reachable
+ *                                       from that underlay; each pair once
+ *          ...
+ *        ],
+ *        "bonding": {"bulk": "preferred"},
+ *                                       optional; overrides the node's
+ *                                       lane modes for this peer
  *        "public_key": "<base64>"}      required; the peer's static X25519
  *     ]                                 public key, unique, not all zero
  *   }
@@ -141,7 +186,9 @@
 #define BX_CONFIG_HUB_INTERVAL_MAX_S 3600u /* metrics_interval_s, reconnect_max_s */
 
 #define BX_CONFIG_DEFAULT_STATE_DIR "/var/lib/bauxite"
-#define BX_CONFIG_DEFAULT_EXCEPTION_IFACE "bx-ul0"
+#define BX_CONFIG_DEFAULT_EXCEPTION_IFACE "bx-ul0" /* the first underlay's */
+#define BX_CONFIG_DEFAULT_EXCEPTION_IFACE_FMT "bx-ul%u" /* underlay i's */
+#define BX_CONFIG_DEFAULT_UL_NAME_FMT "ul%u"
 #define BX_CONFIG_DEFAULT_INNER_IFACE "bauxite0"
 #define BX_CONFIG_DEFAULT_MTU 1350u
 #define BX_CONFIG_DEFAULT_MESH_PORT 7600u
@@ -532,5 +579,9 @@ void bx_config_dump(const struct bx_config *c, FILE *f);
 /* Name of a role / inner type as written in the config ("edge", "tap"). */
 const char *bx_config_role_name(enum bx_config_role r);
 const char *bx_config_inner_type_name(enum bx_config_inner_type t);
+
+/* Name of a bonding mode as written in the config ("stripe"), for logs
+ * and telemetry; "unknown" for a value outside the enum. */
+const char *bx_config_bond_mode_name(enum bx_config_bond_mode m);
 
 #endif /* BX_CONFIG_H */

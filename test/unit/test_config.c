@@ -5,8 +5,10 @@
  * is refused with the file, the field path and a hint, peers' public keys
  * decode to the right bytes and are refused when malformed, zero or
  * shared, the retired psk_file says where to go, the hub section takes
- * its defaults and resolves its files under state_dir, and the dump shows
- * the public keys, the session limits and the hub. No EAL.
+ * its defaults and resolves its files under state_dir, several underlays
+ * and peers' paths read back with their checks, the bonding section
+ * takes its defaults, and the dump shows the public keys, the session
+ * limits, the hub, the underlays, the paths and bonding. No EAL.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -201,6 +203,21 @@ static const char base_text[] =
 #define HUB(body) "{\"hub\": {" body "}}"
 #define HUB_URL "\"url\": \"10.99.0.254:7700\""
 #define HUB_WITH(x) HUB(HUB_URL ", " x)
+/* Underlays and paths for patches over base_text: two uplinks, ul0 on
+ * base_text's subnet and ul1 on 10.1.0.0/24. */
+#define UL0 "{\"port\": \"net_null0\", \"address\": \"10.0.0.1/24\"}"
+#define UL1 "{\"port\": \"net_null1\", \"address\": \"10.1.0.1/24\"}"
+#define ULS(x) "\"underlay\": [" x "]"
+#define TWO_ULS ULS(UL0 ", " UL1)
+/* A path object. */
+#define PATH(ul, ep) "{\"underlay\": \"" ul "\", \"endpoint\": \"" ep "\"}"
+/* peers[0] with @x instead of an endpoint, over two underlays. */
+#define PEER1P(x) "{\"id\": \"p1\", \"virtual_ip\": \"100.64.0.2\", " PK_A x "}"
+#define TWO_PATHS ", \"paths\": [" PATH("ul0", "10.0.0.2:7600") ", " \
+	PATH("ul1", "10.1.0.2:7600") "]"
+#define MULTI(peer_x) "{" TWO_ULS ", \"peers\": [" PEER1P(peer_x) "]}"
+/* A bonding section holding @body. */
+#define BONDING(body) "{\"bonding\": {" body "}}"
 /* Labels of 61, 62 and 63 characters, for host names at their limits. */
 #define L61 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define L62 L61 "b"
@@ -969,6 +986,377 @@ test_hub_paths(void **state)
 	free(dir);
 }
 
+/* ---- several underlays, paths, bonding --------------------------------- */
+
+/* The node's bonding section when it has none. */
+static void
+check_default_bonding(const struct bx_config_bonding *b)
+{
+	assert_int_equal(b->lane_mode[BX_LANE_CRITICAL], BX_CONFIG_BOND_REDUNDANT);
+	assert_int_equal(b->lane_mode[BX_LANE_TELEMETRY], BX_CONFIG_BOND_PREFERRED);
+	assert_int_equal(b->lane_mode[BX_LANE_BULK], BX_CONFIG_BOND_STRIPE);
+	assert_int_equal(b->probe_interval_ms, 100);
+	assert_int_equal(b->down_after, 3);
+	assert_int_equal(b->up_after, 5);
+	assert_int_equal(b->redundant_copies, 1);
+	assert_true(b->reorder);
+	assert_int_equal(b->reorder_slots, 1024);
+	assert_int_equal(b->reorder_timeout_max_ms, 100);
+	assert_int_equal(b->stripe_exclude_loss_pct, 10);
+	assert_int_equal(b->stripe_readmit_loss_pct, 2);
+	assert_int_equal(b->readmit_s, 3);
+	assert_int_equal(b->preferred_hysteresis_pct, 20);
+	assert_int_equal(b->preferred_hold_ms, 1000);
+	assert_int_equal(b->link_poll_ms, 5);
+}
+
+/*
+ * The object form of "underlay" is one underlay named ul0 with its TAP
+ * bx-ul0, "underlay" its copy; a peer's "endpoint" is one path on it, and
+ * the peer takes the node's lane modes. The dump prints today's lines.
+ */
+static void
+test_underlay_object_form(void **state)
+{
+	struct bx_config *c;
+	char *buf;
+
+	(void)state;
+	c = load_ok(NULL);
+	assert_int_equal(c->n_underlays, 1);
+	assert_string_equal(c->underlays[0].name, "ul0");
+	assert_string_equal(c->underlays[0].exception_iface, "bx-ul0");
+	assert_string_equal(c->underlays[0].port, "net_null0");
+	assert_int_equal(c->underlays[0].address.addr, ip("10.0.0.1"));
+	assert_int_equal(c->underlays[0].rate_mbps, 0);
+	assert_memory_equal(&c->underlay, &c->underlays[0], sizeof(c->underlay));
+	assert_int_equal(c->peers[0].n_paths, 1);
+	assert_int_equal(c->peers[0].paths[0].underlay, 0);
+	assert_int_equal(c->peers[0].paths[0].endpoint_ip, ip("10.0.0.2"));
+	assert_int_equal(c->peers[0].paths[0].endpoint_port, 7600);
+	assert_int_equal(c->peers[0].endpoint_ip, ip("10.0.0.2"));
+	assert_int_equal(c->peers[0].endpoint_port, 7600);
+	assert_memory_equal(c->peers[0].lane_mode, c->bonding.lane_mode,
+			    sizeof(c->bonding.lane_mode));
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "underlay.name", "ul0"));
+	assert_true(dump_has(buf, "underlay.port", "net_null0"));
+	assert_true(dump_has(buf, "underlay.address", "10.0.0.1/24"));
+	assert_true(dump_has(buf, "underlay.gateway", "(none: on-link endpoints only)"));
+	assert_true(dump_has(buf, "underlay.exception_iface", "bx-ul0"));
+	assert_true(dump_has(buf, "underlay.rate_mbps", "0 (measured)"));
+	assert_null(strstr(buf, "underlay["));
+	assert_true(dump_has(buf, "peers[0].endpoint", "10.0.0.2:7600"));
+	assert_null(strstr(buf, "peers[0].paths"));
+	assert_null(strstr(buf, "peers[0].bonding"));
+	free(buf);
+	bx_config_free(c);
+
+	/* An object with a name and a rate; a one-element array is the same
+	 * underlay, and a one-path "paths" on it the same peer. */
+	c = load_ok("{\"underlay\": {\"name\": \"wan\", \"rate_mbps\": 50}}");
+	assert_int_equal(c->n_underlays, 1);
+	assert_string_equal(c->underlay.name, "wan");
+	assert_int_equal(c->underlay.rate_mbps, 50);
+	assert_string_equal(c->underlay.exception_iface, "bx-ul0");
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "underlay.name", "wan"));
+	assert_true(dump_has(buf, "underlay.rate_mbps", "50"));
+	free(buf);
+	bx_config_free(c);
+
+	c = load_ok("{" ULS(UL0) ", \"peers\": [" PEER1P(", \"paths\": ["
+		    PATH("ul0", "10.0.0.2:7600") "]") "]}");
+	assert_int_equal(c->n_underlays, 1);
+	assert_string_equal(c->underlay.name, "ul0");
+	assert_int_equal(c->peers[0].n_paths, 1);
+	assert_int_equal(c->peers[0].endpoint_ip, ip("10.0.0.2"));
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "underlay.port", "net_null0"));
+	assert_true(dump_has(buf, "peers[0].endpoint", "10.0.0.2:7600"));
+	free(buf);
+	bx_config_free(c);
+}
+
+/* Three uplinks, a peer on four paths with a lane mode of its own, a
+ * peer with a plain endpoint, and every bonding field set. */
+static void
+test_underlays_and_paths(void **state)
+{
+	static const char patch[] =
+		"{\"underlay\": ["
+		"  {\"name\": \"wan\", \"port\": \"net_null0\", \"address\": \"10.0.0.1/24\","
+		"   \"gateway\": \"10.0.0.254\", \"exception_iface\": \"bx-wan\","
+		"   \"rate_mbps\": 100},"
+		"  {\"$comment\": \"lte\", \"name\": \"lte.1_x-Y\","
+		"   \"port\": \"0000:03:00.0,txq=1\", \"address\": \"10.1.0.1/24\","
+		"   \"gateway\": \"10.1.0.254\", \"rate_mbps\": 400000},"
+		"  {\"port\": \"net_null2\", \"address\": \"10.2.0.1/30\"}],"
+		" \"replay_window\": 4096,"
+		" \"safety\": {\"probe_interval_ms\": 250},"
+		" \"bonding\": {\"$comment\": \"all set\", \"critical\": \"preferred\","
+		"   \"telemetry\": \"stripe\", \"bulk\": \"redundant\","
+		"   \"probe_interval_ms\": 250, \"down_after\": 60, \"up_after\": 1,"
+		"   \"redundant_copies\": 4, \"reorder\": false, \"reorder_slots\": 4096,"
+		"   \"reorder_timeout_max_ms\": 2000, \"stripe_exclude_loss_pct\": 100,"
+		"   \"stripe_readmit_loss_pct\": 99, \"readmit_s\": 0,"
+		"   \"preferred_hysteresis_pct\": 0, \"preferred_hold_ms\": 60000,"
+		"   \"link_poll_ms\": 1000},"
+		" \"peers\": ["
+		"  {\"id\": \"p1\", \"virtual_ip\": \"100.64.0.2\", " PK_A ","
+		"   \"paths\": [" PATH("wan", "203.0.113.7:51820") ", "
+		"     {\"$comment\": \"same endpoint, other uplink\", \"underlay\": \"lte.1_x-Y\","
+		"      \"endpoint\": \"203.0.113.7:51820\"}, "
+		PATH("wan", "203.0.113.7:51821") ", " PATH("ul2", "10.2.0.2:7600") "],"
+		"   \"bonding\": {\"$comment\": \"p1\", \"bulk\": \"stripe\"}},"
+		"  " PEER2("") "]}";
+	static const struct {
+		unsigned underlay;
+		const char *ip;
+		uint16_t port;
+	} want[] = {
+		{0, "203.0.113.7", 51820},
+		{1, "203.0.113.7", 51820},
+		{0, "203.0.113.7", 51821},
+		{2, "10.2.0.2", 7600},
+	};
+	const struct bx_config_underlay *u;
+	const struct bx_config_bonding *b;
+	struct bx_config *c;
+	char *buf;
+	size_t i;
+
+	(void)state;
+	c = load_ok(patch);
+	assert_int_equal(c->n_underlays, 3);
+	u = &c->underlays[0];
+	assert_string_equal(u->name, "wan");
+	assert_string_equal(u->port, "net_null0");
+	assert_int_equal(u->address.addr, ip("10.0.0.1"));
+	assert_int_equal(u->address.len, 24);
+	assert_true(u->has_gateway);
+	assert_int_equal(u->gateway, ip("10.0.0.254"));
+	assert_string_equal(u->exception_iface, "bx-wan");
+	assert_int_equal(u->rate_mbps, 100);
+	u = &c->underlays[1];
+	assert_string_equal(u->name, "lte.1_x-Y");
+	assert_string_equal(u->port, "0000:03:00.0,txq=1");
+	assert_int_equal(u->address.addr, ip("10.1.0.1"));
+	assert_true(u->has_gateway);
+	assert_int_equal(u->gateway, ip("10.1.0.254"));
+	assert_string_equal(u->exception_iface, "bx-ul1");
+	assert_int_equal(u->rate_mbps, 400000);
+	u = &c->underlays[2];
+	assert_string_equal(u->name, "ul2");
+	assert_string_equal(u->port, "net_null2");
+	assert_int_equal(u->address.addr, ip("10.2.0.1"));
+	assert_int_equal(u->address.len, 30);
+	assert_false(u->has_gateway);
+	assert_string_equal(u->exception_iface, "bx-ul2");
+	assert_int_equal(u->rate_mbps, 0);
+	/* The primary, for the code that knows one underlay. */
+	assert_memory_equal(&c->underlay, &c->underlays[0], sizeof(c->underlay));
+
+	b = &c->bonding;
+	assert_int_equal(b->lane_mode[BX_LANE_CRITICAL], BX_CONFIG_BOND_PREFERRED);
+	assert_int_equal(b->lane_mode[BX_LANE_TELEMETRY], BX_CONFIG_BOND_STRIPE);
+	assert_int_equal(b->lane_mode[BX_LANE_BULK], BX_CONFIG_BOND_REDUNDANT);
+	assert_int_equal(b->probe_interval_ms, 250);
+	assert_int_equal(b->down_after, 60);
+	assert_int_equal(b->up_after, 1);
+	assert_int_equal(b->redundant_copies, 4);
+	assert_false(b->reorder);
+	assert_int_equal(b->reorder_slots, 4096);
+	assert_int_equal(b->reorder_timeout_max_ms, 2000);
+	assert_int_equal(b->stripe_exclude_loss_pct, 100);
+	assert_int_equal(b->stripe_readmit_loss_pct, 99);
+	assert_int_equal(b->readmit_s, 0);
+	assert_int_equal(b->preferred_hysteresis_pct, 0);
+	assert_int_equal(b->preferred_hold_ms, 60000);
+	assert_int_equal(b->link_poll_ms, 1000);
+
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(c->peers[0].n_paths, BX_ARRAY_SIZE(want));
+	for (i = 0; i < BX_ARRAY_SIZE(want); i++) {
+		const struct bx_config_path *pa = &c->peers[0].paths[i];
+
+		assert_int_equal(pa->underlay, want[i].underlay);
+		assert_int_equal(pa->endpoint_ip, ip(want[i].ip));
+		assert_int_equal(pa->endpoint_port, want[i].port);
+	}
+	assert_int_equal(c->peers[0].endpoint_ip, ip("203.0.113.7"));
+	assert_int_equal(c->peers[0].endpoint_port, 51820);
+	/* The node's modes, but for Bulk. */
+	assert_int_equal(c->peers[0].lane_mode[BX_LANE_CRITICAL], BX_CONFIG_BOND_PREFERRED);
+	assert_int_equal(c->peers[0].lane_mode[BX_LANE_TELEMETRY], BX_CONFIG_BOND_STRIPE);
+	assert_int_equal(c->peers[0].lane_mode[BX_LANE_BULK], BX_CONFIG_BOND_STRIPE);
+	/* A plain endpoint: one path on the first underlay. */
+	assert_int_equal(c->peers[1].n_paths, 1);
+	assert_int_equal(c->peers[1].paths[0].underlay, 0);
+	assert_int_equal(c->peers[1].paths[0].endpoint_ip, ip("10.0.0.3"));
+	assert_int_equal(c->peers[1].paths[0].endpoint_port, 7600);
+	assert_memory_equal(c->peers[1].lane_mode, b->lane_mode, sizeof(b->lane_mode));
+
+	buf = dump_of(c);
+	assert_null(strstr(buf, "underlay."));
+	assert_true(dump_has(buf, "underlay[0].name", "wan"));
+	assert_true(dump_has(buf, "underlay[0].port", "net_null0"));
+	assert_true(dump_has(buf, "underlay[0].gateway", "10.0.0.254"));
+	assert_true(dump_has(buf, "underlay[0].exception_iface", "bx-wan"));
+	assert_true(dump_has(buf, "underlay[0].rate_mbps", "100"));
+	assert_true(dump_has(buf, "underlay[1].name", "lte.1_x-Y"));
+	assert_true(dump_has(buf, "underlay[1].address", "10.1.0.1/24"));
+	assert_true(dump_has(buf, "underlay[1].rate_mbps", "400000"));
+	assert_true(dump_has(buf, "underlay[2].name", "ul2"));
+	assert_true(dump_has(buf, "underlay[2].address", "10.2.0.1/30"));
+	assert_true(dump_has(buf, "underlay[2].gateway", "(none: on-link endpoints only)"));
+	assert_true(dump_has(buf, "underlay[2].exception_iface", "bx-ul2"));
+	assert_true(dump_has(buf, "underlay[2].rate_mbps", "0 (measured)"));
+	assert_true(dump_has(buf, "peers[0].paths[0]", "wan 203.0.113.7:51820"));
+	assert_true(dump_has(buf, "peers[0].paths[1]", "lte.1_x-Y 203.0.113.7:51820"));
+	assert_true(dump_has(buf, "peers[0].paths[2]", "wan 203.0.113.7:51821"));
+	assert_true(dump_has(buf, "peers[0].paths[3]", "ul2 10.2.0.2:7600"));
+	assert_null(strstr(buf, "peers[0].endpoint"));
+	assert_true(dump_has(buf, "peers[0].bonding.bulk", "stripe"));
+	assert_null(strstr(buf, "peers[0].bonding.critical"));
+	assert_null(strstr(buf, "peers[0].bonding.telemetry"));
+	assert_true(dump_has(buf, "peers[1].endpoint", "10.0.0.3:7600"));
+	assert_null(strstr(buf, "peers[1].paths"));
+	assert_null(strstr(buf, "peers[1].bonding"));
+	assert_true(dump_has(buf, "bonding.critical", "preferred"));
+	assert_true(dump_has(buf, "bonding.telemetry", "stripe"));
+	assert_true(dump_has(buf, "bonding.bulk", "redundant"));
+	assert_true(dump_has(buf, "bonding.probe_interval_ms", "250"));
+	assert_true(dump_has(buf, "bonding.down_after", "60"));
+	assert_true(dump_has(buf, "bonding.up_after", "1"));
+	assert_true(dump_has(buf, "bonding.redundant_copies", "4"));
+	assert_true(dump_has(buf, "bonding.reorder", "false"));
+	assert_true(dump_has(buf, "bonding.reorder_slots", "4096"));
+	assert_true(dump_has(buf, "bonding.reorder_timeout_max_ms", "2000"));
+	assert_true(dump_has(buf, "bonding.stripe_exclude_loss_pct", "100"));
+	assert_true(dump_has(buf, "bonding.stripe_readmit_loss_pct", "99"));
+	assert_true(dump_has(buf, "bonding.readmit_s", "0"));
+	assert_true(dump_has(buf, "bonding.preferred_hysteresis_pct", "0"));
+	assert_true(dump_has(buf, "bonding.preferred_hold_ms", "60000"));
+	assert_true(dump_has(buf, "bonding.link_poll_ms", "1000"));
+	free(buf);
+	bx_config_free(c);
+
+	/* One path, on the second underlay: printed as a path, not as the
+	 * endpoint of the first. */
+	c = load_ok(MULTI(", \"paths\": [" PATH("ul1", "10.1.0.2:7600") "]"));
+	assert_int_equal(c->peers[0].n_paths, 1);
+	assert_int_equal(c->peers[0].paths[0].underlay, 1);
+	assert_int_equal(c->peers[0].endpoint_ip, ip("10.1.0.2"));
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "peers[0].paths[0]", "ul1 10.1.0.2:7600"));
+	assert_null(strstr(buf, "peers[0].endpoint"));
+	free(buf);
+	bx_config_free(c);
+}
+
+/* "bonding" absent, empty or partial: the documented defaults; the
+ * reorder buffer's default never exceeds a small replay window. */
+static void
+test_bonding_defaults(void **state)
+{
+	struct bx_config *c;
+	char *buf;
+
+	(void)state;
+	c = load_ok(NULL);
+	check_default_bonding(&c->bonding);
+	buf = dump_of(c);
+	assert_true(dump_has(buf, "bonding.critical", "redundant"));
+	assert_true(dump_has(buf, "bonding.telemetry", "preferred"));
+	assert_true(dump_has(buf, "bonding.bulk", "stripe"));
+	assert_true(dump_has(buf, "bonding.probe_interval_ms", "100"));
+	assert_true(dump_has(buf, "bonding.reorder", "true"));
+	assert_true(dump_has(buf, "bonding.reorder_slots", "1024"));
+	assert_true(dump_has(buf, "bonding.link_poll_ms", "5"));
+	free(buf);
+	bx_config_free(c);
+
+	c = load_ok(BONDING("\"$comment\": \"as shipped\""));
+	check_default_bonding(&c->bonding);
+	bx_config_free(c);
+
+	/* Two paths and nothing else said: the defaults too. */
+	c = load_ok(MULTI(TWO_PATHS));
+	check_default_bonding(&c->bonding);
+	assert_memory_equal(c->peers[0].lane_mode, c->bonding.lane_mode,
+			    sizeof(c->bonding.lane_mode));
+	bx_config_free(c);
+
+	/* One lane given: the others keep theirs, and peers follow. */
+	c = load_ok(BONDING("\"telemetry\": \"redundant\""));
+	assert_int_equal(c->bonding.lane_mode[BX_LANE_CRITICAL], BX_CONFIG_BOND_REDUNDANT);
+	assert_int_equal(c->bonding.lane_mode[BX_LANE_TELEMETRY], BX_CONFIG_BOND_REDUNDANT);
+	assert_int_equal(c->bonding.lane_mode[BX_LANE_BULK], BX_CONFIG_BOND_STRIPE);
+	assert_memory_equal(c->peers[0].lane_mode, c->bonding.lane_mode,
+			    sizeof(c->bonding.lane_mode));
+	bx_config_free(c);
+
+	c = load_ok("{\"replay_window\": 512}");
+	assert_int_equal(c->bonding.reorder_slots, 512);
+	bx_config_free(c);
+	c = load_ok("{\"replay_window\": 64}");
+	assert_int_equal(c->bonding.reorder_slots, 64);
+	bx_config_free(c);
+	c = load_ok("{\"replay_window\": 1048576}");
+	assert_int_equal(c->bonding.reorder_slots, 1024);
+	bx_config_free(c);
+	c = load_ok("{\"replay_window\": 65536, \"bonding\": {\"reorder_slots\": 65536}}");
+	assert_int_equal(c->bonding.reorder_slots, 65536);
+	bx_config_free(c);
+	c = load_ok(BONDING("\"reorder_slots\": 16"));
+	assert_int_equal(c->bonding.reorder_slots, 16);
+	bx_config_free(c);
+}
+
+/*
+ * One probe engine: with the safety layer on and a peer on two paths, the
+ * bonding interval is the safety one -- by default, or written twice.
+ * Without the safety layer, or without a peer on two paths, they may
+ * differ.
+ */
+static void
+test_bonding_probe_interval(void **state)
+{
+	struct bx_config *c;
+
+	(void)state;
+	c = load_ok("{" TWO_ULS ", \"safety\": {\"probe_interval_ms\": 50},"
+		    " \"peers\": [" PEER1P(TWO_PATHS) "]}");
+#ifdef BX_SAFETY_CRITICAL
+	assert_true(c->safety.enabled);
+	assert_int_equal(c->bonding.probe_interval_ms, 50);
+#else
+	assert_int_equal(c->bonding.probe_interval_ms, 100);
+#endif
+	bx_config_free(c);
+
+	c = load_ok("{" TWO_ULS ", \"safety\": {\"probe_interval_ms\": 50},"
+		    " \"bonding\": {\"probe_interval_ms\": 50},"
+		    " \"peers\": [" PEER1P(TWO_PATHS) "]}");
+	assert_int_equal(c->bonding.probe_interval_ms, 50);
+	bx_config_free(c);
+
+	c = load_ok("{" TWO_ULS ", \"safety\": {\"enabled\": false},"
+		    " \"bonding\": {\"probe_interval_ms\": 40},"
+		    " \"peers\": [" PEER1P(TWO_PATHS) "]}");
+	assert_false(c->safety.enabled);
+	assert_int_equal(c->safety.probe_interval_ms, 100);
+	assert_int_equal(c->bonding.probe_interval_ms, 40);
+	bx_config_free(c);
+
+	/* No peer on two paths: no bonding, no conflict. */
+	c = load_ok("{" TWO_ULS ", \"bonding\": {\"probe_interval_ms\": 40}}");
+	assert_int_equal(c->bonding.probe_interval_ms, 40);
+	assert_int_equal(c->peers[0].n_paths, 1);
+	bx_config_free(c);
+}
+
 /* ---- (2) bad configs ----------------------------------------------------- */
 
 struct bad_case {
@@ -1516,6 +1904,231 @@ static const struct bad_case bad_cases[] = {
 	{"relay register interval not below the least lease",
 	 "{\"relay\": {\"register_interval_s\": 10}}", -EINVAL,
 	 "relay.register_interval_s", "expected an integer 1..9, got 10"},
+	/* several underlays */
+	{"underlay a string", "{\"underlay\": \"net_null0\"}", -EINVAL, "underlay",
+	 "expected an object (or an array of 1..4 underlay objects), got \"net_null0\""},
+	{"underlay empty array", "{\"underlay\": []}", -EINVAL, "underlay",
+	 "expected an object, got an array of 0 (or an array of 1..4 underlay objects)"},
+	{"underlay five", "{" ULS(UL0 ", " UL1 ", " UL1 ", " UL1 ", " UL1) "}",
+	 -EINVAL, "underlay", "got an array of 5 (or an array of 1..4"},
+	{"underlay array with a number", "{" ULS(UL0 ", 5") "}", -EINVAL,
+	 "underlay", "expected an object, got an array with 5 at [1]"},
+	{"underlay[1] unknown key",
+	 "{" ULS(UL0 ", {\"port\": \"net_null1\", \"address\": \"10.1.0.1/24\", \"rate\": 5}") "}",
+	 -EINVAL, "underlay[1]", "unknown key \"rate\" (expected one of: port, address,"},
+	{"underlay[1].port missing", "{" ULS(UL0 ", {\"address\": \"10.1.0.1/24\"}") "}",
+	 -EINVAL, "underlay[1].port", "missing (expected DPDK devargs"},
+	{"underlay[1].address missing", "{" ULS(UL0 ", {\"port\": \"net_null1\"}") "}",
+	 -EINVAL, "underlay[1].address", "missing (expected \"IPv4/prefix\")"},
+	{"underlay[1].gateway outside its prefix",
+	 "{" ULS(UL0 ", {\"port\": \"net_null1\", \"address\": \"10.1.0.1/24\", "
+	 "\"gateway\": \"10.0.0.254\"}") "}",
+	 -EINVAL, "underlay[1].gateway",
+	 "expected an IPv4 address inside underlay[1].address 10.1.0.1/24"},
+	{"underlay[1].name charset",
+	 "{" ULS(UL0 ", {\"name\": \"lte 1\", \"port\": \"net_null1\", \"address\": \"10.1.0.1/24\"}") "}",
+	 -EINVAL, "underlay[1].name",
+	 "expected 1..15 characters of [A-Za-z0-9._-], got \"lte 1\""},
+	{"underlay.name 16 characters", "{\"underlay\": {\"name\": \"abcdefghijklmnop\"}}",
+	 -EINVAL, "underlay.name", "1..15 characters of [A-Za-z0-9._-]"},
+	{"underlay.name empty", "{\"underlay\": {\"name\": \"\"}}", -EINVAL,
+	 "underlay.name", "got \"\""},
+	{"underlay[1].name duplicate",
+	 "{" ULS("{\"name\": \"wan\", \"port\": \"net_null0\", \"address\": \"10.0.0.1/24\"}, "
+	 "{\"name\": \"wan\", \"port\": \"net_null1\", \"address\": \"10.1.0.1/24\"}") "}",
+	 -EINVAL, "underlay[1].name",
+	 "\"wan\" is already the name of underlay[0] (expected unique names)"},
+	{"underlay[1] default name taken",
+	 "{" ULS("{\"name\": \"ul1\", \"port\": \"net_null0\", \"address\": \"10.0.0.1/24\"}, "
+	 UL1) "}",
+	 -EINVAL, "underlay[1].name",
+	 "\"ul1\" (the default) is already the name of underlay[0]"},
+	{"underlay[1].exception_iface duplicate",
+	 "{" ULS(UL0 ", {\"port\": \"net_null1\", \"address\": \"10.1.0.1/24\", "
+	 "\"exception_iface\": \"bx-ul0\"}") "}",
+	 -EINVAL, "underlay[1].exception_iface",
+	 "\"bx-ul0\" is already underlay[0].exception_iface"},
+	{"underlay[1] default exception_iface taken",
+	 "{" ULS("{\"port\": \"net_null0\", \"address\": \"10.0.0.1/24\", "
+	 "\"exception_iface\": \"bx-ul1\"}, " UL1) "}",
+	 -EINVAL, "underlay[1].exception_iface",
+	 "\"bx-ul1\" (the default) is already underlay[0].exception_iface"},
+	{"underlay[1].port same device",
+	 "{" ULS(UL0 ", {\"port\": \"NET_NULL0,size=64\", \"address\": \"10.1.0.1/24\"}") "}",
+	 -EINVAL, "underlay[1].port", "same device as underlay[0].port"},
+	{"underlay[1].address duplicate",
+	 "{" ULS(UL0 ", {\"port\": \"net_null1\", \"address\": \"10.0.0.1/16\"}") "}",
+	 -EINVAL, "underlay[1].address", "10.0.0.1 is already underlay[0].address"},
+	{"underlay[1].rate_mbps too big",
+	 "{" ULS(UL0 ", {\"port\": \"net_null1\", \"address\": \"10.1.0.1/24\", "
+	 "\"rate_mbps\": 400001}") "}",
+	 -EINVAL, "underlay[1].rate_mbps", "expected an integer 0..400000, got 400001"},
+	{"underlay.rate_mbps negative", "{\"underlay\": {\"rate_mbps\": -1}}",
+	 -EINVAL, "underlay.rate_mbps", "expected an integer 0..400000, got -1"},
+	{"relay with two underlays", "{\"role\": \"relay\", " TWO_ULS "}", -EINVAL,
+	 "underlay", "2 underlays with \"role\": \"relay\" (expected one"},
+	{"inner.iface is underlay[1]'s exception_iface",
+	 "{" TWO_ULS ", \"inner\": {\"iface\": \"bx-ul1\"}}", -EINVAL, "inner.iface",
+	 "\"bx-ul1\" is also underlay[1].exception_iface"},
+	{"inner.port is underlay[1]'s device",
+	 "{" TWO_ULS ", \"inner\": {\"type\": \"dpdk\", \"port\": \"net_null1\"}}",
+	 -EINVAL, "inner.port", "same device as underlay[1].port"},
+	/* peers' paths */
+	{"endpoint and paths", "{\"peers\": [" PEER1(", " PK_A ", \"paths\": ["
+	 PATH("ul0", "10.0.0.2:7600") "]") "]}",
+	 -EINVAL, "peers[0].paths", "given with peers[0].endpoint too (expected one of them"},
+	{"neither endpoint nor paths", "{\"peers\": [" PEER1P("") "]}", -EINVAL,
+	 "peers[0]", "missing (expected \"endpoint\" or \"paths\")"},
+	{"paths empty", MULTI(", \"paths\": []"), -EINVAL, "peers[0].paths",
+	 "expected an array of 1..4 objects {\"underlay\", \"endpoint\"}, got an array"},
+	{"paths an object", MULTI(", \"paths\": {}"), -EINVAL, "peers[0].paths",
+	 "expected an array of 1..4 objects"},
+	{"paths five",
+	 MULTI(", \"paths\": [" PATH("ul0", "10.0.0.2:1") ", " PATH("ul0", "10.0.0.2:2")
+	       ", " PATH("ul0", "10.0.0.2:3") ", " PATH("ul0", "10.0.0.2:4") ", "
+	       PATH("ul0", "10.0.0.2:5") "]"),
+	 -EINVAL, "peers[0].paths", "5 paths, at most 4"},
+	{"path not an object", MULTI(", \"paths\": [7]"), -EINVAL,
+	 "peers[0].paths[0]", "expected an object, got 7"},
+	{"path unknown key",
+	 MULTI(", \"paths\": [{\"underlay\": \"ul0\", \"endpoint\": \"10.0.0.2:7600\", \"via\": 1}]"),
+	 -EINVAL, "peers[0].paths[0]", "unknown key \"via\" (expected one of: underlay, endpoint"},
+	{"path without underlay",
+	 MULTI(", \"paths\": [" PATH("ul0", "10.0.0.2:7600") ", {\"endpoint\": \"10.1.0.2:7600\"}]"),
+	 -EINVAL, "peers[0].paths[1].underlay", "missing (expected the name of an underlay"},
+	{"path to an unknown underlay",
+	 MULTI(", \"paths\": [" PATH("ul0", "10.0.0.2:7600") ", " PATH("ul7", "10.1.0.2:7600") "]"),
+	 -EINVAL, "peers[0].paths[1].underlay",
+	 "expected the name of an underlay of this node (ul0, ul1), got \"ul7\""},
+	{"path underlay a number",
+	 MULTI(", \"paths\": [{\"underlay\": 0, \"endpoint\": \"10.0.0.2:7600\"}]"),
+	 -EINVAL, "peers[0].paths[0].underlay", "(ul0, ul1), got 0"},
+	{"path without endpoint", MULTI(", \"paths\": [{\"underlay\": \"ul1\"}]"),
+	 -EINVAL, "peers[0].paths[0].endpoint", "missing (expected \"IPv4:port\")"},
+	{"path endpoint without port",
+	 MULTI(", \"paths\": [" PATH("ul0", "10.0.0.2:7600") ", " PATH("ul1", "10.1.0.2") "]"),
+	 -EINVAL, "peers[0].paths[1].endpoint", "expected \"IPv4:port\", got \"10.1.0.2\""},
+	{"path endpoint not reachable from its underlay",
+	 MULTI(", \"paths\": [" PATH("ul0", "10.0.0.2:7600") ", " PATH("ul1", "10.0.0.3:7600") "]"),
+	 -EINVAL, "peers[0].paths[1].endpoint",
+	 "10.0.0.3 is outside underlay[1].address 10.1.0.1/24 and underlay[1].gateway is not set"},
+	{"path endpoint is this node",
+	 MULTI(", \"paths\": [" PATH("ul1", "10.1.0.1:7600") "]"),
+	 -EINVAL, "peers[0].paths[0].endpoint",
+	 "10.1.0.1 is this node's own underlay[1].address"},
+	{"path endpoint is this node's other uplink",
+	 "{" ULS("{\"port\": \"net_null0\", \"address\": \"10.0.0.1/24\", \"gateway\": \"10.0.0.254\"}, "
+	 UL1) ", \"peers\": [" PEER1P(", \"paths\": [" PATH("ul0", "10.1.0.1:7600") "]") "]}",
+	 -EINVAL, "peers[0].paths[0].endpoint",
+	 "10.1.0.1 is this node's own underlay[1].address"},
+	{"path twice",
+	 MULTI(", \"paths\": [" PATH("ul1", "10.1.0.2:7600") ", " PATH("ul0", "10.0.0.2:7600")
+	       ", " PATH("ul1", "10.1.0.2:7600") "]"),
+	 -EINVAL, "peers[0].paths[2].endpoint",
+	 "10.1.0.2:7600 from underlay[1] (\"ul1\") is already peers[0].paths[0] (expected each path once)"},
+	{"endpoint outside the first of two underlays",
+	 "{" TWO_ULS ", \"peers\": [" PEER1P(", \"endpoint\": \"10.1.0.2:7600\"") "]}",
+	 -EINVAL, "peers[0].endpoint",
+	 "10.1.0.2 is outside underlay[0].address 10.0.0.1/24 and underlay[0].gateway is not set"},
+	/* peers' bonding */
+	{"peer bonding not an object", "{\"peers\": [" PEER1(", " PK_A ", \"bonding\": \"stripe\"") "]}",
+	 -EINVAL, "peers[0].bonding", "expected an object, got \"stripe\""},
+	{"peer bonding unknown key",
+	 "{\"peers\": [" PEER1(", " PK_A ", \"bonding\": {\"control\": \"stripe\"}") "]}",
+	 -EINVAL, "peers[0].bonding",
+	 "unknown key \"control\" (expected one of: critical, telemetry, bulk, $comment)"},
+	{"peer bonding reorder is the node's",
+	 "{\"peers\": [" PEER1(", " PK_A ", \"bonding\": {\"reorder\": false}") "]}",
+	 -EINVAL, "peers[0].bonding", "unknown key \"reorder\""},
+	{"peer bonding bad mode",
+	 "{\"peers\": [" PEER1(", " PK_A ", \"bonding\": {\"bulk\": \"round-robin\"}") "]}",
+	 -EINVAL, "peers[0].bonding.bulk",
+	 "expected \"redundant\", \"preferred\" or \"stripe\", got \"round-robin\""},
+	/* bonding */
+	{"bonding not an object", "{\"bonding\": true}", -EINVAL, "bonding",
+	 "expected an object, got true"},
+	{"bonding unknown key", BONDING("\"mode\": \"stripe\""), -EINVAL, "bonding",
+	 "unknown key \"mode\" (expected one of: critical, telemetry, bulk, probe_interval_ms"},
+	{"bonding.critical unknown mode", BONDING("\"critical\": \"mirror\""), -EINVAL,
+	 "bonding.critical", "expected \"redundant\", \"preferred\" or \"stripe\", got \"mirror\""},
+	{"bonding.telemetry upper case", BONDING("\"telemetry\": \"STRIPE\""), -EINVAL,
+	 "bonding.telemetry", "got \"STRIPE\""},
+	{"bonding.bulk a number", BONDING("\"bulk\": 2"), -EINVAL, "bonding.bulk",
+	 "got 2"},
+	{"bonding.probe_interval_ms too short", BONDING("\"probe_interval_ms\": 9"),
+	 -EINVAL, "bonding.probe_interval_ms", "expected an integer 10..60000, got 9"},
+	{"bonding.probe_interval_ms too long", BONDING("\"probe_interval_ms\": 60001"),
+	 -EINVAL, "bonding.probe_interval_ms", "expected an integer 10..60000, got 60001"},
+	{"bonding.down_after 0", BONDING("\"down_after\": 0"), -EINVAL,
+	 "bonding.down_after", "expected an integer 1..60, got 0"},
+	{"bonding.down_after 61", BONDING("\"down_after\": 61"), -EINVAL,
+	 "bonding.down_after", "expected an integer 1..60, got 61"},
+	{"bonding.up_after 0", BONDING("\"up_after\": 0"), -EINVAL,
+	 "bonding.up_after", "expected an integer 1..60, got 0"},
+	{"bonding.up_after 61", BONDING("\"up_after\": 61"), -EINVAL,
+	 "bonding.up_after", "expected an integer 1..60, got 61"},
+	{"bonding.redundant_copies 0", BONDING("\"redundant_copies\": 0"), -EINVAL,
+	 "bonding.redundant_copies", "expected an integer 1..4, got 0"},
+	{"bonding.redundant_copies 5", BONDING("\"redundant_copies\": 5"), -EINVAL,
+	 "bonding.redundant_copies", "expected an integer 1..4, got 5"},
+	{"bonding.reorder not a boolean", BONDING("\"reorder\": 1"), -EINVAL,
+	 "bonding.reorder", "expected true or false, got 1"},
+	{"bonding.reorder_slots not a power of two", BONDING("\"reorder_slots\": 1000"),
+	 -EINVAL, "bonding.reorder_slots",
+	 "expected a power of two between 16 and 65536, at most replay_window 2048, got 1000"},
+	{"bonding.reorder_slots 8", BONDING("\"reorder_slots\": 8"), -EINVAL,
+	 "bonding.reorder_slots", "a power of two between 16 and 65536"},
+	{"bonding.reorder_slots 131072",
+	 "{\"replay_window\": 1048576, \"bonding\": {\"reorder_slots\": 131072}}",
+	 -EINVAL, "bonding.reorder_slots", "at most replay_window 1048576, got 131072"},
+	{"bonding.reorder_slots above replay_window", BONDING("\"reorder_slots\": 4096"),
+	 -EINVAL, "bonding.reorder_slots",
+	 "4096 is above replay_window 2048 (expected a power of two between 16 and 65536, "
+	 "at most replay_window 2048: a packet held for reordering must still be inside "
+	 "the replay window)"},
+	{"bonding.reorder_timeout_max_ms 0", BONDING("\"reorder_timeout_max_ms\": 0"),
+	 -EINVAL, "bonding.reorder_timeout_max_ms", "expected an integer 1..2000, got 0"},
+	{"bonding.reorder_timeout_max_ms 2001", BONDING("\"reorder_timeout_max_ms\": 2001"),
+	 -EINVAL, "bonding.reorder_timeout_max_ms", "expected an integer 1..2000, got 2001"},
+	{"bonding.stripe_exclude_loss_pct 0", BONDING("\"stripe_exclude_loss_pct\": 0"),
+	 -EINVAL, "bonding.stripe_exclude_loss_pct", "expected an integer 1..100, got 0"},
+	{"bonding.stripe_exclude_loss_pct 101", BONDING("\"stripe_exclude_loss_pct\": 101"),
+	 -EINVAL, "bonding.stripe_exclude_loss_pct", "expected an integer 1..100, got 101"},
+	{"bonding.stripe_readmit_loss_pct 100", BONDING("\"stripe_readmit_loss_pct\": 100"),
+	 -EINVAL, "bonding.stripe_readmit_loss_pct", "expected an integer 0..99, got 100"},
+	{"bonding readmit not below exclude",
+	 BONDING("\"stripe_exclude_loss_pct\": 5, \"stripe_readmit_loss_pct\": 5"),
+	 -EINVAL, "bonding.stripe_readmit_loss_pct",
+	 "5 is not below bonding.stripe_exclude_loss_pct 5"},
+	{"bonding readmit above the default exclude",
+	 BONDING("\"stripe_readmit_loss_pct\": 20"), -EINVAL,
+	 "bonding.stripe_readmit_loss_pct", "20 is not below bonding.stripe_exclude_loss_pct 10"},
+	{"bonding.readmit_s 3601", BONDING("\"readmit_s\": 3601"), -EINVAL,
+	 "bonding.readmit_s", "expected an integer 0..3600, got 3601"},
+	{"bonding.preferred_hysteresis_pct 101",
+	 BONDING("\"preferred_hysteresis_pct\": 101"), -EINVAL,
+	 "bonding.preferred_hysteresis_pct", "expected an integer 0..100, got 101"},
+	{"bonding.preferred_hold_ms 60001", BONDING("\"preferred_hold_ms\": 60001"),
+	 -EINVAL, "bonding.preferred_hold_ms", "expected an integer 0..60000, got 60001"},
+	{"bonding.link_poll_ms 0", BONDING("\"link_poll_ms\": 0"), -EINVAL,
+	 "bonding.link_poll_ms", "expected an integer 1..1000, got 0"},
+	{"bonding.link_poll_ms 1001", BONDING("\"link_poll_ms\": 1001"), -EINVAL,
+	 "bonding.link_poll_ms", "expected an integer 1..1000, got 1001"},
+	{"bonding.link_poll_ms real", BONDING("\"link_poll_ms\": 2.5"), -EINVAL,
+	 "bonding.link_poll_ms", "got 2.5"},
+#ifdef BX_SAFETY_CRITICAL
+	{"bonding probes apart from safety's",
+	 "{" TWO_ULS ", \"bonding\": {\"probe_interval_ms\": 50},"
+	 " \"peers\": [" PEER1P(TWO_PATHS) "]}",
+	 -EINVAL, "bonding.probe_interval_ms",
+	 "50 differs from safety.probe_interval_ms 100: with the safety layer on and "
+	 "peers[0] (\"p1\") on 2 paths, one probe engine measures the paths for both"},
+	{"safety probes apart from bonding's",
+	 "{" TWO_ULS ", \"safety\": {\"probe_interval_ms\": 200}, "
+	 "\"bonding\": {\"probe_interval_ms\": 100}, \"peers\": [" PEER1P(TWO_PATHS) "]}",
+	 -EINVAL, "bonding.probe_interval_ms",
+	 "100 differs from safety.probe_interval_ms 200"},
+#endif
 };
 
 /* A relay needs no inner side: no inner, no peers, no hub. */
@@ -1729,6 +2342,10 @@ main(void)
 		cmocka_unit_test(test_hub_hosts),
 		cmocka_unit_test(test_hub_paths),
 		cmocka_unit_test(test_relay_without_inner),
+		cmocka_unit_test(test_underlay_object_form),
+		cmocka_unit_test(test_underlays_and_paths),
+		cmocka_unit_test(test_bonding_defaults),
+		cmocka_unit_test(test_bonding_probe_interval),
 		cmocka_unit_test(test_bad_configs),
 		cmocka_unit_test(test_root_not_object),
 		cmocka_unit_test(test_load_errors),
