@@ -397,12 +397,17 @@ node_ports(struct bench *b, struct node *n)
 	p->inner_started = rc == 0;
 	if (rc == 0)
 		rc = port_make(b, n, PORT_UNDERLAY, &p->underlay);
-	p->underlay_started = rc == 0;
+	p->ul[0].port_started = rc == 0;
 	if (rc == 0)
 		rc = port_make(b, n, PORT_EXCEPTION, &p->exception);
-	p->exception_started = rc == 0;
+	p->ul[0].exception_started = rc == 0;
 	if (rc != 0)
 		return rc;
+	p->n_ul = 1;
+	p->ul[0].port = p->underlay;
+	p->ul[0].exception = p->exception;
+	p->ul[0].mac = p->underlay_mac;
+	p->ul[0].ip = n->cfg->underlay.address.addr;
 
 	n->probe_rx_port = n->role == ROLE_SENDER ? p->inner : p->underlay;
 	n->probe_tx_port = n->role == ROLE_SENDER ? p->underlay : p->inner;
@@ -499,14 +504,14 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 		return rc;
 
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(n->reg));
-	n->nexthop = rte_zmalloc("fpb_nexthop", n_slots * sizeof(uint64_t),
+	n->nexthop = rte_zmalloc("fpb_nexthop", APP_NH(n_slots, 0) * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
 	if (n->nexthop == NULL || peer_index >= n_slots) {
 		snprintf(b->err, sizeof(b->err), "per-peer state: no memory");
 		return -ENOMEM;
 	}
 	/* What neigh.c would have resolved: the peer's underlay MAC. */
-	__atomic_store_n(&n->nexthop[peer_index],
+	__atomic_store_n(&n->nexthop[APP_NH(peer_index, 0)],
 			 APP_NH_VALID | mac_pack(&nodes_desc[peer].underlay_mac),
 			 __ATOMIC_RELEASE);
 
@@ -551,9 +556,9 @@ node_stop(struct node *n)
 		rte_free((void *)(uintptr_t)n->tx_cb);
 	if (n->ports.inner_started)
 		rte_eth_dev_stop(n->ports.inner);
-	if (n->ports.underlay_started)
+	if (n->ports.ul[0].port_started)
 		rte_eth_dev_stop(n->ports.underlay);
-	if (n->ports.exception_started)
+	if (n->ports.ul[0].exception_started)
 		rte_eth_dev_stop(n->ports.exception);
 	/* Removes the vdev the port was made as (closing the port leaves it
 	 * on the bus); the rings stay ours. */

@@ -14,6 +14,7 @@
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
+#include "bx_bond.h"
 #include "bx_classify.h"
 #include "bx_config.h"
 #include "bx_crypto.h"
@@ -23,6 +24,7 @@
 #include "bx_lanes.h"
 #include "bx_peer.h"
 #include "bx_probe.h"
+#include "bx_reorder.h"
 #include "bx_replay.h"
 #include "bx_stats.h"
 #include "bx_wire.h"
@@ -53,27 +55,58 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 /* Gateway mode: one ARP request per unresolved LAN host per this long. */
 #define APP_LAN_ARP_INTERVAL_MS 200u
 
+/* Underlay ports (several uplinks, issue 8) and paths per peer. */
+#define APP_UL_MAX BX_CONFIG_MAX_UNDERLAYS
+#define APP_PATHS BX_PEER_MAX_PATHS
+_Static_assert(BX_CONFIG_MAX_PATHS == BX_PEER_MAX_PATHS, "one path limit");
+_Static_assert(BX_PEER_LANES == BX_LANE_COUNT, "a mode per lane");
+/* Reorder buffers each lcore that owns peers has for striped lanes
+ * (taken by the first flows that need one). */
+#define APP_REORDER_BUFFERS 8u
+/* Next-hop slot of path @k of the peer at registry index @idx (neigh.c
+ * writes it, the fast path reads it). */
+#define APP_NH(idx, k) ((uint32_t)(idx) * APP_PATHS + (uint32_t)(k))
+
+/* One uplink: its DPDK port, its exception TAP, its address. */
+struct app_ul {
+	uint16_t port;
+	uint16_t exception;
+	bool port_started;
+	bool exception_started;
+	struct rte_ether_addr mac;
+	rte_be32_t ip;
+	/* The kernel interface under an af_packet/af_xdp port ("iface="):
+	 * its carrier is the link state (those PMDs do not report it). */
+	char iface[BX_CONFIG_IFNAME_MAX + 1];
+};
+
 struct app_ports {
 	/* RX/TX queue pairs per port: one per lcore that transmits on it
 	 * (queue 0 is the RTC worker or the pipeline's RX lcore, queue 1 + i
 	 * crypto worker i). The RX lcore polls every RX queue. */
 	uint16_t n_queues;
+	unsigned n_ul;
+	struct app_ul ul[APP_UL_MAX];
+	/* ul[0]'s, for the code that knows one uplink. */
 	uint16_t underlay;
-	uint16_t inner;
 	uint16_t exception;
-	bool underlay_started;
-	bool inner_started;
-	bool exception_started;
 	struct rte_ether_addr underlay_mac;
+	uint16_t inner;
+	bool inner_started;
 	/* TAP: MAC of the inner kernel interface, dst of delivered frames. */
 	struct rte_ether_addr inner_kernel_mac;
-	/* Largest inner IPv4 packet whose datagram fits the underlay MTU. */
+	/* Largest inner IPv4 packet whose datagram fits every underlay's MTU
+	 * (with a lane sequence when bonding is on). */
 	uint16_t max_inner;
 	/* Gateway (inner.type dpdk): the inner port is a LAN NIC; its MAC. */
 	bool gateway;
 	struct rte_ether_addr inner_mac;
 	struct rte_mempool *pool;
 };
+
+/* Does this node bond (several underlays or a peer with several paths)?
+ * Without it nothing of issue 8 runs and the wire is as before. */
+bool app_bonding_active(const struct bx_config *cfg);
 
 /* Handshake datagrams from the fast path to the control lcore. */
 #define APP_HS_RING 1024u
@@ -170,9 +203,60 @@ struct app_safety_shared {
 	uint32_t fec;              /* enum app_fec */
 	uint32_t congested;        /* some path's congestion strategy says so */
 	uint32_t copies;           /* of each Critical packet (1: none extra) */
+};
+
+/*
+ * Path probes and link state (paths.c) as the workers read them: set
+ * before launch but for what says otherwise. The probes of the peer at
+ * index i, path k, live in its owner's probe[i * stride + k].
+ */
+struct app_paths_shared {
+	bool bonding;              /* app_bonding_active: the scheduler runs */
+	uint32_t stride;           /* APP_PATHS with bonding, else 1 */
 	uint64_t probe_interval_tsc;
 	struct bx_probe_conf probe_conf;
-	uint32_t *probe_gen;       /* per peer index: bump = start its probes over */
+	double ns_per_tsc;
+	uint32_t *probe_gen;       /* per peer index: bump = start its paths over */
+	uint32_t ul_up;            /* bit u: underlay u has carrier (release) */
+	/* Bonding (bonding.*): the scheduler's settings, copies per path of
+	 * a REDUNDANT lane, the receive reorder buffer. */
+	struct bx_bond_conf bond_conf;
+	uint32_t redundant_copies;
+	bool reorder;
+	uint32_t reorder_slots;
+	uint32_t rate_mbps[APP_UL_MAX]; /* per underlay; 0: measured */
+};
+
+/*
+ * Bonding state of one peer on the lcore that owns it (issue 8): what it
+ * was built for (the probes' generation, the path set), the scheduler, the
+ * lane sequences it sends, the reorder buffers of the lanes it receives
+ * striped. The scheduler's published part is read by the control lcore.
+ */
+struct app_bond_peer {
+	uint32_t gen;                     /* probe generation; 0: never built */
+	uint8_t n_paths;
+	struct bx_peer_path paths[APP_PATHS];
+	uint32_t lseq[BX_LANE_COUNT];     /* next lane sequence to send */
+	int8_t reorder[BX_LANE_COUNT];    /* buffer in the lcore's pool; -1 */
+	uint64_t switches, excluded, downs, ups; /* counted into the stats */
+	struct bx_bond bond;
+};
+
+/* One reorder buffer of an lcore's pool, and the flow that has it. */
+struct app_reorder_slot {
+	struct bx_reorder *r;
+	uint32_t peer;                    /* index; UINT32_MAX: free */
+	uint8_t lane;
+	struct bx_reorder_stats seen;     /* counted into the stats so far */
+};
+
+/* Per path of each peer index (APP_NH), on one lcore: what it sent on the
+ * path and what the port refused (the scheduler's measure of load). */
+struct app_path_ctr {
+	uint64_t tx_packets;
+	uint64_t tx_bytes;
+	uint64_t tx_refused;
 };
 
 /* Everything a fast-path lcore reads; built by the control lcore before
@@ -210,13 +294,21 @@ struct app_worker {
 	 * NULL on an edge. */
 	struct bx_relay_table *const *relay_table;
 	struct app_lan *lan;            /* gateway mode, else NULL */
-	/* The safety layer (NULL: off). Probes of the peers this lcore owns:
-	 * per peer index, written here, read by the control lcore. */
+	/* The safety layer (NULL: off). */
 	const struct app_safety_shared *safety;
+	/* Probes (NULL: neither safety nor bonding wants them). Those of the
+	 * peers this lcore owns, per path, written here, read by the
+	 * control lcore; per peer index the generation they are of. */
+	const struct app_paths_shared *paths;
 	struct bx_probe_path *probe;
 	uint32_t *probe_gen_seen;
 	uint64_t next_probe_tsc;
-	double ns_per_tsc;
+	struct app_path_ctr *path_ctr;  /* per APP_NH slot, with bonding */
+	struct app_bond_peer *bpeer;    /* per peer index, with bonding */
+	struct app_reorder_slot reo[APP_REORDER_BUFFERS];
+	void **reo_out;                 /* room for one buffer's release */
+	uint32_t reo_slots;
+	uint32_t ul_up_seen;
 	/* The Bulk intent's token bucket (bytes), this lcore's share. */
 	uint64_t bulk_tokens;
 	uint64_t bulk_tsc;
@@ -245,13 +337,14 @@ void app_ports_close(struct app_ports *p);
 struct app_neigh;
 struct app_neigh *app_neigh_create(const struct bx_config *cfg,
 				   uint64_t *nexthop, uint32_t n_slots);
-/* Resolves the next hop towards @endpoint_ip (network order; 0: none) for
- * the peer at @index, from the next tick on; a changed next hop starts
- * from no MAC. */
-void app_neigh_set(struct app_neigh *n, uint32_t index, const char *id,
-		   uint32_t endpoint_ip);
-/* The peer at @index is gone: its slot holds no MAC any more. */
-void app_neigh_clear(struct app_neigh *n, uint32_t index);
+/* @n_slots next-hop slots (APP_NH). */
+/* Resolves the next hop towards @endpoint_ip (network order; 0: none) on
+ * underlay @ul for next-hop @slot (peer @id's path), from the next tick
+ * on; a changed next hop starts from no MAC. */
+void app_neigh_set(struct app_neigh *n, uint32_t slot, unsigned ul,
+		   const char *id, uint32_t endpoint_ip);
+/* The path at @slot is gone: it holds no MAC any more. */
+void app_neigh_clear(struct app_neigh *n, uint32_t slot);
 /* Checks / provokes every peer whose time has come; @now_ms monotonic. */
 void app_neigh_tick(struct app_neigh *n, uint64_t now_ms);
 void app_neigh_free(struct app_neigh *n);
@@ -270,6 +363,10 @@ struct app_peer_src {
 	struct bx_peer_prefix allowed[BX_PEER_MAX_PREFIXES];
 	rte_be32_t endpoint_ip;
 	rte_be16_t endpoint_port;
+	/* Config peers with "paths": all of them (paths[0] = endpoint_*);
+	 * else 0 (one path: the endpoint on underlay 0). */
+	unsigned n_paths;
+	struct bx_peer_path paths[APP_PATHS];
 	uint8_t public_key[BX_HS_KEY_LEN]; /* X25519 static */
 	int cfg_index;                     /* peers[i] of the config; else -1 */
 	enum app_peer_origin origin;
@@ -371,6 +468,7 @@ struct app_topo {
 	struct app_path *path;
 	struct app_nat *nat;              /* NULL: no NAT traversal */
 	struct app_safety *safety;        /* NULL: no safety layer */
+	struct app_paths *paths;          /* NULL: no probes */
 };
 
 /*
@@ -473,17 +571,49 @@ void app_nat_close(struct app_nat *n);
 /* After the workers stopped, before the registry goes. */
 void app_nat_free(struct app_nat *n);
 
-/* safety.c: the safety layer on the control lcore (issue 7). */
-struct app_safety;
 /* The lcores that own peers: the peer at index i is w[i % n]'s. */
-struct app_safety_owners {
+struct app_owners {
 	struct app_worker *w[APP_MAX_CRYPTO];
 	unsigned n;
 };
 
+/* paths.c: path probes' settings, link state (issue 8). */
+struct app_paths;
+struct app_paths_conf {
+	const struct bx_config *cfg;
+	const struct app_ports *ports;
+	const struct app_owners *owners;
+	uint32_t n_slots;
+};
+/* Also gives each owner its probe arrays. */
+struct app_paths *app_paths_create(const struct app_paths_conf *c, char *err,
+				   size_t errlen);
+const struct app_paths_shared *app_paths_shared(const struct app_paths *p);
+/* Every control loop pass: carrier of each underlay (link_poll_ms). */
+void app_paths_poll(struct app_paths *p);
+/* The paths of the peer at @index (APP_PATHS_ALL: of every peer) start
+ * their probes over: a new peer there, or a severance. */
+#define APP_PATHS_ALL UINT32_MAX
+void app_paths_restart(struct app_paths *p, uint32_t index);
+/* Path @k of the peer at @index, as its owner measures it; false if
+ * there is nothing of this peer yet. */
+bool app_paths_read(const struct app_paths *p, uint32_t index, unsigned k,
+		    struct bx_probe_stats *out);
+/* /bauxite/paths: one row per path of every peer in @book (at most
+ * APP_PATHS_TELEMETRY_MAX: the telemetry library's array limit). */
+#define APP_PATHS_TELEMETRY_MAX 512u
+struct rte_tel_data;
+void app_paths_fill(const struct app_paths *p, const struct bx_peer_registry *reg,
+		    const struct app_warm *book, struct rte_tel_data *d);
+/* After the workers stopped. */
+void app_paths_free(struct app_paths *p);
+
+/* safety.c: the safety layer on the control lcore (issue 7). */
+struct app_safety;
+
 struct app_safety_conf {
 	const struct bx_config *cfg;
-	const struct app_safety_owners *owners;
+	struct app_paths *paths;
 	struct bx_peer_registry *reg;
 	const struct app_warm *book;
 	struct app_sessions *sessions;
@@ -603,6 +733,9 @@ unsigned app_sessions_up(const struct app_sessions *s);
  * than after the retransmission timeout of one sent along the old path.
  */
 void app_sessions_path_changed(struct app_sessions *s, uint32_t index);
+/* Link state for the choice of an initiation's path (NULL: none known). */
+void app_sessions_set_paths(struct app_sessions *s,
+			    const struct app_paths_shared *p);
 /*
  * The safety layer's kill-switch: every session unpublished and its keys
  * wiped, and no handshake sent or answered until app_sessions_allow.

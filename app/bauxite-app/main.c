@@ -54,6 +54,7 @@
 #define APP_SNAPSHOT_CMD "/bauxite/snapshot/save"
 #define APP_PEERS_CMD "/bauxite/peers"
 #define APP_SAFETY_CMD "/bauxite/safety"
+#define APP_PATHS_CMD "/bauxite/paths"
 #define APP_INTENT_CMD "/bauxite/intent"
 /* DPDK telemetry's array limit (RTE_TEL_MAX_ARRAY_ENTRIES in 22.11). */
 #define APP_TELEMETRY_MAX_PEERS 512u
@@ -113,7 +114,8 @@ struct app {
 	struct app_worker *crypto_workers[APP_MAX_CRYPTO];
 	struct app_nat *nat;             /* edge with ICE (nat.c), else NULL */
 	struct app_safety *safety;       /* safety.enabled (safety.c), else NULL */
-	struct app_safety_owners owners; /* the lcores that own peers */
+	struct app_owners owners;        /* the lcores that own peers */
+	struct app_paths *paths;         /* probes wanted (paths.c), else NULL */
 	struct app_relay *relay;         /* role relay (relay.c), else NULL */
 };
 
@@ -873,18 +875,30 @@ tel_peers(const char *cmd, const char *params, struct rte_tel_data *d)
 	return tel_ask(fill_peers, d);
 }
 
+static void
+fill_paths(struct app *a, struct rte_tel_data *d)
+{
+	app_paths_fill(a->paths, a->reg, &a->warm, d);
+}
+
+static int
+tel_paths(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	return tel_ask(fill_paths, d);
+}
+
 /* Everything between rte_eal_init and launching the workers. */
 /*
- * The safety layer: the control side (safety.c), and on each lcore that
- * owns peers its probe state, one path per peer index.
+ * Path probes and link state (paths.c), when the safety layer or bonding
+ * wants them: each lcore that owns peers gets its probe state.
  */
 static int
-safety_setup(struct app *a, uint32_t n_slots, struct bx_stats_lcore *st,
-	     char *err, size_t errlen)
+paths_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 {
-	struct app_safety_conf c;
-	const struct app_safety_shared *sh;
-	double ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+	struct app_paths_conf c;
+	const struct app_paths_shared *sh;
 	unsigned i;
 
 	if (a->n_workers == 1) {
@@ -895,22 +909,34 @@ safety_setup(struct app *a, uint32_t n_slots, struct bx_stats_lcore *st,
 			a->owners.w[i - 1] = &a->worker[i];
 		a->owners.n = a->n_workers - 1;
 	}
-	for (i = 0; i < a->owners.n; i++) {
-		struct app_worker *w = a->owners.w[i];
-
-		w->probe = rte_zmalloc("bx_probe", n_slots * sizeof(*w->probe),
-				       RTE_CACHE_LINE_SIZE);
-		w->probe_gen_seen = rte_zmalloc("bx_probe_gen_seen",
-						n_slots * sizeof(uint32_t), 0);
-		if (w->probe == NULL || w->probe_gen_seen == NULL) {
-			snprintf(err, errlen, "safety: no memory for %u paths' "
-				 "probes", n_slots);
-			return -ENOMEM;
-		}
-	}
 	memset(&c, 0, sizeof(c));
 	c.cfg = a->cfg;
+	c.ports = &a->ports;
 	c.owners = &a->owners;
+	c.n_slots = n_slots;
+	a->paths = app_paths_create(&c, err, errlen);
+	if (a->paths == NULL)
+		return -errno;
+	sh = app_paths_shared(a->paths);
+	for (i = 0; i < a->n_workers; i++)
+		a->worker[i].paths = sh;
+	app_sessions_set_paths(a->sessions, sh);
+	a->topo.paths = a->paths;
+	return 0;
+}
+
+/* The safety layer: the control side (safety.c). */
+static int
+safety_setup(struct app *a, uint32_t n_slots, struct bx_stats_lcore *st,
+	     char *err, size_t errlen)
+{
+	struct app_safety_conf c;
+	const struct app_safety_shared *sh;
+	unsigned i;
+
+	memset(&c, 0, sizeof(c));
+	c.cfg = a->cfg;
+	c.paths = a->paths;
 	c.reg = a->reg;
 	c.book = &a->warm;
 	c.sessions = a->sessions;
@@ -921,10 +947,8 @@ safety_setup(struct app *a, uint32_t n_slots, struct bx_stats_lcore *st,
 	if (a->safety == NULL)
 		return -errno;
 	sh = app_safety_shared(a->safety);
-	for (i = 0; i < a->n_workers; i++) {
+	for (i = 0; i < a->n_workers; i++)
 		a->worker[i].safety = sh;
-		a->worker[i].ns_per_tsc = ns_per_tsc;
-	}
 	a->topo.safety = a->safety;
 	return 0;
 }
@@ -957,6 +981,12 @@ app_setup(struct app *a, char *err, size_t errlen)
 		rc = rte_telemetry_register_cmd(APP_PEERS_CMD, tel_peers,
 						"Each peer: path, endpoint, session, "
 						"handshake, RTT, traffic. Takes no "
+						"parameters");
+	if (rc == 0)
+		rc = rte_telemetry_register_cmd(APP_PATHS_CMD, tel_paths,
+						"Each path of each peer: underlay, "
+						"endpoint, state, RTT, loss, capacity, "
+						"scheduling, traffic. Takes no "
 						"parameters");
 	if (rc == 0)
 		rc = rte_telemetry_register_cmd(APP_SAFETY_CMD, tel_safety,
@@ -1011,8 +1041,9 @@ app_setup(struct app *a, char *err, size_t errlen)
 			goto out;
 	}
 	n_slots = bx_peer_table_capacity(bx_peer_table_get(a->reg));
-	/* One next hop per peer index, and one more for the relay (nat.c). */
-	a->nexthop = rte_zmalloc("bx_nexthop", (n_slots + 1u) * sizeof(uint64_t),
+	/* One next hop per path of each peer index, and one more for the
+	 * relay (nat.c). */
+	a->nexthop = rte_zmalloc("bx_nexthop", APP_NH(n_slots + 1u, 0) * sizeof(uint64_t),
 				 RTE_CACHE_LINE_SIZE);
 	a->topo.path = calloc(n_slots, sizeof(*a->topo.path));
 	if (a->nexthop == NULL || a->topo.path == NULL) {
@@ -1020,7 +1051,7 @@ app_setup(struct app *a, char *err, size_t errlen)
 		rc = -ENOMEM;
 		goto out;
 	}
-	a->neigh = app_neigh_create(cfg, a->nexthop, n_slots + 1u);
+	a->neigh = app_neigh_create(cfg, a->nexthop, APP_NH(n_slots + 1u, 0));
 	if (a->neigh == NULL) {
 		rc = -errno;
 		snprintf(err, errlen, "next-hop resolution on %s: %s",
@@ -1071,7 +1102,7 @@ app_setup(struct app *a, char *err, size_t errlen)
 			.cfg = cfg, .topo = &a->topo, .sessions = a->sessions,
 			.st = sc.st, .qsbr = a->qsbr, .ports = &a->ports,
 			.nexthop = a->nexthop, .neigh = a->neigh,
-			.relay_slot = n_slots,
+			.relay_slot = APP_NH(n_slots, 0),
 		};
 
 		a->nat = app_nat_create(&nc, err, errlen);
@@ -1090,6 +1121,8 @@ app_setup(struct app *a, char *err, size_t errlen)
 	}
 	if (rc == 0 && a->relay != NULL)
 		a->worker[0].relay_table = app_relay_table(a->relay);
+	if (rc == 0 && (cfg->safety.enabled || app_bonding_active(cfg)))
+		rc = paths_setup(a, n_slots, err, errlen);
 	if (rc == 0 && cfg->safety.enabled)
 		rc = safety_setup(a, n_slots, sc.st, err, errlen);
 	if (rc == 0)
@@ -1138,10 +1171,9 @@ app_teardown(struct app *a)
 	app_safety_free(a->safety);
 	a->safety = NULL;
 	a->topo.safety = NULL;
-	for (i = 0; i < a->owners.n; i++) {
-		rte_free(a->owners.w[i]->probe);
-		rte_free(a->owners.w[i]->probe_gen_seen);
-	}
+	app_paths_free(a->paths);
+	a->paths = NULL;
+	a->topo.paths = NULL;
 	/* Everything holding mbufs goes before the pool (with the ports). */
 	for (i = 0; i < a->n_workers; i++)
 		worker_rings_free(&a->worker[i]);
@@ -1187,6 +1219,7 @@ control_loop(struct app *a)
 		app_sessions_poll(a->sessions);
 		app_hub_poll(&a->hub);
 		app_nat_poll(a->nat);
+		app_paths_poll(a->paths);
 		app_safety_poll(a->safety);
 		serve_telemetry(a);
 		/* Cheap when nothing is due; a fresh next hop is found within

@@ -549,7 +549,7 @@ app_nat_mesh(struct app_nat *n, const struct app_mesh *m)
 		n->relay_lease_s = 0;
 		n->relay_ip = m->relays[0].ip;
 		n->relay_port = rte_cpu_to_be_16(m->relays[0].port);
-		app_neigh_set(n->neigh, n->relay_slot, "relay", n->relay_ip);
+		app_neigh_set(n->neigh, n->relay_slot, 0, "relay", n->relay_ip);
 		inet_ntop(AF_INET, &n->relay_ip, ip, sizeof(ip));
 		printf(LOG_PREFIX "relay %s:%u from the hub\n", ip,
 		       m->relays[0].port);

@@ -8,9 +8,11 @@
  * one-byte UDP datagram to the next hop's discard port from a socket bound
  * to the exception interface.
  *
- * Resolved MACs go to the worker through one 64-bit slot per peer index
- * (APP_NH_VALID | MAC), written with a release store: the worker reads a
- * whole MAC or none, never a lock.
+ * Resolved MACs go to the worker through one 64-bit slot per path of each
+ * peer (APP_NH(index, path): APP_NH_VALID | MAC), written with a release
+ * store: the worker reads a whole MAC or none, never a lock. Each path
+ * resolves on its own underlay (its exception interface, its prefix, its
+ * gateway).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,7 +37,8 @@
 #define NEIGH_LINE_MAX 256u
 
 struct neigh_ent {
-	uint32_t peer_index;
+	uint32_t slot;
+	uint32_t ul;
 	uint32_t nh_ip;      /* network order; 0: no next hop on the underlay */
 	uint64_t next_ms;
 	uint32_t retry_ms;   /* current wait after a provoke */
@@ -46,9 +49,9 @@ struct app_neigh {
 	const struct bx_config *cfg;
 	uint64_t *nexthop;
 	uint32_t n_slots;
-	int fd;
-	unsigned n;
-	struct neigh_ent ent[];        /* by peer index; nh_ip 0: unused */
+	unsigned n_ul;
+	int fd[APP_UL_MAX];            /* bound to each exception interface */
+	struct neigh_ent ent[];        /* by slot; nh_ip 0: unused */
 };
 
 static bool
@@ -64,8 +67,8 @@ struct app_neigh *
 app_neigh_create(const struct bx_config *cfg, uint64_t *nexthop,
 		 uint32_t n_slots)
 {
-	const char *ifname = cfg->underlay.exception_iface;
 	struct app_neigh *n;
+	unsigned u;
 	int err;
 
 	n = calloc(1, sizeof(*n) + n_slots * sizeof(n->ent[0]));
@@ -74,72 +77,80 @@ app_neigh_create(const struct bx_config *cfg, uint64_t *nexthop,
 	n->cfg = cfg;
 	n->nexthop = nexthop;
 	n->n_slots = n_slots;
-	n->n = n_slots;
-	n->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (n->fd < 0)
-		goto fail;
-	if (setsockopt(n->fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-		       (socklen_t)strlen(ifname)) != 0)
-		goto fail_fd;
+	for (u = 0; u < APP_UL_MAX; u++)
+		n->fd[u] = -1;
+	for (u = 0; u < cfg->n_underlays; u++) {
+		const char *ifname = cfg->underlays[u].exception_iface;
+
+		n->fd[u] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (n->fd[u] < 0)
+			goto fail;
+		if (setsockopt(n->fd[u], SOL_SOCKET, SO_BINDTODEVICE, ifname,
+			       (socklen_t)strlen(ifname)) != 0)
+			goto fail;
+	}
+	n->n_ul = cfg->n_underlays;
 	return n;
-fail_fd:
-	err = errno;
-	close(n->fd);
-	errno = err;
 fail:
 	err = errno;
-	free(n);
+	app_neigh_free(n);
 	errno = err;
 	return NULL;
 }
 
 void
-app_neigh_set(struct app_neigh *n, uint32_t index, const char *id,
+app_neigh_set(struct app_neigh *n, uint32_t slot, unsigned ul, const char *id,
 	      uint32_t endpoint_ip)
 {
-	const struct bx_config *cfg = n->cfg;
+	const struct bx_config_underlay *u;
 	struct neigh_ent *e;
 	uint32_t nh = 0;
 
-	if (index >= n->n_slots)
+	if (slot >= n->n_slots || ul >= n->n_ul)
 		return;
-	e = &n->ent[index];
+	u = &n->cfg->underlays[ul];
+	e = &n->ent[slot];
 	if (endpoint_ip == 0)
 		nh = 0; /* no endpoint known: it must call us */
-	else if (in_prefix(endpoint_ip, &cfg->underlay.address))
+	else if (in_prefix(endpoint_ip, &u->address))
 		nh = endpoint_ip;
-	else if (cfg->underlay.has_gateway)
-		nh = cfg->underlay.gateway;
+	else if (u->has_gateway)
+		nh = u->gateway;
 	else
 		fprintf(stderr, "bauxite-app: peer %s: endpoint outside "
-			"underlay.address and no underlay.gateway: no path to "
-			"it\n", id);
-	if (nh == e->nh_ip && e->peer_index == index)
+			"underlay %s's address and no gateway there: no path "
+			"to it\n", id, u->name);
+	if (nh == e->nh_ip && e->ul == ul && e->slot == slot)
 		return;
-	e->peer_index = index;
+	e->slot = slot;
+	e->ul = ul;
 	e->nh_ip = nh;
 	e->next_ms = 0; /* resolve at the next tick */
 	e->retry_ms = NEIGH_FIRST_RETRY_MS;
 	e->published = 0;
-	__atomic_store_n(&n->nexthop[index], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&n->nexthop[slot], 0, __ATOMIC_RELEASE);
 }
 
 void
-app_neigh_clear(struct app_neigh *n, uint32_t index)
+app_neigh_clear(struct app_neigh *n, uint32_t slot)
 {
-	if (index >= n->n_slots)
+	if (slot >= n->n_slots)
 		return;
-	memset(&n->ent[index], 0, sizeof(n->ent[index]));
-	/* The index goes to another peer one day: no MAC carries over. */
-	__atomic_store_n(&n->nexthop[index], 0, __ATOMIC_RELEASE);
+	memset(&n->ent[slot], 0, sizeof(n->ent[slot]));
+	/* The slot goes to another peer one day: no MAC carries over. */
+	__atomic_store_n(&n->nexthop[slot], 0, __ATOMIC_RELEASE);
 }
 
 void
 app_neigh_free(struct app_neigh *n)
 {
+	unsigned u;
+
 	if (n == NULL)
 		return;
-	close(n->fd);
+	for (u = 0; u < APP_UL_MAX; u++)
+		if (n->fd[u] >= 0)
+			close(n->fd[u]);
 	free(n);
 }
 
@@ -189,7 +200,7 @@ arp_read(char *buf, size_t len)
 }
 
 static void
-provoke(const struct app_neigh *n, uint32_t ip_be)
+provoke(const struct app_neigh *n, unsigned ul, uint32_t ip_be)
 {
 	struct sockaddr_in sin;
 	static const uint8_t byte = 0;
@@ -200,7 +211,7 @@ provoke(const struct app_neigh *n, uint32_t ip_be)
 	sin.sin_port = htons(NEIGH_DISCARD_PORT);
 	/* Failure (EAGAIN while the kernel waits for ARP, EHOSTUNREACH after
 	 * it gave up) just means: try again at the next retry. */
-	(void)sendto(n->fd, &byte, sizeof(byte), 0, (struct sockaddr *)&sin,
+	(void)sendto(n->fd[ul], &byte, sizeof(byte), 0, (struct sockaddr *)&sin,
 		     sizeof(sin));
 }
 
@@ -213,7 +224,7 @@ app_neigh_tick(struct app_neigh *n, uint64_t now_ms)
 	bool loaded = false;
 	unsigned i;
 
-	for (i = 0; i < n->n; i++) {
+	for (i = 0; i < n->n_slots; i++) {
 		struct neigh_ent *e = &n->ent[i];
 		uint64_t v;
 
@@ -223,10 +234,11 @@ app_neigh_tick(struct app_neigh *n, uint64_t now_ms)
 			arp_read(table, sizeof(table));
 			loaded = true;
 		}
-		v = arp_lookup(table, e->nh_ip, n->cfg->underlay.exception_iface);
+		v = arp_lookup(table, e->nh_ip,
+			       n->cfg->underlays[e->ul].exception_iface);
 		if (v != 0) {
 			if (v != e->published) {
-				__atomic_store_n(&n->nexthop[e->peer_index], v,
+				__atomic_store_n(&n->nexthop[e->slot], v,
 						 __ATOMIC_RELEASE);
 				e->published = v;
 			}
@@ -235,7 +247,7 @@ app_neigh_tick(struct app_neigh *n, uint64_t now_ms)
 		} else {
 			/* Keep the last MAC while the kernel re-resolves: an
 			 * aged-out entry is not a moved neighbour. */
-			provoke(n, e->nh_ip);
+			provoke(n, e->ul, e->nh_ip);
 			e->next_ms = now_ms + e->retry_ms;
 			if (e->retry_ms < NEIGH_RETRY_MS)
 				e->retry_ms = e->retry_ms * 2u < NEIGH_RETRY_MS ?

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Ports of bauxite-app: the underlay (any DPDK device, probed from its
- * devargs), the inner TAP and the exception TAP, plus the kernel side of
- * both TAPs (addresses, MTU, link, default route), set with ioctls on an
+ * Ports of bauxite-app: the underlays (any DPDK devices, probed from their
+ * devargs; one to four uplinks), the inner TAP and one exception TAP per
+ * underlay, plus the kernel side of the TAPs (addresses, MTU, link, default route), set with ioctls on an
  * AF_INET socket of the network namespace the process runs in.
  */
 #include <errno.h>
@@ -28,7 +28,7 @@
 #define PORT_NAME_MAX RTE_ETH_NAME_MAX_LEN
 /* DPDK names of our TAP devices; the kernel names come from the config. */
 #define INNER_TAP_NAME "net_tap_bx0"
-#define EXCEPTION_TAP_NAME "net_tap_ex0"
+#define EXCEPTION_TAP_PREFIX "net_tap_ex" /* + the underlay's index */
 #define TAP_DEVARGS_MAX (BX_CONFIG_DEVARGS_MAX + 1u)
 #define PROC_IPV6_FMT "/proc/sys/net/ipv6/conf/%s/disable_ipv6"
 
@@ -113,7 +113,42 @@ port_start(uint16_t port, uint16_t n, struct rte_mempool *pool,
 }
 
 /*
- * The largest inner packet a datagram can carry without exceeding the
+ * The config path of underlay @u's @key as errors name it: "underlay.port"
+ * for a single underlay, "underlay[1].port" in the array form. One buffer:
+ * one call per message.
+ */
+static const char *
+ul_field(const struct bx_config *cfg, unsigned u, const char *key)
+{
+	static char buf[48];
+
+	if (cfg->n_underlays <= 1)
+		snprintf(buf, sizeof(buf), "underlay.%s", key);
+	else
+		snprintf(buf, sizeof(buf), "underlay[%u].%s", u, key);
+	return buf;
+}
+
+/* The "iface=" value of af_packet/af_xdp devargs into @out ("" if none). */
+static void
+devargs_iface(const char *devargs, char *out, size_t len)
+{
+	const char *v = strstr(devargs, ",iface=");
+	size_t n;
+
+	out[0] = '\0';
+	if (v == NULL)
+		return;
+	v += strlen(",iface=");
+	n = strcspn(v, ",");
+	if (n > 0 && n < len) {
+		memcpy(out, v, n);
+		out[n] = '\0';
+	}
+}
+
+/*
+ * The largest inner packet a datagram can carry without exceeding any
  * underlay's MTU. A TAP inner MTU above it would make the kernel hand us
  * packets that could only leave oversized: refused here, naming both.
  */
@@ -122,23 +157,33 @@ underlay_max_inner(const struct bx_config *cfg, struct app_ports *p,
 		   char *err, size_t errlen)
 {
 	/* With ICE a peer may be reached through a relay, whose header
-	 * (one more mesh header) every datagram must have room for. */
+	 * (one more mesh header) every datagram must have room for; with
+	 * bonding a striped lane's datagrams carry their lane sequence. */
 	const unsigned overhead = BX_WIRE_OVERHEAD - BX_WIRE_ETH_LEN +
-				  (cfg->ice.enabled ? BX_WIRE_HDR_LEN : 0u);
-	uint16_t mtu = 0;
+				  (cfg->ice.enabled ? BX_WIRE_HDR_LEN : 0u) +
+				  (app_bonding_active(cfg) ? BX_WIRE_SEQ_LEN : 0u);
+	unsigned u;
 	int rc;
 
-	rc = rte_eth_dev_get_mtu(p->underlay, &mtu);
-	if (rc != 0 || mtu <= overhead) {
-		snprintf(err, errlen, "underlay.port: cannot use its MTU (%u): %s",
-			 mtu, rc != 0 ? strerror(-rc) : "too small");
-		return rc != 0 ? rc : -EINVAL;
+	p->max_inner = UINT16_MAX;
+	for (u = 0; u < p->n_ul; u++) {
+		uint16_t mtu = 0;
+
+		rc = rte_eth_dev_get_mtu(p->ul[u].port, &mtu);
+		if (rc != 0 || mtu <= overhead) {
+			snprintf(err, errlen, "%s: cannot use its MTU (%u): %s",
+				 ul_field(cfg, u, "port"), mtu,
+				 rc != 0 ? strerror(-rc) : "too small");
+			return rc != 0 ? rc : -EINVAL;
+		}
+		if (mtu - overhead < p->max_inner)
+			p->max_inner = (uint16_t)(mtu - overhead);
 	}
-	p->max_inner = (uint16_t)(mtu - overhead);
 	if (cfg->inner.type == BX_CONFIG_INNER_TAP && cfg->inner.mtu > p->max_inner) {
 		snprintf(err, errlen, "inner.mtu: %u plus %u bytes of mesh overhead "
 			 "exceeds the underlay MTU %u (expected at most %u)",
-			 cfg->inner.mtu, overhead, mtu, p->max_inner);
+			 cfg->inner.mtu, overhead, p->max_inner + overhead,
+			 p->max_inner);
 		return -EINVAL;
 	}
 	return 0;
@@ -334,18 +379,86 @@ kernel_if_mac(int fd, const char *ifname, struct rte_ether_addr *mac,
 	return 0;
 }
 
+/* Probes underlay @u's port and its exception TAP (with the port's MAC,
+ * so the kernel's ARP answers for the address the port owns). */
+static int
+ul_probe(const struct bx_config *cfg, struct app_ports *p, unsigned u,
+	 char *err, size_t errlen)
+{
+	const struct bx_config_underlay *c = &cfg->underlays[u];
+	struct app_ul *ul = &p->ul[u];
+	char devargs[TAP_DEVARGS_MAX];
+	const struct rte_ether_addr *m;
+	unsigned v;
+	int rc;
+
+	rc = port_probe(ul_field(cfg, u, "port"), c->port, &ul->port, err, errlen);
+	if (rc != 0)
+		return rc;
+	for (v = 0; v < u; v++)
+		if (p->ul[v].port == ul->port) {
+			snprintf(err, errlen, "%s: \"%s\" is the port of "
+				 "underlay %s too", ul_field(cfg, u, "port"),
+				 c->port, cfg->underlays[v].name);
+			ul->port = RTE_MAX_ETHPORTS; /* closed once, as that one */
+			return -EINVAL;
+		}
+	rc = rte_eth_macaddr_get(ul->port, &ul->mac);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: no MAC: %s", ul_field(cfg, u, "port"),
+			 strerror(-rc));
+		return rc;
+	}
+	ul->ip = c->address.addr;
+	devargs_iface(c->port, ul->iface, sizeof(ul->iface));
+	m = &ul->mac;
+	snprintf(devargs, sizeof(devargs),
+		 "%s%u,iface=%s,mac=" RTE_ETHER_ADDR_PRT_FMT, EXCEPTION_TAP_PREFIX,
+		 u, c->exception_iface, RTE_ETHER_ADDR_BYTES(m));
+	rc = port_probe(ul_field(cfg, u, "exception_iface"), devargs,
+			&ul->exception, err, errlen);
+	if (rc == 0)
+		rc = kernel_ipv6_off(c->exception_iface, err, errlen);
+	return rc;
+}
+
+static int
+ul_start(const struct bx_config *cfg, struct app_ports *p, unsigned u,
+	 char *err, size_t errlen)
+{
+	const struct bx_config_underlay *c = &cfg->underlays[u];
+	struct app_ul *ul = &p->ul[u];
+	char devargs[TAP_DEVARGS_MAX];
+	int rc;
+
+	rc = port_start(ul->port, p->n_queues, p->pool, ul_field(cfg, u, "port"),
+			c->port, err, errlen);
+	if (rc != 0)
+		return rc;
+	ul->port_started = true;
+	snprintf(devargs, sizeof(devargs), "%s%u,iface=%s", EXCEPTION_TAP_PREFIX,
+		 u, c->exception_iface);
+	rc = port_start(ul->exception, p->n_queues, p->pool,
+			ul_field(cfg, u, "exception_iface"), devargs, err, errlen);
+	if (rc == 0)
+		ul->exception_started = true;
+	return rc;
+}
+
 int
 app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		uint16_t n_queues, char *err, size_t errlen)
 {
-	char devargs[TAP_DEVARGS_MAX], inner_args[TAP_DEVARGS_MAX];
-	const struct rte_ether_addr *m;
-	unsigned n_mbufs;
+	char inner_args[TAP_DEVARGS_MAX];
+	unsigned n_mbufs, u;
 	int socket_id, fd = -1;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	p->n_queues = n_queues;
+	p->n_ul = cfg->n_underlays;
+	for (u = 0; u < APP_UL_MAX; u++)
+		p->ul[u].port = p->ul[u].exception = RTE_MAX_ETHPORTS;
 	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
 	p->gateway = cfg->inner.type == BX_CONFIG_INNER_DPDK;
 	if (p->gateway && cfg->inner.address.len < APP_LAN_MIN_PREFIX) {
@@ -354,27 +467,28 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 			 cfg->inner.address.len);
 		return -EINVAL;
 	}
-	rc = port_probe("underlay.port", cfg->underlay.port, &p->underlay, err,
-			errlen);
-	if (rc != 0)
-		return rc;
-	rc = rte_eth_macaddr_get(p->underlay, &p->underlay_mac);
-	if (rc != 0) {
-		snprintf(err, errlen, "underlay port: no MAC: %s", strerror(-rc));
-		return rc;
+	for (u = 0; u < p->n_ul; u++) {
+		rc = ul_probe(cfg, p, u, err, errlen);
+		if (rc != 0)
+			return rc;
 	}
+	p->underlay = p->ul[0].port;
+	p->exception = p->ul[0].exception;
+	p->underlay_mac = p->ul[0].mac;
 	rc = underlay_max_inner(cfg, p, err, errlen);
 	if (rc != 0)
 		return rc;
 	if (p->gateway) {
 		snprintf(inner_args, sizeof(inner_args), "%s", cfg->inner.port);
 		rc = port_probe("inner.port", inner_args, &p->inner, err, errlen);
-		if (rc == 0 && p->inner == p->underlay) {
-			snprintf(err, errlen, "inner.port: \"%s\" is the underlay "
-				 "port", cfg->inner.port);
-			p->inner = RTE_MAX_ETHPORTS; /* closed once, as underlay */
-			rc = -EINVAL;
-		}
+		for (u = 0; rc == 0 && u < p->n_ul; u++)
+			if (p->inner == p->ul[u].port) {
+				snprintf(err, errlen, "inner.port: \"%s\" is "
+					 "the port of underlay %s",
+					 cfg->inner.port, cfg->underlays[u].name);
+				p->inner = RTE_MAX_ETHPORTS; /* closed as underlay */
+				rc = -EINVAL;
+			}
 		if (rc == 0)
 			rc = rte_eth_macaddr_get(p->inner, &p->inner_mac);
 	} else if (cfg->inner.type == BX_CONFIG_INNER_TAP) {
@@ -388,26 +502,19 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	}
 	if (rc != 0)
 		return rc;
-	m = &p->underlay_mac;
-	snprintf(devargs, sizeof(devargs),
-		 "%s,iface=%s,mac=" RTE_ETHER_ADDR_PRT_FMT, EXCEPTION_TAP_NAME,
-		 cfg->underlay.exception_iface, RTE_ETHER_ADDR_BYTES(m));
-	rc = port_probe("underlay.exception_iface", devargs, &p->exception,
-			err, errlen);
-	if (rc == 0)
-		rc = kernel_ipv6_off(cfg->underlay.exception_iface, err, errlen);
-	if (rc != 0)
-		return rc;
 
 	socket_id = rte_eth_dev_socket_id(p->underlay);
 	if (socket_id < 0)
 		socket_id = (int)rte_socket_id();
-	/* Every queue's rings, the pipeline's rings, the control lcore's
-	 * rings, per-lcore caches. */
-	n_mbufs = 3u * n_queues * APP_MBUFS_PER_PORT +
+	/* Every queue's rings (each underlay and its exception TAP, the
+	 * inner port), the pipeline's rings, the control lcore's rings,
+	 * striped lanes waiting in reorder buffers, per-lcore caches. */
+	n_mbufs = (1u + 2u * p->n_ul) * n_queues * APP_MBUFS_PER_PORT +
 		  (n_queues - 1u) * (BX_LANES_CRITICAL_SIZE + BX_LANES_TELEMETRY_SIZE +
 				     BX_LANES_BULK_SIZE + APP_INGRESS_RING) +
 		  APP_CTL_MBUFS + APP_MBUF_CACHE * rte_lcore_count();
+	if (app_bonding_active(cfg))
+		n_mbufs += n_queues * APP_REORDER_BUFFERS * cfg->bonding.reorder_slots;
 	p->pool = rte_pktmbuf_pool_create("bx_mbufs", n_mbufs, APP_MBUF_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, socket_id);
 	if (p->pool == NULL) {
@@ -415,11 +522,11 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	rc = port_start(p->underlay, n_queues, p->pool, "underlay.port",
-			cfg->underlay.port, err, errlen);
-	if (rc != 0)
-		return rc;
-	p->underlay_started = true;
+	for (u = 0; u < p->n_ul; u++) {
+		rc = ul_start(cfg, p, u, err, errlen);
+		if (rc != 0)
+			return rc;
+	}
 	/* A relay without an inner side has no inner port. */
 	if (p->inner != RTE_MAX_ETHPORTS) {
 		rc = port_start(p->inner, n_queues, p->pool,
@@ -429,11 +536,6 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 			return rc;
 		p->inner_started = true;
 	}
-	rc = port_start(p->exception, n_queues, p->pool,
-			"underlay.exception_iface", devargs, err, errlen);
-	if (rc != 0)
-		return rc;
-	p->exception_started = true;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -449,12 +551,14 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	if (rc == 0 && cfg->inner.type == BX_CONFIG_INNER_TAP)
 		rc = kernel_if_mac(fd, cfg->inner.iface, &p->inner_kernel_mac,
 				   err, errlen);
-	if (rc == 0)
-		rc = kernel_if_setup(fd, cfg->underlay.exception_iface,
-				     &cfg->underlay.address, 0, err, errlen);
-	if (rc == 0 && cfg->underlay.has_gateway)
-		rc = kernel_default_route(fd, cfg->underlay.exception_iface,
-					  cfg->underlay.gateway, err, errlen);
+	for (u = 0; rc == 0 && u < p->n_ul; u++)
+		rc = kernel_if_setup(fd, cfg->underlays[u].exception_iface,
+				     &cfg->underlays[u].address, 0, err, errlen);
+	/* The primary's gateway is the default route; the others' gateways
+	 * serve their own paths' endpoints (neigh.c), not the kernel. */
+	if (rc == 0 && cfg->underlays[0].has_gateway)
+		rc = kernel_default_route(fd, cfg->underlays[0].exception_iface,
+					  cfg->underlays[0].gateway, err, errlen);
 	close(fd);
 	return rc;
 }
@@ -473,9 +577,14 @@ port_close(uint16_t port, bool started)
 void
 app_ports_close(struct app_ports *p)
 {
-	port_close(p->underlay, p->underlay_started);
+	unsigned u;
+
+	for (u = 0; u < APP_UL_MAX; u++) {
+		port_close(p->ul[u].port, p->ul[u].port_started);
+		port_close(p->ul[u].exception, p->ul[u].exception_started);
+		p->ul[u].port = p->ul[u].exception = RTE_MAX_ETHPORTS;
+	}
 	port_close(p->inner, p->inner_started);
-	port_close(p->exception, p->exception_started);
 	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
 	rte_mempool_free(p->pool);
 	p->pool = NULL;

@@ -66,16 +66,16 @@ struct app_safety {
 #ifdef BX_SAFETY_SERVER
 	struct bx_safety_server *srv;
 #endif
-	const struct app_safety_owners *own;
+	struct app_paths *pathm;
 	struct bx_peer_registry *reg;
 	const struct app_warm *book;
 	struct app_sessions *sessions;
 	struct app_nat *nat;
 	struct bx_stats_lcore *st;
 	uint32_t n_slots;
-	struct ctl_path *cp;               /* per peer index */
+	struct ctl_path *cp;               /* per APP_NH slot */
 	struct bx_safety_path *paths;      /* one evaluation's */
-	uint32_t *path_idx;                /* their peer indices */
+	uint32_t *path_idx;                /* their APP_NH slots */
 	unsigned cap;
 	uint64_t next_eval_ms, next_jam_ms;
 	enum bx_safety_state state;
@@ -111,9 +111,8 @@ probes_restart(struct app_safety *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < s->n_slots; i++) {
-		__atomic_store_n(&s->shared.probe_gen[i], s->shared.probe_gen[i] + 1,
-				 __ATOMIC_RELEASE);
+	app_paths_restart(s->pathm, APP_PATHS_ALL);
+	for (i = 0; i < APP_NH(s->n_slots, 0); i++) {
 		s->cp[i].last_echoed = 0;
 		bx_congestion_init(&s->cp[i].cong, s->cp[i].cong.ops);
 	}
@@ -122,14 +121,18 @@ probes_restart(struct app_safety *s)
 void
 app_safety_peer_added(struct app_safety *s, uint32_t index)
 {
+	unsigned k;
+
 	if (s == NULL || index >= s->n_slots)
 		return;
-	__atomic_store_n(&s->shared.probe_gen[index], s->shared.probe_gen[index] + 1,
-			 __ATOMIC_RELEASE);
 	/* Another peer at this index: nothing of the last one's stays. */
-	bx_congestion_init(&s->cp[index].cong, s->cp[index].cong.ops);
-	memset(&s->cp[index], 0, offsetof(struct ctl_path, cong));
-	s->cp[index].has_rtt = s->cp[index].has_loss = false;
+	for (k = 0; k < APP_PATHS; k++) {
+		struct ctl_path *cp = &s->cp[APP_NH(index, k)];
+
+		bx_congestion_init(&cp->cong, cp->cong.ops);
+		memset(cp, 0, offsetof(struct ctl_path, cong));
+		cp->has_rtt = cp->has_loss = false;
+	}
 }
 
 /* The node's state changed: do what it means. */
@@ -185,68 +188,58 @@ report(struct app_safety *s, const struct bx_safety_event *ev,
 #endif
 }
 
-/* The owner lcore's probe measurements of the peer at @idx, if they are
- * of that peer (the lcore started them over since the index changed). */
-static bool
-read_path(const struct app_safety *s, uint32_t idx, struct bx_probe_stats *ps)
-{
-	const struct app_worker *w = s->own->w[idx % s->own->n];
-	uint32_t gen = __atomic_load_n(&s->shared.probe_gen[idx], __ATOMIC_ACQUIRE);
-
-	if (__atomic_load_n(&w->probe_gen_seen[idx], __ATOMIC_ACQUIRE) != gen)
-		return false;
-	bx_probe_read(&w->probe[idx], ps);
-	return true;
-}
-
-/* This evaluation's paths: one per peer (one uplink each for now). */
+/* This evaluation's paths: every path of every peer. */
 static unsigned
 gather(struct app_safety *s, bool *congested)
 {
-	unsigned i, n = 0;
+	unsigned i, k, n = 0;
 
 	*congested = false;
 	for (i = 0; i < s->book->n && n < s->cap; i++) {
 		const struct app_peer_src *p = &s->book->peers[i];
 		const struct bx_peer *rec = bx_peer_find(s->reg, p->id);
-		struct bx_safety_path *sp = &s->paths[n];
 		struct app_session_info si;
-		struct bx_probe_stats ps;
-		struct ctl_path *cp;
 
 		if (rec == NULL || rec->index >= s->n_slots)
 			continue;
-		memset(sp, 0, sizeof(*sp));
-		sp->peer = p->id;
-		sp->path_id = 0;
-		s->path_idx[n] = rec->index;
-		n++;
-		/* No measurements (no session, probes just started): the
-		 * path is there, without data; it cannot vouch for a
-		 * recovery. */
 		memset(&si, 0, sizeof(si));
 		app_sessions_peer_info(s->sessions, rec->index, &si);
-		/* No session (gone, or not yet): its probes stopped, and
-		 * what they last said is not about now. */
-		if (!si.up || !read_path(s, rec->index, &ps) || ps.sent == 0)
-			continue;
-		cp = &s->cp[rec->index];
-		if (ps.echoed > cp->last_echoed) {
-			bx_congestion_on_rtt(&cp->cong, ps.rtt_last_us);
-			cp->last_echoed = ps.echoed;
-		}
-		*congested |= bx_congestion_is_congested(&cp->cong);
-		sp->has_rtt = ps.has_rtt;
-		sp->rtt_us = ps.rtt_last_us;
-		sp->has_loss = ps.known >= s->cfg->safety.probe_window;
-		sp->loss_permille = ps.loss_permille;
-		if (sp->has_rtt) {
-			cp->has_rtt = true;
-			cp->rtt_us = sp->rtt_us;
-		}
-		if (sp->has_loss) {
-			cp->has_loss = true;
-			cp->loss_permille = sp->loss_permille;
+		for (k = 0; k < rec->n_paths && n < s->cap; k++) {
+			struct bx_safety_path *sp = &s->paths[n];
+			struct bx_probe_stats ps;
+			struct ctl_path *cp;
+
+			memset(sp, 0, sizeof(sp[0]));
+			sp->peer = p->id;
+			sp->path_id = k;
+			s->path_idx[n] = APP_NH(rec->index, k);
+			n++;
+			/* No measurements (no session, probes just started):
+			 * the path is there, without data; it cannot vouch for
+			 * a recovery. No session (gone, or not yet): its
+			 * probes stopped, and what they last said is not about
+			 * now. */
+			if (!si.up || !app_paths_read(s->pathm, rec->index, k, &ps) ||
+			    ps.sent == 0)
+				continue;
+			cp = &s->cp[APP_NH(rec->index, k)];
+			if (ps.echoed > cp->last_echoed) {
+				bx_congestion_on_rtt(&cp->cong, ps.rtt_last_us);
+				cp->last_echoed = ps.echoed;
+			}
+			*congested |= bx_congestion_is_congested(&cp->cong);
+			sp->has_rtt = ps.has_rtt;
+			sp->rtt_us = ps.rtt_last_us;
+			sp->has_loss = ps.known >= s->cfg->safety.probe_window;
+			sp->loss_permille = ps.loss_permille;
+			if (sp->has_rtt) {
+				cp->has_rtt = true;
+				cp->rtt_us = sp->rtt_us;
+			}
+			if (sp->has_loss) {
+				cp->has_loss = true;
+				cp->loss_permille = sp->loss_permille;
+			}
 		}
 	}
 	return n;
@@ -404,36 +397,28 @@ app_safety_create(const struct app_safety_conf *c, char *err, size_t errlen)
 		return NULL;
 	}
 	s->cfg = c->cfg;
-	s->own = c->owners;
+	s->pathm = c->paths;
 	s->reg = c->reg;
 	s->book = c->book;
 	s->sessions = c->sessions;
 	s->nat = c->nat;
 	s->st = c->st;
 	s->n_slots = c->n_slots;
-	s->cap = c->n_slots < BX_SAFETY_MAX_PATHS ? c->n_slots : BX_SAFETY_MAX_PATHS;
+	s->cap = APP_NH(c->n_slots, 0) < BX_SAFETY_MAX_PATHS ?
+			 APP_NH(c->n_slots, 0) : BX_SAFETY_MAX_PATHS;
 	s->state = BX_SAFETY_NORMAL;
-	s->cp = calloc(c->n_slots, sizeof(*s->cp));
-	s->paths = calloc(c->n_slots, sizeof(*s->paths));
-	s->path_idx = calloc(c->n_slots, sizeof(*s->path_idx));
-	s->shared.probe_gen = rte_zmalloc("bx_probe_gen",
-					  c->n_slots * sizeof(uint32_t), 0);
-	if (s->cp == NULL || s->paths == NULL || s->path_idx == NULL ||
-	    s->shared.probe_gen == NULL) {
+	s->cp = calloc(APP_NH(c->n_slots, 0), sizeof(*s->cp));
+	s->paths = calloc(s->cap, sizeof(*s->paths));
+	s->path_idx = calloc(s->cap, sizeof(*s->path_idx));
+	if (s->cp == NULL || s->paths == NULL || s->path_idx == NULL) {
 		snprintf(err, errlen, "safety: no memory for %u paths", c->n_slots);
 		goto fail;
 	}
-	for (i = 0; i < c->n_slots; i++) {
-		s->shared.probe_gen[i] = 1; /* the workers' 0: not started */
+	for (i = 0; i < APP_NH(c->n_slots, 0); i++) {
 		bx_congestion_init(&s->cp[i].cong,
 				   cs->congestion == BX_CONFIG_CONGESTION_NULL ?
 					   &bx_congestion_null : &bx_congestion_ewma);
 	}
-	bx_probe_conf_defaults(&s->shared.probe_conf);
-	s->shared.probe_conf.interval_ms = cs->probe_interval_ms;
-	s->shared.probe_conf.loss_window = cs->probe_window;
-	s->shared.probe_conf.timeout_ms = cs->probe_timeout_ms;
-	s->shared.probe_interval_tsc = rte_get_tsc_hz() / 1000u * cs->probe_interval_ms;
 	s->shared.copies = cs->critical_copies;
 
 	bx_safety_conf_default(&mc);
@@ -496,7 +481,6 @@ app_safety_free(struct app_safety *s)
 		return;
 	app_safety_stop(s);
 	bx_safety_destroy(s->mon);
-	rte_free(s->shared.probe_gen);
 	free(s->cp);
 	free(s->paths);
 	free(s->path_idx);

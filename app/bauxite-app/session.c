@@ -110,6 +110,7 @@ struct app_sessions {
 	struct bx_stats_lcore *st;
 	const struct app_ports *ports;
 	const uint64_t *nexthop;
+	const struct app_paths_shared *paths; /* NULL: every underlay is up */
 	uint32_t n_slots;
 	struct rte_ring *hs_rx;
 	struct rte_ring *ctl_tx;
@@ -330,15 +331,22 @@ flush_frames(struct app_sessions *ss)
 	ss->n_out = 0;
 }
 
-/* Outer headers from us to the sender of the frame @v describes. */
+/* Outer headers from us to the sender of the frame @v describes, from the
+ * underlay it arrived on (the fast path sends a frame out of the underlay
+ * whose address is its source). */
 static void
 reply_to(const struct app_sessions *ss, const struct bx_wire_udp_view *v,
 	 struct bx_wire_outer *o)
 {
+	unsigned u, ul = 0;
+
+	for (u = 1; u < ss->ports->n_ul; u++)
+		if (ss->ports->ul[u].ip == v->dst_ip)
+			ul = u;
 	memset(o, 0, sizeof(*o));
-	o->src_mac = ss->ports->underlay_mac;
+	o->src_mac = ss->ports->ul[ul].mac;
 	o->dst_mac = v->src_mac;
-	o->src_ip = ss->cfg->underlay.address.addr;
+	o->src_ip = ss->ports->ul[ul].ip;
 	o->dst_ip = v->src_ip;
 	o->src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
 	o->dst_port = v->src_port;
@@ -755,20 +763,47 @@ wants_handshake(const struct app_sessions *ss, const struct hs_peer *hp,
 	return bx_hs_should_rekey(&ss->hcfg, &u, now);
 }
 
+/*
+ * The path an initiation to @p takes: the first whose underlay has
+ * carrier and whose next hop is known (*@nh), so a dead primary uplink
+ * does not stop handshakes; -1 if none.
+ */
+static int
+initiation_path(const struct app_sessions *ss, const struct bx_peer *p,
+		uint64_t *nh)
+{
+	uint32_t up = ss->paths != NULL ?
+		__atomic_load_n(&ss->paths->ul_up, __ATOMIC_ACQUIRE) : UINT32_MAX;
+	unsigned k;
+
+	for (k = 0; k < p->n_paths; k++) {
+		uint64_t v = __atomic_load_n(&ss->nexthop[APP_NH(p->index, k)],
+					     __ATOMIC_ACQUIRE);
+
+		if ((v & APP_NH_VALID) != 0 && ((up >> p->paths[k].ul) & 1u) != 0 &&
+		    p->paths[k].ip != 0) {
+			*nh = v;
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
 static void
 send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 {
 	const struct bx_peer *p = bx_peer_find(ss->reg, hp->id);
+	const struct app_ul *ul;
 	uint8_t msg[BX_HS_INIT_LEN];
 	struct bx_wire_outer o;
-	uint64_t nh, jitter;
+	uint64_t nh = 0, jitter;
 	uint32_t idx;
-	int i;
+	int i, k;
 
 	if (p == NULL || p->endpoint_ip == 0 || p->index >= ss->n_slots)
 		return;
-	nh = __atomic_load_n(&ss->nexthop[p->index], __ATOMIC_ACQUIRE);
-	if ((nh & APP_NH_VALID) == 0)
+	k = initiation_path(ss, p, &nh);
+	if (k < 0)
 		return; /* neigh.c is resolving it: the next timer retries */
 	idx = index_new(ss);
 	if (index_add(ss, idx, hp) != 0) {
@@ -781,15 +816,16 @@ send_initiation(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 		index_del(ss, idx);
 		return;
 	}
+	ul = &ss->ports->ul[p->paths[k].ul < ss->ports->n_ul ? p->paths[k].ul : 0];
 	memset(&o, 0, sizeof(o));
-	o.src_mac = ss->ports->underlay_mac;
+	o.src_mac = ul->mac;
 	for (i = RTE_ETHER_ADDR_LEN - 1; i >= 0; i--, nh >>= 8)
 		o.dst_mac.addr_bytes[i] = (uint8_t)nh;
-	o.src_ip = ss->cfg->underlay.address.addr;
-	o.dst_ip = p->endpoint_ip;
+	o.src_ip = ul->ip;
+	o.dst_ip = p->paths[k].ip;
 	o.src_port = rte_cpu_to_be_16(ss->cfg->mesh_port);
-	o.dst_port = p->endpoint_port;
-	queue_frame(ss, msg, sizeof(msg), &o, p->relay_handle);
+	o.dst_port = p->paths[k].port;
+	queue_frame(ss, msg, sizeof(msg), &o, k == 0 ? p->relay_handle : 0);
 	/* Retransmit once it expired, with jitter so two retrying sides
 	 * drift apart. */
 	jitter = randombytes_uniform((uint32_t)(ss->hcfg.handshake_timeout_ns /
@@ -856,6 +892,12 @@ peer_timers(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 	}
 }
 
+
+void
+app_sessions_set_paths(struct app_sessions *s, const struct app_paths_shared *p)
+{
+	s->paths = p;
+}
 
 void
 app_sessions_path_changed(struct app_sessions *ss, uint32_t index)

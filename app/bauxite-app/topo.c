@@ -61,12 +61,23 @@ book_delete(struct app_warm *w, struct app_peer_src *p)
 }
 
 /* The registry's view of @p; @path is what NAT traversal found for a
- * peer without an endpoint (NULL: nothing yet). */
+ * peer without an endpoint (NULL: nothing yet). Lane modes: the config
+ * peer's own, else the node's. */
 static void
-conf_of(const struct app_peer_src *p, const struct app_path *path,
-	struct bx_peer_conf *pc)
+conf_of(const struct app_topo *t, const struct app_peer_src *p,
+	const struct app_path *path, struct bx_peer_conf *pc)
 {
+	const enum bx_config_bond_mode *mode = p->cfg_index >= 0 ?
+		t->cfg->peers[p->cfg_index].lane_mode : t->cfg->bonding.lane_mode;
+	unsigned l;
+
 	memset(pc, 0, sizeof(*pc));
+	for (l = 0; l < BX_LANE_COUNT; l++)
+		pc->lane_mode[l] = (uint8_t)mode[l];
+	if (p->n_paths > 1) {
+		pc->n_paths = p->n_paths;
+		memcpy(pc->paths, p->paths, p->n_paths * sizeof(p->paths[0]));
+	}
 	pc->id = p->id;
 	pc->vip = p->vip;
 	pc->endpoint_ip = p->endpoint_ip;
@@ -78,6 +89,23 @@ conf_of(const struct app_peer_src *p, const struct app_path *path,
 	}
 	pc->n_prefixes = p->n_allowed;
 	pc->prefixes = p->allowed;
+}
+
+/* Next hops of every path of the peer at @idx (the others' slots
+ * cleared). */
+static void
+neigh_paths(struct app_topo *t, uint32_t idx, const char *id,
+	    const struct bx_peer_conf *pc)
+{
+	unsigned k;
+
+	if (pc->n_paths == 0)
+		app_neigh_set(t->neigh, APP_NH(idx, 0), 0, id, pc->endpoint_ip);
+	for (k = 0; k < pc->n_paths; k++)
+		app_neigh_set(t->neigh, APP_NH(idx, k), pc->paths[k].ul, id,
+			      pc->paths[k].ip);
+	for (k = pc->n_paths > 0 ? pc->n_paths : 1; k < APP_PATHS; k++)
+		app_neigh_clear(t->neigh, APP_NH(idx, k));
 }
 
 static const struct app_path *
@@ -145,7 +173,7 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 	uint32_t idx;
 	int rc;
 
-	conf_of(p, NULL, &pc);
+	conf_of(t, p, NULL, &pc);
 	rc = bx_peer_add(t->reg, &pc, &idx);
 	if (rc != 0) {
 		if (p->cfg_index >= 0)
@@ -168,13 +196,14 @@ add(struct app_topo *t, const struct app_peer_src *p, char *err, size_t errlen)
 			snprintf(err, errlen, "peer %s: no memory", p->id);
 		return rc;
 	}
-	app_neigh_set(t->neigh, idx, p->id, p->endpoint_ip);
+	neigh_paths(t, idx, p->id, &pc);
 	routes(t, p, true);
 	/* The index may have served a peer before: count from here. */
 	if (t->ctr_base != NULL)
 		ctr_sum(t, idx, &t->ctr_base[idx]);
 	if (t->path != NULL)
 		memset(&t->path[idx], 0, sizeof(t->path[idx]));
+	app_paths_restart(t->paths, idx);
 	app_safety_peer_added(t->safety, idx);
 	/* Without an endpoint, NAT traversal finds the way. */
 	if (p->endpoint_ip == 0 && t->nat != NULL)
@@ -187,7 +216,7 @@ app_topo_remove(struct app_topo *t, const char *id)
 {
 	struct app_peer_src *p = book_find(t->book, id);
 	const struct bx_peer *rec;
-	uint32_t idx;
+	uint32_t idx, k;
 	int rc;
 
 	if (p == NULL)
@@ -200,7 +229,8 @@ app_topo_remove(struct app_topo *t, const char *id)
 	if (rc != 0)
 		return rc;
 	app_sessions_peer_remove(t->sessions, idx);
-	app_neigh_clear(t->neigh, idx);
+	for (k = 0; k < APP_PATHS; k++)
+		app_neigh_clear(t->neigh, APP_NH(idx, k));
 	routes(t, p, false);
 	if (t->nat != NULL)
 		app_nat_peer_remove(t->nat, id);
@@ -220,7 +250,7 @@ change(struct app_topo *t, struct app_peer_src *old,
 	bool managed = old->endpoint_ip == 0, now_managed = p->endpoint_ip == 0;
 	int rc;
 
-	conf_of(p, path_at(t, rec), &pc);
+	conf_of(t, p, path_at(t, rec), &pc);
 	rc = bx_peer_replace(t->reg, &pc);
 	if (rc != 0) {
 		snprintf(err, errlen, "peer %s: cannot change: %s", p->id,
@@ -230,8 +260,10 @@ change(struct app_topo *t, struct app_peer_src *old,
 	rec = bx_peer_find(t->reg, p->id);
 	routes(t, old, false);
 	routes(t, p, true);
-	if (rec != NULL && old->endpoint_ip != p->endpoint_ip)
-		app_neigh_set(t->neigh, rec->index, p->id, pc.endpoint_ip);
+	if (rec != NULL && (old->endpoint_ip != p->endpoint_ip ||
+			    old->n_paths != p->n_paths ||
+			    memcmp(old->paths, p->paths, sizeof(p->paths)) != 0))
+		neigh_paths(t, rec->index, p->id, &pc);
 	*old = *p;
 	if (managed != now_managed) {
 		/* A path NAT traversal found no longer applies either way. */
@@ -264,13 +296,13 @@ app_topo_set_path(struct app_topo *t, const char *id,
 	 * what is needed of it first. */
 	idx = rec->index;
 	was = rec->endpoint_ip;
-	conf_of(p, path, &pc);
+	conf_of(t, p, path, &pc);
 	rc = bx_peer_replace(t->reg, &pc);
 	if (rc != 0)
 		return rc;
 	t->path[idx] = *path;
 	if (was != pc.endpoint_ip)
-		app_neigh_set(t->neigh, idx, id, pc.endpoint_ip);
+		app_neigh_set(t->neigh, APP_NH(idx, 0), 0, id, pc.endpoint_ip);
 	app_sessions_path_changed(t->sessions, idx);
 	return 0;
 }

@@ -54,6 +54,14 @@ from_config(const struct bx_config_peer *cp, unsigned i, struct app_peer_src *p)
 	}
 	p->endpoint_ip = cp->endpoint_ip;
 	p->endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
+	if (cp->n_paths > 1) {
+		p->n_paths = cp->n_paths;
+		for (j = 0; j < cp->n_paths; j++) {
+			p->paths[j].ip = cp->paths[j].endpoint_ip;
+			p->paths[j].port = rte_cpu_to_be_16(cp->paths[j].endpoint_port);
+			p->paths[j].ul = (uint8_t)cp->paths[j].underlay;
+		}
+	}
 	memcpy(p->public_key, cp->public_key, sizeof(p->public_key));
 	p->cfg_index = (int)i;
 	p->origin = APP_PEER_CONFIG;

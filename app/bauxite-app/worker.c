@@ -40,11 +40,17 @@
 
 static const struct rte_ether_addr proxy_mac = { .addr_bytes = APP_PROXY_MAC };
 
-/* What seal_tx needs to build a packet's outer headers after sealing. */
+/* Copies of one packet at most (critical duplication x paths). */
+#define COPIES_MAX 8u
+#define OUT_MAX (APP_BURST * COPIES_MAX)
+
+/* What seal_tx needs to send a packet after sealing: its peer and the
+ * path of each copy (one entry per copy; the same path again is the same
+ * frame once more). */
 struct tx_meta {
 	const struct bx_peer *peer;
-	uint64_t nh; /* APP_NH_VALID | next-hop MAC */
-	bool copy;   /* Critical under duplication: send it more than once */
+	uint8_t n;
+	uint8_t path[COPIES_MAX];
 };
 
 /* What open_tx needs after opening. */
@@ -54,11 +60,17 @@ struct rx_meta {
 	uint64_t counter;
 	uint8_t type;  /* enum bx_wire_type: data or probe */
 	uint8_t flags;
+	uint8_t path_id;
+	uint8_t lane;
 };
 
 /* The lane classify chose, carried in the mbuf to seal_tx (the hash field
  * is the PMD's on receive only). */
 #define MBUF_LANE(m) ((m)->hash.usr)
+/* A received datagram: bytes from its mesh header back to its Ethernet
+ * header (the outer headers stay in the headroom), so an echo can go back
+ * the way its probe came. */
+#define MBUF_OUTER_OFF(m) ((m)->hash.usr)
 
 static inline void
 drop_tx(struct bx_stats_lcore *st, enum bx_drop_reason why, struct rte_mbuf *m)
@@ -89,6 +101,172 @@ static inline uint16_t
 send_burst(uint16_t port, uint16_t q, struct rte_mbuf *pkts[], uint16_t n)
 {
 	return n ? rte_eth_tx_burst(port, q, pkts, n) : 0;
+}
+
+/* tx_batch: a frame counted against no peer (a control-lcore frame). */
+#define TX_NO_PEER UINT32_MAX
+
+/*
+ * Frames to send, by underlay, each with the peer and path it is counted
+ * against. A caller adds at most OUT_MAX frames per underlay.
+ */
+struct tx_batch {
+	uint16_t n[APP_UL_MAX];
+	struct rte_mbuf *m[APP_UL_MAX][OUT_MAX];
+	uint32_t peer[APP_UL_MAX][OUT_MAX];
+	uint8_t path[APP_UL_MAX][OUT_MAX];
+};
+
+static inline void
+tx_batch_init(struct tx_batch *b)
+{
+	memset(b->n, 0, sizeof(b->n));
+}
+
+static inline void
+tx_batch_add(struct tx_batch *b, unsigned ul, struct rte_mbuf *m, uint32_t peer,
+	     uint8_t path)
+{
+	uint16_t i = b->n[ul]++;
+
+	b->m[ul][i] = m;
+	b->peer[ul][i] = peer;
+	b->path[ul][i] = path;
+}
+
+static inline void
+path_count_tx(struct app_worker *w, uint32_t peer, uint8_t path, uint32_t len,
+	      bool refused)
+{
+	struct app_path_ctr *c;
+
+	if (w->path_ctr == NULL || peer == TX_NO_PEER || peer >= w->n_slots)
+		return;
+	c = &w->path_ctr[APP_NH(peer, path)];
+	if (refused) {
+		__atomic_store_n(&c->tx_refused, c->tx_refused + 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_store_n(&c->tx_packets, c->tx_packets + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_bytes, c->tx_bytes + len, __ATOMIC_RELAXED);
+}
+
+static inline void peer_count_tx(struct app_worker *w, uint32_t idx,
+				 uint32_t len);
+
+/* Sends @b on this lcore's queue of each underlay, counted (under @stat
+ * too unless BX_STAT__COUNT); what a port refuses is dropped. */
+static void
+tx_batch_send(struct app_worker *w, struct bx_stats_lcore *st,
+	      struct tx_batch *b, enum bx_stat_id stat)
+{
+	unsigned u;
+	uint16_t i, sent;
+
+	for (u = 0; u < w->ports->n_ul; u++) {
+		uint64_t bytes = 0;
+
+		if (b->n[u] == 0)
+			continue;
+		sent = send_burst(w->ports->ul[u].port, w->txq, b->m[u], b->n[u]);
+		for (i = 0; i < sent; i++) {
+			uint32_t len = rte_pktmbuf_pkt_len(b->m[u][i]);
+
+			bytes += len;
+			if (b->peer[u][i] != TX_NO_PEER) {
+				peer_count_tx(w, b->peer[u][i], len);
+				path_count_tx(w, b->peer[u][i], b->path[u][i], len,
+					      false);
+			}
+		}
+		bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
+		bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
+		if (stat != BX_STAT__COUNT)
+			bx_stats_add(st, stat, sent);
+		for (i = sent; i < b->n[u]; i++) {
+			path_count_tx(w, b->peer[u][i], b->path[u][i], 0, true);
+			drop_tx(st, BX_DROP_TX_PORT_FULL, b->m[u][i]);
+		}
+	}
+}
+
+/* The underlay a control-lcore frame leaves on: the one whose address is
+ * its IPv4 source (underlay 0 for anything else). */
+static unsigned
+frame_ul(const struct app_ports *ports, const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const struct rte_ipv4_hdr *ih;
+	unsigned u;
+
+	if (ports->n_ul == 1 || rte_pktmbuf_data_len(m) < ETH_LEN + IPV4_MIN_LEN ||
+	    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4))
+		return 0;
+	ih = (const struct rte_ipv4_hdr *)(eh + 1);
+	for (u = 1; u < ports->n_ul; u++)
+		if (ports->ul[u].ip == ih->src_addr)
+			return u;
+	return 0;
+}
+
+/* Where a datagram to one peer goes: the underlay, the outer destination,
+ * the next hop's MAC, and the relay handle to wrap it for (0: none). */
+struct tx_dest {
+	unsigned ul;
+	rte_be32_t ip;
+	rte_be16_t port;
+	uint64_t nh;
+	uint64_t relay_handle;
+};
+
+/* Path @k of @p as a destination; false while it has no next hop (or no
+ * endpoint yet). */
+static inline bool
+path_dest(const struct app_worker *w, const struct bx_peer *p, unsigned k,
+	  struct tx_dest *d)
+{
+	const struct bx_peer_path *pp = &p->paths[k];
+
+	if (BX_UNLIKELY(p->index >= w->n_slots || k >= p->n_paths))
+		return false;
+	d->nh = __atomic_load_n(&w->nexthop[APP_NH(p->index, k)], __ATOMIC_ACQUIRE);
+	d->ul = pp->ul < w->ports->n_ul ? pp->ul : 0;
+	d->ip = pp->ip;
+	d->port = pp->port;
+	d->relay_handle = k == 0 ? p->relay_handle : 0;
+	return (d->nh & APP_NH_VALID) != 0 && d->ip != 0;
+}
+
+/*
+ * Prepends @d's relay header (if any) and outer headers from underlay
+ * @d->ul to the sealed datagram in @m. A drop reason on failure (@m
+ * untouched but for what was prepended, the caller frees it).
+ */
+static enum bx_drop_reason
+outer_put(const struct app_worker *w, struct rte_mbuf *m, const struct tx_dest *d)
+{
+	const struct app_ul *ul = &w->ports->ul[d->ul];
+	struct bx_wire_outer o;
+	int rc;
+
+	if (d->relay_handle != 0) {
+		void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
+
+		if (rh == NULL)
+			return BX_DROP_CRYPTO_NO_ROOM;
+		bx_relay_forward_hdr(rh, d->relay_handle);
+	}
+	memset(&o, 0, sizeof(o));
+	o.src_mac = ul->mac;
+	o.src_ip = ul->ip;
+	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
+	mac_unpack(d->nh, &o.dst_mac);
+	o.dst_ip = d->ip;
+	o.dst_port = d->port;
+	rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
+	if (rc != 0)
+		return rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM : BX_DROP_IP_BAD_LEN;
+	return BX_DROP_NONE;
 }
 
 /* An ARP header that is Ethernet/IPv4, or NULL. */
@@ -359,8 +537,6 @@ send_session(const struct bx_peer *p)
 	return s != NULL && s->confirmed ? s : NULL;
 }
 
-/* Copies of each Critical packet at most (config: critical_copies). */
-#define COPIES_MAX 4u
 /* The Bulk intent's bucket: this long at the rate, at least a frame. */
 #define BULK_BURST_DIV 10u            /* rate / 10: 100 ms */
 #define BULK_BURST_MIN 3000u          /* bytes */
@@ -401,12 +577,285 @@ bulk_admit(struct app_worker *w, uint32_t kbps, bool congested, uint32_t len,
 	return true;
 }
 
+/* ---- bonding (issue 8) ---------------------------------------------- */
+
+static inline uint64_t
+tsc_ns(const struct app_worker *w)
+{
+	return (uint64_t)((double)rte_rdtsc() * w->paths->ns_per_tsc);
+}
+
+/* A probe is missed once it is this much later than the path's RTT at
+ * least (more with jitter): scheduling noise on a shared core is not a
+ * lost probe. */
+#define BOND_GRACE_MIN_NS UINT64_C(10000000)
+
+/* The reorder buffer of lane @lane of the peer @bp is given back to the
+ * pool, what it held dropped (the peer changed: not theirs to have). */
+static void
+reorder_drop(struct app_worker *w, struct bx_stats_lcore *st,
+	     struct app_bond_peer *bp, unsigned lane)
+{
+	struct app_reorder_slot *rs;
+	unsigned n;
+
+	if (bp->reorder[lane] < 0)
+		return;
+	rs = &w->reo[bp->reorder[lane]];
+	n = bx_reorder_flush(rs->r, w->reo_out, w->reo_slots);
+	if (n > 0) {
+		bx_stats_rx_drop(st, BX_DROP_REORDER_FLUSHED, n);
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)w->reo_out, n);
+	}
+	rs->peer = UINT32_MAX;
+	bp->reorder[lane] = -1;
+}
+
 /*
- * Classified inner frames -> sealed mesh datagrams out on the underlay
- * (this lcore's TX queue). Peers and sessions come from @t. With the
- * safety layer: nothing while severed or on probation, Bulk under the
+ * The bonding state of @p on this lcore, made anew when the control lcore
+ * started the peer's probes over (a new peer at the index, a severance)
+ * or the peer's path set changed; its probes start over with it. NULL
+ * without bonding.
+ */
+static struct app_bond_peer *
+bond_sync(struct app_worker *w, struct bx_stats_lcore *st, const struct bx_peer *p)
+{
+	const struct app_paths_shared *ps = w->paths;
+	struct bx_probe_path *probes = &w->probe[p->index * ps->stride];
+	uint32_t gen = __atomic_load_n(&ps->probe_gen[p->index], __ATOMIC_ACQUIRE);
+	struct app_bond_peer *bp;
+	bool new_peer = w->probe_gen_seen[p->index] != gen;
+	unsigned j;
+
+	if (BX_LIKELY(w->bpeer == NULL)) {
+		if (BX_UNLIKELY(new_peer)) {
+			bx_probe_init(probes, &ps->probe_conf);
+			__atomic_store_n(&w->probe_gen_seen[p->index], gen,
+					 __ATOMIC_RELEASE);
+		}
+		return NULL;
+	}
+	bp = &w->bpeer[p->index];
+	if (BX_LIKELY(!new_peer && bp->n_paths == p->n_paths &&
+		      memcmp(bp->paths, p->paths, sizeof(bp->paths)) == 0))
+		return bp;
+	for (j = 0; j < ps->stride; j++)
+		bx_probe_init(&probes[j], &ps->probe_conf);
+	for (j = 0; j < BX_LANE_COUNT; j++)
+		reorder_drop(w, st, bp, j);
+	/* A new peer's lane sequences start over; the same peer's go on
+	 * (its receiver's buffers know where they are). */
+	if (new_peer)
+		memset(bp->lseq, 0, sizeof(bp->lseq));
+	bp->n_paths = p->n_paths;
+	memcpy(bp->paths, p->paths, sizeof(bp->paths));
+	bx_bond_init(&bp->bond, &ps->bond_conf, p->n_paths, tsc_ns(w));
+	bp->switches = bp->excluded = bp->downs = bp->ups = 0;
+	__atomic_store_n(&w->probe_gen_seen[p->index], gen, __ATOMIC_RELEASE);
+	return bp;
+}
+
+/* What path @k of @p looked like this tick, for the scheduler. */
+static void
+bond_observe(struct app_worker *w, const struct bx_peer *p, unsigned k,
+	     uint32_t up, uint64_t now_ns, struct bx_bond_obs *o)
+{
+	const struct app_paths_shared *ps = w->paths;
+	const struct bx_probe_path *pp = &w->probe[p->index * ps->stride + k];
+	const struct app_path_ctr *c = &w->path_ctr[APP_NH(p->index, k)];
+	uint8_t ul = p->paths[k].ul;
+	struct bx_probe_stats pm;
+	uint64_t nh, grace;
+
+	bx_probe_read(pp, &pm);
+	nh = __atomic_load_n(&w->nexthop[APP_NH(p->index, k)], __ATOMIC_ACQUIRE);
+	memset(o, 0, sizeof(*o));
+	o->link_up = ul < APP_UL_MAX && ((up >> ul) & 1u) != 0 &&
+		     (nh & APP_NH_VALID) != 0;
+	o->has_rtt = pm.has_rtt;
+	o->srtt_ns = pm.rtt_ewma_us * 1000u;
+	o->rttmin_ns = pm.rtt_min_us * 1000u;
+	o->jitter_ns = pm.jitter_us * 1000u;
+	o->loss_permille = pm.loss_permille;
+	o->known = pm.known;
+	/* A probe is missed once it is late by more than the path's normal
+	 * variation: srtt + max(4 jitter, BOND_GRACE_MIN_NS). */
+	grace = pm.has_rtt ? o->srtt_ns + RTE_MAX(4u * o->jitter_ns, BOND_GRACE_MIN_NS) :
+			     (uint64_t)ps->probe_conf.timeout_ms * 1000000u;
+	o->misses = bx_probe_misses(pp, now_ns, grace);
+	o->streak = bx_probe_streak(pp, now_ns, grace);
+	o->last_echo_ns = pm.last_echo_ns;
+	o->tx_bytes = c->tx_bytes;
+	o->tx_refused = c->tx_refused;
+	o->cap_bps = ul < APP_UL_MAX ? (uint64_t)ps->rate_mbps[ul] * BX_BOND_MBPS : 0;
+}
+
+/* One tick of @p's scheduler: its paths judged, the reorder buffers'
+ * timeout set from their RTT spread, its events counted. */
+static void
+bond_tick(struct app_worker *w, struct bx_stats_lcore *st,
+	  const struct bx_peer *p, struct app_bond_peer *bp, uint32_t up,
+	  uint64_t now_ns)
+{
+	struct bx_bond_obs obs[APP_PATHS];
+	struct bx_bond_stats bs;
+	unsigned k;
+
+	for (k = 0; k < p->n_paths; k++)
+		bond_observe(w, p, k, up, now_ns, &obs[k]);
+	bx_bond_update(&bp->bond, obs, now_ns);
+	for (k = 0; k < BX_LANE_COUNT; k++)
+		if (bp->reorder[k] >= 0)
+			bx_reorder_set_timeout(w->reo[bp->reorder[k]].r,
+					       bx_bond_reorder_timeout_ns(&bp->bond));
+	bx_bond_read(&bp->bond, &bs);
+	bx_stats_add(st, BX_STAT_PREFERRED_SWITCHES, bs.preferred_switches - bp->switches);
+	bx_stats_add(st, BX_STAT_STRIPE_EXCLUDED, bs.stripe_excluded - bp->excluded);
+	bx_stats_add(st, BX_STAT_PATH_DOWN, bs.path_down - bp->downs);
+	bx_stats_add(st, BX_STAT_PATH_UP, bs.path_up - bp->ups);
+	bp->switches = bs.preferred_switches;
+	bp->excluded = bs.stripe_excluded;
+	bp->downs = bs.path_down;
+	bp->ups = bs.path_up;
+}
+
+/*
+ * The paths the packet @m (@len bytes of IP) for @p goes on, one entry
+ * per copy, into @meta, and the header fields that follow (path id,
+ * duplicate flag); *@seq: it carries a lane sequence (a striped lane).
+ * @copies: the Critical duplication's count. False: no path can take it.
+ *
+ * Copies on several paths are the very same bytes (path id ANY): the
+ * header is authenticated and they share a nonce.
+ */
+static bool
+choose_paths(struct app_worker *w, struct bx_stats_lcore *st,
+	     const struct bx_peer *p, struct rte_mbuf *m, uint32_t len,
+	     uint32_t copies, struct tx_meta *meta, struct bx_wire_info *info,
+	     bool *seq)
+{
+	unsigned lane = MBUF_LANE(m), total, n = 1, c;
+	uint8_t list[APP_PATHS] = { 0 };
+	struct app_bond_peer *bp;
+	struct tx_dest d;
+	int k, h;
+
+	total = copies > 1 && lane == BX_LANE_CRITICAL ? copies : 1u;
+	*seq = false;
+	info->flags = 0;
+	info->path_id = 0;
+	bp = w->bpeer != NULL && p->n_paths > 1 ? bond_sync(w, st, p) : NULL;
+	if (bp == NULL) {
+		if (!path_dest(w, p, 0, &d))
+			return false;
+	} else {
+		switch (p->lane_mode[lane]) {
+		case BX_BOND_STRIPE:
+			k = bx_bond_stripe_pick(&bp->bond, len);
+			if (k < 0)
+				return false;
+			list[0] = (uint8_t)k;
+			*seq = true;
+			break;
+		case BX_BOND_PREFERRED:
+			k = bx_bond_preferred(&bp->bond);
+			if (k < 0)
+				return false;
+			list[0] = (uint8_t)k;
+			/* While it misses probes, a copy on the next best. */
+			h = bx_bond_hedge(&bp->bond);
+			if (h >= 0)
+				list[n++] = (uint8_t)h;
+			break;
+		default: /* BX_BOND_REDUNDANT */
+			n = bx_bond_redundant(&bp->bond, list);
+			if (n == 0)
+				return false;
+			if (n * w->paths->redundant_copies > total)
+				total = n * w->paths->redundant_copies;
+			break;
+		}
+		if (n > total)
+			total = n;
+	}
+	if (total > COPIES_MAX)
+		total = COPIES_MAX;
+	meta->n = (uint8_t)total;
+	for (c = 0; c < total; c++)
+		meta->path[c] = list[c % n];
+	info->path_id = n > 1 ? BX_WIRE_PATH_ANY : list[0];
+	/* Copies carry the flag in the sealed header, so the receiver
+	 * counts the later ones as duplicates, not as replays. */
+	if (total > 1)
+		info->flags = BX_WIRE_F_DUPLICATE;
+	return true;
+}
+
+/*
+ * Sends the sealed datagram @m along the paths @meta lists: one frame per
+ * path (a copy of the datagram for each path after the first), as many
+ * references to it as that path has copies.
+ */
+static void
+send_copies(struct app_worker *w, struct bx_stats_lcore *st,
+	    const struct tx_meta *meta, struct rte_mbuf *m, struct tx_batch *b)
+{
+	const struct bx_peer *p = meta->peer;
+	struct rte_mbuf *frame[APP_PATHS];
+	unsigned per_path[APP_PATHS] = { 0 };
+	unsigned c, k, extra = 0;
+
+	for (c = 0; c < meta->n; c++)
+		per_path[meta->path[c]]++;
+	/* Copies first: the datagram must not carry outer headers yet. */
+	for (k = 0; k < APP_PATHS; k++) {
+		frame[k] = NULL;
+		if (per_path[k] == 0)
+			continue;
+		if (k == meta->path[0]) {
+			frame[k] = m;
+			continue;
+		}
+		frame[k] = rte_pktmbuf_copy(m, w->ports->pool, 0, UINT32_MAX);
+		if (frame[k] == NULL) {
+			bx_stats_tx_drop(st, BX_DROP_NO_MBUF, per_path[k]);
+			per_path[k] = 0;
+		}
+	}
+	for (k = 0; k < APP_PATHS; k++) {
+		struct tx_dest d;
+		enum bx_drop_reason r;
+
+		if (frame[k] == NULL)
+			continue;
+		r = path_dest(w, p, k, &d) ? outer_put(w, frame[k], &d) :
+					     BX_DROP_NO_PATH;
+		if (r != BX_DROP_NONE) {
+			bx_stats_tx_drop(st, r, per_path[k]);
+			rte_pktmbuf_free(frame[k]);
+			continue;
+		}
+		/* The very same frame again: one more reference, which the
+		 * port frees like the first. */
+		if (per_path[k] > 1)
+			rte_mbuf_refcnt_update(frame[k], (int16_t)(per_path[k] - 1));
+		for (c = 0; c < per_path[k]; c++)
+			tx_batch_add(b, d.ul, frame[k], p->index, (uint8_t)k);
+		extra += per_path[k];
+	}
+	if (extra > 1 && MBUF_LANE(m) == BX_LANE_CRITICAL)
+		bx_stats_add(st, BX_STAT_CRITICAL_COPIES, extra - 1);
+	if (extra > per_path[meta->path[0]])
+		bx_stats_add(st, BX_STAT_PATH_COPIES, extra - per_path[meta->path[0]]);
+}
+
+/*
+ * Classified inner frames -> sealed mesh datagrams out on the underlays
+ * (this lcore's TX queue on each). Peers and sessions come from @t. With
+ * the safety layer: nothing while severed or on probation, Bulk under the
  * intent's bucket, each Critical packet @copies times (the same bytes:
- * the receiver's replay window keeps the first).
+ * the receiver's replay window keeps the first). With several paths, the
+ * lane's bonding mode picks them (choose_paths).
  */
 static void
 seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
@@ -415,16 +864,14 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct app_ports *ports = w->ports;
 	const struct app_safety_shared *sf = w->safety;
 	struct rte_mbuf *seal[APP_BURST], *sealed_in[APP_BURST];
-	struct rte_mbuf *out[APP_BURST * COPIES_MAX];
 	const struct bx_crypto_key *keys[APP_BURST];
 	struct tx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
-	struct bx_wire_outer o;
-	uint16_t i, j, n_seal = 0, good, n_out, sent;
-	uint32_t out_peer[APP_BURST * COPIES_MAX];
+	struct tx_batch b;
+	uint16_t i, j, n_seal = 0, good;
 	uint32_t copies = 1, bulk_kbps = 0;
 	bool congested = false;
-	uint64_t bytes = 0, now = 0;
+	uint64_t now = 0;
 
 	if (sf != NULL && n > 0) {
 		if (__atomic_load_n(&sf->block, __ATOMIC_RELAXED)) {
@@ -446,8 +893,8 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		struct app_session *s;
 		struct bx_wire_info info;
 		uint32_t ip_len;
-		uint64_t nh;
-		void *hdr;
+		void *hdr, *sq;
+		bool seq;
 
 		if (ih == NULL)
 			continue;
@@ -465,13 +912,6 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_NO_SESSION, m);
 			continue;
 		}
-		nh = p->index < w->n_slots ?
-			     __atomic_load_n(&w->nexthop[p->index], __ATOMIC_ACQUIRE) :
-			     0;
-		if ((nh & APP_NH_VALID) == 0 || p->endpoint_ip == 0) {
-			drop_tx(st, BX_DROP_NO_PATH, m);
-			continue;
-		}
 		/* Encrypt the IP packet, not the link's padding after it. */
 		ip_len = rte_be_to_cpu_16(ih->total_length);
 		if (BX_UNLIKELY(ip_len > ports->max_inner)) {
@@ -483,22 +923,26 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_INTENT_THROTTLED, m);
 			continue;
 		}
+		meta[n_seal].peer = p;
+		if (!choose_paths(w, st, p, m, ip_len, copies, &meta[n_seal],
+				  &info, &seq)) {
+			drop_tx(st, BX_DROP_NO_PATH, m);
+			continue;
+		}
 		if (rte_pktmbuf_pkt_len(m) > ETH_LEN + ip_len)
 			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 						       ETH_LEN - ip_len));
 		rte_pktmbuf_adj(m, ETH_LEN);
-		hdr = rte_pktmbuf_prepend(m, BX_WIRE_HDR_LEN);
+		/* A striped lane's sequence leads the plaintext. */
+		sq = seq ? rte_pktmbuf_prepend(m, BX_WIRE_SEQ_LEN) : NULL;
+		hdr = seq && sq == NULL ? NULL :
+					  rte_pktmbuf_prepend(m, BX_WIRE_HDR_LEN);
 		if (hdr == NULL) {
 			drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
 			continue;
 		}
 		info.type = BX_WIRE_DATA;
-		/* Copies carry the flag in the sealed header, so the receiver
-		 * counts the later ones as duplicates, not as replays. */
-		info.flags = copies > 1 && MBUF_LANE(m) == BX_LANE_CRITICAL ?
-				     BX_WIRE_F_DUPLICATE : 0;
 		info.lane = (uint8_t)MBUF_LANE(m);
-		info.path_id = 0;
 		info.rx_index = s->tx_index;
 		/* Only the worker that owns this peer ever sends to it. */
 		info.counter = s->tx_counter;
@@ -508,11 +952,15 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		}
 		__atomic_store_n(&s->tx_counter, info.counter + 1,
 				 __ATOMIC_RELAXED);
+		if (seq) {
+			uint32_t *lseq = &w->bpeer[p->index].lseq[info.lane];
+			rte_be32_t v = rte_cpu_to_be_32((*lseq)++);
+
+			memcpy(sq, &v, sizeof(v));
+			info.flags |= BX_WIRE_F_SEQ;
+		}
 		bx_wire_encode(hdr, &info);
 		keys[n_seal] = s->tx_key;
-		meta[n_seal].peer = p;
-		meta[n_seal].nh = nh;
-		meta[n_seal].copy = info.flags != 0;
 		seal[n_seal++] = m;
 	}
 	if (n_seal == 0)
@@ -523,62 +971,14 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	for (i = good; i < n_seal; i++)
 		drop_tx(st, (enum bx_drop_reason)cwhy[i], seal[i]);
 
-	memset(&o, 0, sizeof(o));
-	o.src_mac = ports->underlay_mac;
-	o.src_ip = w->cfg->underlay.address.addr;
-	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
-	n_out = 0;
+	tx_batch_init(&b);
 	/* Sealed packets keep their order: find each one's meta again. */
 	for (i = 0, j = 0; i < good; i++, j++) {
-		struct rte_mbuf *m = seal[i];
-		int rc;
-
-		while (sealed_in[j] != m)
+		while (sealed_in[j] != seal[i])
 			j++;
-		mac_unpack(meta[j].nh, &o.dst_mac);
-		o.dst_ip = meta[j].peer->endpoint_ip;
-		o.dst_port = meta[j].peer->endpoint_port;
-		if (meta[j].peer->relay_handle != 0) {
-			void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
-
-			if (rh == NULL) {
-				drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
-				continue;
-			}
-			bx_relay_forward_hdr(rh, meta[j].peer->relay_handle);
-		}
-		rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
-		if (rc != 0) {
-			drop_tx(st, rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM :
-						    BX_DROP_IP_BAD_LEN, m);
-			continue;
-		}
-		out_peer[n_out] = meta[j].peer->index;
-		out[n_out++] = m;
-		if (meta[j].copy) {
-			/* The very same frame again: one more reference, which
-			 * the port frees like the first. */
-			unsigned c;
-
-			rte_mbuf_refcnt_update(m, (int16_t)(copies - 1));
-			for (c = 1; c < copies; c++) {
-				out_peer[n_out] = meta[j].peer->index;
-				out[n_out++] = m;
-			}
-			bx_stats_add(st, BX_STAT_CRITICAL_COPIES, copies - 1);
-		}
+		send_copies(w, st, &meta[j], seal[i], &b);
 	}
-	sent = send_burst(ports->underlay, w->txq, out, n_out);
-	for (i = 0; i < sent; i++) {
-		uint32_t len = rte_pktmbuf_pkt_len(out[i]);
-
-		bytes += len;
-		peer_count_tx(w, out_peer[i], len);
-	}
-	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
-	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
-	for (i = sent; i < n_out; i++)
-		drop_tx(st, BX_DROP_TX_PORT_FULL, out[i]);
+	tx_batch_send(w, st, &b, BX_STAT__COUNT);
 }
 
 /*
@@ -587,7 +987,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
  * for the kernel, or a drop reason for a broken IPv4/UDP frame.
  */
 static enum bx_drop_reason
-underlay_sort(const struct app_worker *w, struct rte_mbuf *m,
+underlay_sort(const struct app_worker *w, unsigned u, struct rte_mbuf *m,
 	      struct bx_wire_udp_view *v, bool *mesh)
 {
 	const uint8_t *frame = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -604,7 +1004,7 @@ underlay_sort(const struct app_worker *w, struct rte_mbuf *m,
 		return BX_DROP_NONE;
 	if (r != BX_DROP_NONE)
 		return r;
-	*mesh = v->dst_ip == w->cfg->underlay.address.addr &&
+	*mesh = v->dst_ip == w->ports->ul[u].ip &&
 		v->dst_port == rte_cpu_to_be_16(w->cfg->mesh_port) &&
 		v->payload_len > 0 && bx_wire_is_mesh(frame[v->payload_off]);
 	return BX_DROP_NONE;
@@ -705,6 +1105,7 @@ relay_unwrap(struct app_worker *w, struct bx_stats_lcore *st,
 		return false;
 	}
 	rte_pktmbuf_adj(m, (uint16_t)(v->payload_off + off));
+	MBUF_OUTER_OFF(m) = (uint32_t)(v->payload_off + off);
 	if (rte_pktmbuf_pkt_len(m) > v->payload_len - off)
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 					       (v->payload_len - off)));
@@ -739,23 +1140,25 @@ stun_in(struct app_worker *w, struct bx_stats_lcore *st, struct rte_mbuf *m,
 }
 
 /*
- * Receives a burst from underlay queue @q. Frames that are not mesh data
- * for us go up the exception TAP (this lcore's TX queue), broken ones are
- * dropped. Returns how many mesh data datagrams are left in dg[], each
- * mbuf trimmed to exactly the datagram (header, ciphertext, tag) and its
- * header valid; *@n_rx is how many frames arrived.
+ * Receives a burst from queue @q of underlay @u. Frames that are not mesh
+ * data for us go up that underlay's exception TAP (this lcore's TX queue),
+ * broken ones are dropped. Returns how many mesh data datagrams are left
+ * in dg[], each mbuf trimmed to exactly the datagram (header, ciphertext,
+ * tag), its header valid, the way back to the outer headers in
+ * MBUF_OUTER_OFF; *@n_rx is how many frames arrived.
  */
 static uint16_t
-underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
-	    struct rte_mbuf *dg[], uint16_t *n_rx)
+underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, unsigned u,
+	    uint16_t q, struct rte_mbuf *dg[], uint16_t *n_rx)
 {
 	const struct app_ports *ports = w->ports;
+	const struct app_ul *ul = &ports->ul[u];
 	const struct bx_relay_table *relay = NULL;
 	struct rte_mbuf *rx[APP_BURST], *exc[APP_BURST], *fwd[APP_BURST];
 	uint16_t n, i, n_exc = 0, n_dg = 0, n_fwd = 0, sent;
 	uint64_t bytes = 0, now_ms = 0;
 
-	n = rte_eth_rx_burst(ports->underlay, q, rx, APP_BURST);
+	n = rte_eth_rx_burst(ul->port, q, rx, APP_BURST);
 	*n_rx = n;
 	if (n == 0)
 		return 0;
@@ -763,7 +1166,8 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 		bytes += rte_pktmbuf_pkt_len(rx[i]);
 	bx_stats_add(st, BX_STAT_RX_PACKETS, n);
 	bx_stats_add(st, BX_STAT_RX_BYTES, bytes);
-	if (w->stunmux != NULL)
+	/* ICE runs on the primary underlay only. */
+	if (w->stunmux != NULL && u == 0)
 		now_ms = tsc_ms();
 	if (w->relay_table != NULL)
 		relay = __atomic_load_n(w->relay_table, __ATOMIC_ACQUIRE);
@@ -775,13 +1179,13 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 		enum bx_drop_reason r;
 		bool mesh;
 
-		r = underlay_sort(w, m, &v, &mesh);
+		r = underlay_sort(w, u, m, &v, &mesh);
 		if (r != BX_DROP_NONE) {
 			drop_rx(st, r, m);
 			continue;
 		}
 		if (!mesh) {
-			if (stun_in(w, st, m, now_ms))
+			if (u != 0 || stun_in(w, st, m, now_ms))
 				exc[n_exc++] = m;
 			continue;
 		}
@@ -801,6 +1205,7 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 			}
 			continue;
 		}
+		MBUF_OUTER_OFF(m) = v.payload_off;
 		if (info.type != BX_WIRE_DATA && info.type != BX_WIRE_PROBE) {
 			to_control(w, st, &info, m);
 			continue;
@@ -812,13 +1217,13 @@ underlay_rx(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q,
 		dg[n_dg++] = m;
 	}
 
-	sent = send_burst(ports->exception, w->txq, exc, n_exc);
+	sent = send_burst(ul->exception, w->txq, exc, n_exc);
 	bx_stats_add(st, BX_STAT_EXCEPTION_RX_PACKETS, sent);
 	for (i = sent; i < n_exc; i++)
 		drop_rx(st, BX_DROP_EXCEPTION_FULL, exc[i]);
 	if (n_fwd > 0) {
 		bytes = 0;
-		sent = send_burst(ports->underlay, w->txq, fwd, n_fwd);
+		sent = send_burst(ul->port, w->txq, fwd, n_fwd);
 		for (i = 0; i < sent; i++)
 			bytes += rte_pktmbuf_pkt_len(fwd[i]);
 		bx_stats_add(st, BX_STAT_RELAY_FORWARDED, sent);
@@ -879,25 +1284,15 @@ dup_reason(enum bx_drop_reason r, uint8_t flags)
 		       BX_DROP_DUPLICATE_COPY : r;
 }
 
-static inline uint64_t
-tsc_ns(const struct app_worker *w)
-{
-	return (uint64_t)((double)rte_rdtsc() * w->ns_per_tsc);
-}
-
-/* This lcore's probe state for @p, started over when the control lcore
- * says so (a new peer at the index, a severance). */
+/* This lcore's probe state for path @k of @p; all of @p's paths start
+ * over when the control lcore says so (a new peer at the index, a
+ * severance) or its path set changed (bond_sync). */
 static struct bx_probe_path *
-probe_path(struct app_worker *w, const struct bx_peer *p)
+probe_path(struct app_worker *w, struct bx_stats_lcore *st,
+	   const struct bx_peer *p, unsigned k)
 {
-	const struct app_safety_shared *sf = w->safety;
-	uint32_t gen = __atomic_load_n(&sf->probe_gen[p->index], __ATOMIC_ACQUIRE);
-
-	if (BX_UNLIKELY(w->probe_gen_seen[p->index] != gen)) {
-		bx_probe_init(&w->probe[p->index], &sf->probe_conf);
-		__atomic_store_n(&w->probe_gen_seen[p->index], gen, __ATOMIC_RELEASE);
-	}
-	return &w->probe[p->index];
+	bond_sync(w, st, p);
+	return &w->probe[p->index * w->paths->stride + k];
 }
 
 /*
@@ -907,19 +1302,22 @@ probe_path(struct app_worker *w, const struct bx_peer *p)
  */
 static bool
 probe_in(struct app_worker *w, struct bx_stats_lcore *st,
-	 const struct bx_peer *p, uint8_t flags, struct rte_mbuf *m,
-	 uint64_t now_ns)
+	 const struct bx_peer *p, uint8_t flags, uint8_t path_id,
+	 struct rte_mbuf *m, uint64_t now_ns)
 {
 	const uint8_t *body = rte_pktmbuf_mtod_offset(m, const uint8_t *,
 						      BX_WIRE_HDR_LEN);
 	size_t len = rte_pktmbuf_data_len(m) - BX_WIRE_HDR_LEN;
 	enum bx_drop_reason r;
 
-	/* Without the safety layer we send no probes, but we echo the
-	 * peers' (their monitor needs us to). */
+	/* Without probes of our own (no safety layer, no bonding) we
+	 * still echo the peers' (their monitor needs us to). An echo names
+	 * the path its probe measured, ours. */
 	if (flags & BX_WIRE_F_ECHO)
-		r = w->safety != NULL ?
-			    bx_probe_on_echo(probe_path(w, p), body, len, now_ns) :
+		r = w->paths != NULL && path_id < p->n_paths &&
+				    path_id < w->paths->stride ?
+			    bx_probe_on_echo(probe_path(w, st, p, path_id), body,
+					     len, now_ns) :
 			    BX_DROP_PROBE_UNKNOWN;
 	else
 		r = bx_probe_validate(body, len);
@@ -937,24 +1335,23 @@ probe_in(struct app_worker *w, struct bx_stats_lcore *st,
 
 /*
  * Seals the datagrams in pkts[] (each: header written but for its
- * counter, then the plaintext) for their peers along their paths and
- * sends them, counted under @stat. For probes and echoes: the control
- * lcore's keepalives aside, only the lcore that owns a peer sends to it,
- * so its counter is this lcore's to take.
+ * counter, then the plaintext) for their peers and sends them to @dest[],
+ * counted under @stat. For probes and echoes: the control lcore's
+ * keepalives aside, only the lcore that owns a peer sends to it, so its
+ * counter is this lcore's to take.
  */
 static void
 ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
-	    struct rte_mbuf *pkts[], const struct bx_peer *peers[], uint16_t n,
+	    struct rte_mbuf *pkts[], const struct bx_peer *peers[],
+	    const struct tx_dest dest[], uint8_t path[], uint16_t n,
 	    enum bx_stat_id stat)
 {
 	const struct bx_crypto_key *keys[APP_BURST];
-	const struct bx_peer *meta[APP_BURST];
+	uint16_t meta[APP_BURST];
 	struct rte_mbuf *seal[APP_BURST], *in[APP_BURST];
-	uint32_t out_peer[APP_BURST];
 	uint8_t cwhy[APP_BURST];
-	struct bx_wire_outer o;
-	uint16_t i, j, k = 0, good, sent;
-	uint64_t bytes = 0;
+	struct tx_batch b;
+	uint16_t i, j, k = 0, good;
 
 	for (i = 0; i < n; i++) {
 		struct bx_wire_hdr *h = rte_pktmbuf_mtod(pkts[i], struct bx_wire_hdr *);
@@ -974,7 +1371,7 @@ ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		h->rx_index = rte_cpu_to_be_32(s->tx_index);
 		h->counter = rte_cpu_to_be_64(c);
 		keys[k] = s->tx_key;
-		meta[k] = peers[i];
+		meta[k] = i;
 		seal[k++] = pkts[i];
 	}
 	if (k == 0)
@@ -983,52 +1380,66 @@ ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	good = bx_crypto_seal_burst(w->crypto, keys, seal, k, 0, cwhy);
 	for (i = good; i < k; i++)
 		drop_tx(st, (enum bx_drop_reason)cwhy[i], seal[i]);
-	memset(&o, 0, sizeof(o));
-	o.src_mac = w->ports->underlay_mac;
-	o.src_ip = w->cfg->underlay.address.addr;
-	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
-	for (i = 0, j = 0, n = 0; i < good; i++, j++) {
+	tx_batch_init(&b);
+	for (i = 0, j = 0; i < good; i++, j++) {
 		struct rte_mbuf *m = seal[i];
-		const struct bx_peer *p;
-		uint64_t nh;
+		const struct tx_dest *d;
+		enum bx_drop_reason r;
 
 		while (in[j] != m)
 			j++;
-		p = meta[j];
-		nh = __atomic_load_n(&w->nexthop[p->index], __ATOMIC_ACQUIRE);
-		if ((nh & APP_NH_VALID) == 0 || p->endpoint_ip == 0) {
-			drop_tx(st, BX_DROP_NO_PATH, m);
+		d = &dest[meta[j]];
+		r = outer_put(w, m, d);
+		if (r != BX_DROP_NONE) {
+			drop_tx(st, r, m);
 			continue;
 		}
-		if (p->relay_handle != 0) {
-			void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
+		tx_batch_add(&b, d->ul, m, peers[meta[j]]->index, path[meta[j]]);
+	}
+	tx_batch_send(w, st, &b, stat);
+}
 
-			if (rh == NULL) {
-				drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
-				continue;
-			}
-			bx_relay_forward_hdr(rh, p->relay_handle);
-		}
-		mac_unpack(nh, &o.dst_mac);
-		o.dst_ip = p->endpoint_ip;
-		o.dst_port = p->endpoint_port;
-		if (bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY) != 0) {
-			drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
-			continue;
-		}
-		out_peer[n] = p->index;
-		seal[n++] = m;
-	}
-	sent = send_burst(w->ports->underlay, w->txq, seal, n);
-	for (i = 0; i < sent; i++) {
-		bytes += rte_pktmbuf_pkt_len(seal[i]);
-		peer_count_tx(w, out_peer[i], rte_pktmbuf_pkt_len(seal[i]));
-	}
-	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
-	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
-	bx_stats_add(st, stat, sent);
-	for (i = sent; i < n; i++)
-		drop_tx(st, BX_DROP_TX_PORT_FULL, seal[i]);
+/*
+ * Where an echo of the probe @m (from @p) goes: back the way the probe
+ * came -- the underlay it arrived on, to its outer source address and
+ * MAC -- when @p has several paths (each probe measures its own pair);
+ * else along the peer's one path (which may be a relay).
+ */
+static bool
+echo_dest(const struct app_worker *w, const struct bx_peer *p,
+	  const struct rte_mbuf *m, struct tx_dest *d, uint8_t *path)
+{
+	const uint8_t *frame;
+	const struct rte_ipv4_hdr *ih;
+	const struct rte_udp_hdr *uh;
+	struct rte_ether_addr mac;
+	uint32_t off = MBUF_OUTER_OFF(m);
+	unsigned u;
+
+	*path = 0;
+	if (p->n_paths <= 1)
+		return path_dest(w, p, 0, d);
+	if (off < ETH_LEN + IPV4_MIN_LEN + sizeof(*uh) || off > rte_pktmbuf_headroom(m))
+		return false;
+	frame = rte_pktmbuf_mtod_offset(m, const uint8_t *, -(int32_t)off);
+	ih = (const struct rte_ipv4_hdr *)(frame + ETH_LEN);
+	uh = (const struct rte_udp_hdr *)(frame + ETH_LEN + rte_ipv4_hdr_len(ih));
+	memcpy(&mac, frame + RTE_ETHER_ADDR_LEN, sizeof(mac));
+	d->nh = APP_NH_VALID | mac_pack(&mac);
+	d->ip = ih->src_addr;
+	d->port = uh->src_port;
+	d->relay_handle = 0;
+	d->ul = 0;
+	for (u = 0; u < w->ports->n_ul; u++)
+		if (w->ports->ul[u].port == m->port)
+			d->ul = u;
+	/* Counted against our path of that pair, if we have it. */
+	*path = 0;
+	for (u = 0; u < p->n_paths; u++)
+		if (p->paths[u].ul == d->ul && p->paths[u].ip == d->ip &&
+		    p->paths[u].port == d->port)
+			*path = (uint8_t)u;
+	return true;
 }
 
 /* Our echoes of the peers' probes: the same body back, flagged. */
@@ -1037,6 +1448,8 @@ echo_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
 {
 	const struct bx_peer *peers[APP_BURST];
+	struct tx_dest dest[APP_BURST];
+	uint8_t path[APP_BURST];
 	uint16_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
@@ -1049,11 +1462,91 @@ echo_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_tx(st, BX_DROP_NO_SESSION, pkts[i]);
 			continue;
 		}
+		if (!echo_dest(w, p, pkts[i], &dest[k], &path[k])) {
+			drop_tx(st, BX_DROP_NO_PATH, pkts[i]);
+			continue;
+		}
 		h->flags = BX_WIRE_F_ECHO;
 		peers[k] = p;
 		pkts[k++] = pkts[i];
 	}
-	ctl_seal_tx(w, st, pkts, peers, k, BX_STAT_PROBE_ECHO_TX);
+	ctl_seal_tx(w, st, pkts, peers, dest, path, k, BX_STAT_PROBE_ECHO_TX);
+}
+
+/*
+ * An underlay lost or regained carrier: every bonded peer's paths on a
+ * lost one are down at once, before the next packet is scheduled (one
+ * regained comes back through its probes).
+ */
+static void
+links_changed(struct app_worker *w, struct bx_stats_lcore *st,
+	      const struct bx_peer_table *t, uint32_t up)
+{
+	uint32_t idx, cap = bx_peer_table_capacity(t);
+	uint64_t now_ns = tsc_ns(w);
+	unsigned k;
+
+	for (idx = 0; idx < cap && idx < w->n_slots; idx++) {
+		const struct bx_peer *p = bx_peer_table_at(t, idx);
+		struct app_bond_peer *bp;
+
+		if (p == NULL || p->n_paths < 2 || !owns_peer(w, p))
+			continue;
+		bp = bond_sync(w, st, p);
+		for (k = 0; k < p->n_paths; k++)
+			if (((up >> p->paths[k].ul) & 1u) == 0)
+				bx_bond_link_down(&bp->bond, k, now_ns);
+	}
+}
+
+/* Probes in @pkts to send to their paths. */
+struct probe_batch {
+	struct rte_mbuf *pkts[APP_BURST];
+	const struct bx_peer *peers[APP_BURST];
+	struct tx_dest dest[APP_BURST];
+	uint8_t path[APP_BURST];
+	uint16_t n;
+};
+
+/* Path @k of @p: its lost probes counted, and a probe if one is due. */
+static void
+probe_one(struct app_worker *w, struct bx_stats_lcore *st,
+	  const struct bx_peer *p, unsigned k, uint64_t now_ns,
+	  struct probe_batch *b)
+{
+	struct bx_probe_path *pp = probe_path(w, st, p, k);
+	struct bx_wire_info info;
+	struct rte_mbuf *m;
+	uint8_t *d;
+
+	bx_probe_tick(pp, now_ns);
+	if (!bx_probe_due(pp, now_ns))
+		return;
+	/* No next hop (yet): nothing can go, and nothing is lost. */
+	if (!path_dest(w, p, k, &b->dest[b->n]))
+		return;
+	m = rte_pktmbuf_alloc(w->ports->pool);
+	d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, BX_WIRE_HDR_LEN +
+						      BX_PROBE_BODY_LEN) : NULL;
+	if (d == NULL) {
+		rte_pktmbuf_free(m);
+		bx_stats_tx_drop(st, BX_DROP_NO_MBUF, 1);
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	info.type = BX_WIRE_PROBE;
+	info.lane = BX_LANE_CRITICAL;
+	info.path_id = (uint8_t)k;
+	bx_wire_encode(d, &info);
+	bx_probe_next(pp, now_ns, d + BX_WIRE_HDR_LEN);
+	b->peers[b->n] = p;
+	b->path[b->n] = (uint8_t)k;
+	b->pkts[b->n++] = m;
+	if (b->n == APP_BURST) {
+		ctl_seal_tx(w, st, b->pkts, b->peers, b->dest, b->path, b->n,
+			    BX_STAT_PROBE_TX);
+		b->n = 0;
+	}
 }
 
 /*
@@ -1064,70 +1557,254 @@ static void
 probe_scan(struct app_worker *w, struct bx_stats_lcore *st,
 	   const struct bx_peer_table *t)
 {
-	const struct app_safety_shared *sf = w->safety;
-	struct rte_mbuf *pkts[APP_BURST];
-	const struct bx_peer *peers[APP_BURST];
+	const struct app_paths_shared *ps = w->paths;
+	struct probe_batch b;
 	uint64_t tsc = rte_rdtsc(), now_ns;
-	uint32_t idx, cap = bx_peer_table_capacity(t);
-	uint16_t n = 0;
+	uint32_t idx, cap = bx_peer_table_capacity(t), up;
+	unsigned k;
 
+	up = __atomic_load_n(&ps->ul_up, __ATOMIC_ACQUIRE);
+	if (BX_UNLIKELY(up != w->ul_up_seen) && w->bpeer != NULL)
+		links_changed(w, st, t, up);
+	w->ul_up_seen = up;
 	if (tsc < w->next_probe_tsc)
 		return;
-	/* A tenth of the interval: probes go out at most that late. */
-	w->next_probe_tsc = tsc + sf->probe_interval_tsc / 10u;
+	/* A tenth of the interval: probes go out at most that late, and a
+	 * bonded peer's paths are judged as often. */
+	w->next_probe_tsc = tsc + ps->probe_interval_tsc / 10u;
 	now_ns = tsc_ns(w);
+	b.n = 0;
 	for (idx = 0; idx < cap && idx < w->n_slots; idx++) {
 		const struct bx_peer *p = bx_peer_table_at(t, idx);
-		struct bx_probe_path *pp;
-		struct bx_wire_info info;
-		struct rte_mbuf *m;
-		uint8_t *d;
+		struct app_bond_peer *bp;
 
 		if (p == NULL || !owns_peer(w, p) || send_session(p) == NULL)
 			continue;
-		pp = probe_path(w, p);
-		bx_probe_tick(pp, now_ns);
-		if (!bx_probe_due(pp, now_ns))
-			continue;
-		m = rte_pktmbuf_alloc(w->ports->pool);
-		d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, BX_WIRE_HDR_LEN +
-							      BX_PROBE_BODY_LEN) : NULL;
-		if (d == NULL) {
-			rte_pktmbuf_free(m);
-			bx_stats_tx_drop(st, BX_DROP_CTL_TX_FULL, 1);
-			continue;
-		}
-		memset(&info, 0, sizeof(info));
-		info.type = BX_WIRE_PROBE;
-		info.lane = BX_LANE_CRITICAL;
-		bx_wire_encode(d, &info);
-		bx_probe_next(pp, now_ns, d + BX_WIRE_HDR_LEN);
-		peers[n] = p;
-		pkts[n++] = m;
-		if (n == APP_BURST) {
-			ctl_seal_tx(w, st, pkts, peers, n, BX_STAT_PROBE_TX);
-			n = 0;
+		for (k = 0; k < p->n_paths && k < ps->stride; k++)
+			probe_one(w, st, p, k, now_ns, &b);
+		bp = w->bpeer != NULL && p->n_paths > 1 ? bond_sync(w, st, p) : NULL;
+		if (bp != NULL)
+			bond_tick(w, st, p, bp, up, now_ns);
+	}
+	ctl_seal_tx(w, st, b.pkts, b.peers, b.dest, b.path, b.n, BX_STAT_PROBE_TX);
+}
+
+/* Frames for the inner port (delivered packets, a gateway's ARP
+ * requests), sent whenever a batch fills and at the end. */
+struct inner_batch {
+	struct rte_mbuf *out[APP_BURST];
+	struct rte_mbuf *ask[APP_BURST];
+	uint16_t n_out, n_ask;
+};
+
+static void
+inner_flush(struct app_worker *w, struct bx_stats_lcore *st,
+	    struct inner_batch *ib)
+{
+	const struct app_ports *ports = w->ports;
+	uint16_t i, sent;
+
+	sent = send_burst(ports->inner, w->txq, ib->out, ib->n_out);
+	bx_stats_add(st, BX_STAT_INNER_TX_PACKETS, sent);
+	for (i = sent; i < ib->n_out; i++)
+		drop_rx(st, BX_DROP_TX_PORT_FULL, ib->out[i]);
+	/* The packets behind these requests are counted as no_path already. */
+	sent = send_burst(ports->inner, w->txq, ib->ask, ib->n_ask);
+	bx_stats_add(st, BX_STAT_ARP_REQUESTS, sent);
+	if (sent < ib->n_ask)
+		rte_pktmbuf_free_bulk(&ib->ask[sent], ib->n_ask - sent);
+	ib->n_out = ib->n_ask = 0;
+}
+
+/*
+ * An opened, checked inner IPv4 packet (@m starts at its IP header) goes
+ * to the inner port: the kernel's TAP, or a gateway's LAN host (whose MAC
+ * it may have to ask for first).
+ */
+static void
+inner_deliver(struct app_worker *w, struct bx_stats_lcore *st,
+	      struct rte_mbuf *m, uint64_t now, struct inner_batch *ib)
+{
+	const struct app_ports *ports = w->ports;
+	const struct rte_ipv4_hdr *ih = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	struct rte_ether_hdr *eh;
+	uint64_t lan_mac = 0;
+
+	if (ports->gateway) {
+		lan_mac = lan_lookup(w, ih->dst_addr, now);
+		if ((lan_mac & APP_NH_VALID) == 0) {
+			bx_stats_rx_drop(st, BX_DROP_NO_PATH, 1);
+			if (lan_mac == LAN_ASK) {
+				lan_arp_request(w, m, ih->dst_addr);
+				ib->ask[ib->n_ask++] = m;
+			} else {
+				rte_pktmbuf_free(m);
+			}
+			goto out;
 		}
 	}
-	ctl_seal_tx(w, st, pkts, peers, n, BX_STAT_PROBE_TX);
+	eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, ETH_LEN);
+	if (eh == NULL) {
+		drop_rx(st, BX_DROP_CRYPTO_NO_ROOM, m);
+		return;
+	}
+	if (ports->gateway) {
+		mac_unpack(lan_mac, &eh->dst_addr);
+		eh->src_addr = ports->inner_mac;
+	} else {
+		eh->dst_addr = ports->inner_kernel_mac;
+		eh->src_addr = proxy_mac;
+	}
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	ib->out[ib->n_out++] = m;
+out:
+	if (ib->n_out == APP_BURST || ib->n_ask == APP_BURST)
+		inner_flush(w, st, ib);
+}
+
+/* Releases from a reorder buffer go on to the inner port, in order. */
+static void
+reorder_deliver(struct app_worker *w, struct bx_stats_lcore *st, unsigned n,
+		uint64_t now, struct inner_batch *ib)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		inner_deliver(w, st, (struct rte_mbuf *)w->reo_out[i], now, ib);
+}
+
+/* The stats learn what a reorder buffer did since they last looked. */
+static void
+reorder_count(struct bx_stats_lcore *st, struct app_reorder_slot *rs)
+{
+	struct bx_reorder_stats now;
+
+	bx_reorder_get_stats(rs->r, &now);
+	bx_stats_add(st, BX_STAT_REORDER_HELD, now.held - rs->seen.held);
+	bx_stats_add(st, BX_STAT_REORDER_LATE, now.late - rs->seen.late);
+	bx_stats_add(st, BX_STAT_REORDER_TIMEOUTS, now.timeouts - rs->seen.timeouts);
+	bx_stats_add(st, BX_STAT_REORDER_FORCED, now.forced - rs->seen.forced);
+	rs->seen = now;
+}
+
+/* The reorder buffer of lane @lane of the peer at @idx, taken from the
+ * pool on first use; NULL when the pool is spent (delivered unordered). */
+static struct app_reorder_slot *
+reorder_of(struct app_worker *w, struct app_bond_peer *bp, uint32_t idx,
+	   unsigned lane)
+{
+	struct app_reorder_slot *rs;
+	unsigned i;
+
+	if (bp->reorder[lane] >= 0)
+		return &w->reo[bp->reorder[lane]];
+	for (i = 0; i < APP_REORDER_BUFFERS; i++) {
+		rs = &w->reo[i];
+		if (rs->peer != UINT32_MAX)
+			continue;
+		bx_reorder_init(rs->r, w->reo_slots, bx_bond_reorder_timeout_ns(&bp->bond));
+		memset(&rs->seen, 0, sizeof(rs->seen));
+		rs->peer = idx;
+		rs->lane = (uint8_t)lane;
+		bp->reorder[lane] = (int8_t)i;
+		return rs;
+	}
+	return NULL;
+}
+
+/*
+ * A striped lane's packet with lane sequence @seq: through the peer's
+ * reorder buffer for the lane (bonding.reorder), else straight on.
+ */
+static void
+reorder_push(struct app_worker *w, struct bx_stats_lcore *st,
+	     const struct bx_peer *p, unsigned lane, uint32_t seq,
+	     struct rte_mbuf *m, uint64_t now, uint64_t now_ns,
+	     struct inner_batch *ib)
+{
+	struct app_bond_peer *bp = w->bpeer != NULL ? bond_sync(w, st, p) : NULL;
+	struct app_reorder_slot *rs;
+	unsigned n = 0;
+
+	if (bp == NULL || !w->paths->reorder || lane >= BX_LANE_COUNT ||
+	    (rs = reorder_of(w, bp, p->index, lane)) == NULL) {
+		inner_deliver(w, st, m, now, ib);
+		return;
+	}
+	if (bx_reorder_push(rs->r, seq, m, now_ns, w->reo_out, w->reo_slots,
+			    &n) == BX_REORDER_DUPLICATE) {
+		drop_rx(st, BX_DROP_REORDER_DUPLICATE, m);
+		return;
+	}
+	reorder_deliver(w, st, n, now, ib);
+}
+
+/*
+ * Every pass: reorder buffers whose head gap timed out release what
+ * waits behind it (one lost packet never stalls a flow for longer).
+ */
+static void
+reorder_scan(struct app_worker *w, struct bx_stats_lcore *st)
+{
+	struct inner_batch ib;
+	uint64_t now_ns = 0, now = w->lan != NULL ? rte_rdtsc() : 0;
+	unsigned i, n;
+
+	ib.n_out = ib.n_ask = 0;
+	for (i = 0; i < APP_REORDER_BUFFERS; i++) {
+		struct app_reorder_slot *rs = &w->reo[i];
+		uint64_t deadline;
+
+		if (rs->peer == UINT32_MAX)
+			continue;
+		deadline = bx_reorder_next_deadline(rs->r);
+		if (deadline != BX_REORDER_NO_DEADLINE) {
+			if (now_ns == 0)
+				now_ns = tsc_ns(w);
+			if (now_ns >= deadline) {
+				n = bx_reorder_pop(rs->r, now_ns, w->reo_out,
+						   w->reo_slots);
+				reorder_deliver(w, st, n, now, &ib);
+			}
+		}
+		reorder_count(st, rs);
+	}
+	inner_flush(w, st, &ib);
+}
+
+/* At exit: whatever waits in a reorder buffer is freed (the pool goes). */
+static void
+reorder_release_all(struct app_worker *w, struct bx_stats_lcore *st)
+{
+	unsigned i, n;
+
+	for (i = 0; i < APP_REORDER_BUFFERS; i++) {
+		if (w->reo[i].r == NULL || w->reo[i].peer == UINT32_MAX)
+			continue;
+		n = bx_reorder_flush(w->reo[i].r, w->reo_out, w->reo_slots);
+		bx_stats_rx_drop(st, BX_DROP_SHUTDOWN, n);
+		rte_pktmbuf_free_bulk((struct rte_mbuf **)w->reo_out, n);
+		w->reo[i].peer = UINT32_MAX;
+	}
 }
 
 /*
  * Mesh data datagrams (as underlay_rx leaves them) -> replay pre-check ->
- * open -> replay commit -> source check -> inner TAP (this lcore's queue).
+ * open -> replay commit -> source check -> inner TAP (this lcore's queue),
+ * a striped lane's through its reorder buffer.
  */
 static void
 open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct bx_peer_table *t, struct rte_mbuf *pkts[], uint16_t n)
 {
-	const struct app_ports *ports = w->ports;
-	struct rte_mbuf *open[APP_BURST], *open_in[APP_BURST], *out[APP_BURST];
-	struct rte_mbuf *ask[APP_BURST], *echo[APP_BURST];
+	struct rte_mbuf *open[APP_BURST], *open_in[APP_BURST];
+	struct rte_mbuf *echo[APP_BURST];
 	const struct bx_crypto_key *keys[APP_BURST];
 	struct rx_meta meta[APP_BURST];
+	struct inner_batch ib;
 	uint8_t cwhy[APP_BURST];
-	uint16_t i, j, n_open = 0, n_out = 0, n_ask = 0, n_echo = 0, good, sent;
-	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, lan_mac = 0, now_ns = 0;
+	uint16_t i, j, n_open = 0, n_echo = 0, good;
+	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, now_ns = 0;
 	bool block = false;
 
 	for (i = 0; i < n; i++) {
@@ -1166,25 +1843,28 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		meta[n_open].counter = counter;
 		meta[n_open].type = h->tag_ver_type & BX_WIRE_TYPE_MASK;
 		meta[n_open].flags = h->flags;
+		meta[n_open].path_id = h->path_id;
+		meta[n_open].lane = h->lane;
 		open[n_open++] = m;
 	}
 	if (n_open == 0)
 		return;
-	if (w->safety != NULL) {
+	if (w->safety != NULL)
 		block = __atomic_load_n(&w->safety->block, __ATOMIC_RELAXED) != 0;
+	if (w->paths != NULL)
 		now_ns = tsc_ns(w);
-	}
 
 	memcpy(open_in, open, n_open * sizeof(open[0]));
 	good = bx_crypto_open_burst(w->crypto, keys, open, n_open, 0, cwhy);
 	for (i = good; i < n_open; i++)
 		drop_rx(st, (enum bx_drop_reason)cwhy[i], open[i]);
 
+	ib.n_out = ib.n_ask = 0;
 	for (i = 0, j = 0; i < good; i++, j++) {
 		struct rte_mbuf *m = open[i];
 		const struct rte_ipv4_hdr *ih;
-		struct rte_ether_hdr *eh;
 		enum bx_drop_reason r;
+		uint32_t seq = 0;
 
 		while (open_in[j] != m)
 			j++;
@@ -1200,7 +1880,8 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		/* Authentic: what the peer sent us, delivered or not. */
 		peer_count_rx(w, meta[j].peer->index, rte_pktmbuf_pkt_len(m));
 		if (meta[j].type == BX_WIRE_PROBE) {
-			if (probe_in(w, st, meta[j].peer, meta[j].flags, m, now_ns))
+			if (probe_in(w, st, meta[j].peer, meta[j].flags,
+				     meta[j].path_id, m, now_ns))
 				echo[n_echo++] = m;
 			continue;
 		}
@@ -1213,6 +1894,17 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		if (block) {
 			drop_rx(st, BX_DROP_SAFETY_BLOCKED, m);
 			continue;
+		}
+		if (meta[j].flags & BX_WIRE_F_SEQ) {
+			rte_be32_t v;
+
+			if (rte_pktmbuf_data_len(m) < BX_WIRE_SEQ_LEN + IPV4_MIN_LEN) {
+				drop_rx(st, BX_DROP_CLASSIFY_TRUNCATED, m);
+				continue;
+			}
+			memcpy(&v, rte_pktmbuf_mtod(m, const void *), sizeof(v));
+			seq = rte_be_to_cpu_32(v);
+			rte_pktmbuf_adj(m, BX_WIRE_SEQ_LEN);
 		}
 		if (rte_pktmbuf_data_len(m) < IPV4_MIN_LEN) {
 			drop_rx(st, BX_DROP_CLASSIFY_TRUNCATED, m);
@@ -1227,43 +1919,13 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_rx(st, BX_DROP_SRC_NOT_ALLOWED, m);
 			continue;
 		}
-		if (ports->gateway) {
-			lan_mac = lan_lookup(w, ih->dst_addr, now);
-			if ((lan_mac & APP_NH_VALID) == 0) {
-				bx_stats_rx_drop(st, BX_DROP_NO_PATH, 1);
-				if (lan_mac == LAN_ASK) {
-					lan_arp_request(w, m, ih->dst_addr);
-					ask[n_ask++] = m;
-				} else {
-					rte_pktmbuf_free(m);
-				}
-				continue;
-			}
-		}
-		eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, ETH_LEN);
-		if (eh == NULL) {
-			drop_rx(st, BX_DROP_CRYPTO_NO_ROOM, m);
-			continue;
-		}
-		if (ports->gateway) {
-			mac_unpack(lan_mac, &eh->dst_addr);
-			eh->src_addr = ports->inner_mac;
-		} else {
-			eh->dst_addr = ports->inner_kernel_mac;
-			eh->src_addr = proxy_mac;
-		}
-		eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-		out[n_out++] = m;
+		if (meta[j].flags & BX_WIRE_F_SEQ)
+			reorder_push(w, st, meta[j].peer, meta[j].lane, seq, m, now,
+				     now_ns, &ib);
+		else
+			inner_deliver(w, st, m, now, &ib);
 	}
-	sent = send_burst(ports->inner, w->txq, out, n_out);
-	bx_stats_add(st, BX_STAT_INNER_TX_PACKETS, sent);
-	for (i = sent; i < n_out; i++)
-		drop_rx(st, BX_DROP_TX_PORT_FULL, out[i]);
-	/* The packets behind these requests are counted as no_path already. */
-	sent = send_burst(ports->inner, w->txq, ask, n_ask);
-	bx_stats_add(st, BX_STAT_ARP_REQUESTS, sent);
-	if (sent < n_ask)
-		rte_pktmbuf_free_bulk(&ask[sent], n_ask - sent);
+	inner_flush(w, st, &ib);
 	if (n_echo > 0)
 		echo_tx(w, st, t, echo, n_echo);
 }
@@ -1298,47 +1960,48 @@ stun_out(struct app_worker *w, struct bx_stats_lcore *st,
 	return kept;
 }
 
-/* What the kernel sends on exception queue @q goes out (an ICE agent's
- * STUN from the mesh port). */
+/* What the kernel sends on exception queue @q of underlay @u goes out
+ * there (an ICE agent's STUN from the mesh port). */
 static uint16_t
-exception_down(struct app_worker *w, struct bx_stats_lcore *st, uint16_t q)
+exception_down(struct app_worker *w, struct bx_stats_lcore *st, unsigned u,
+	       uint16_t q)
 {
+	const struct app_ul *ul = &w->ports->ul[u];
 	struct rte_mbuf *pkts[APP_BURST];
 	uint16_t got, n, i, sent;
 
-	got = n = rte_eth_rx_burst(w->ports->exception, q, pkts, APP_BURST);
+	got = n = rte_eth_rx_burst(ul->exception, q, pkts, APP_BURST);
 	if (n == 0)
 		return 0;
 	/* An ICE agent's STUN leaves from the mesh port, as the fast path's
 	 * datagrams do: one 5-tuple per node on the wire. */
-	if (w->stunmux != NULL)
+	if (w->stunmux != NULL && u == 0)
 		n = stun_out(w, st, pkts, n);
-	sent = send_burst(w->ports->underlay, w->txq, pkts, n);
+	sent = send_burst(ul->port, w->txq, pkts, n);
 	bx_stats_add(st, BX_STAT_EXCEPTION_TX_PACKETS, sent);
 	for (i = sent; i < n; i++)
 		drop_tx(st, BX_DROP_TX_PORT_FULL, pkts[i]);
 	return got;
 }
 
-/* Frames the control lcore made (handshakes, keepalives) go out. */
+/* Frames the control lcore made (handshakes, keepalives) go out on the
+ * underlay whose address is their source. */
 static void
 control_down(struct app_worker *w, struct bx_stats_lcore *st)
 {
 	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, i, sent;
-	uint64_t bytes = 0;
+	struct tx_batch b;
+	uint16_t n, i;
 
 	n = (uint16_t)rte_ring_sc_dequeue_burst(w->ctl_tx, (void **)pkts,
 						APP_BURST, NULL);
 	if (n == 0)
 		return;
-	sent = send_burst(w->ports->underlay, w->txq, pkts, n);
-	for (i = 0; i < sent; i++)
-		bytes += rte_pktmbuf_pkt_len(pkts[i]);
-	bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
-	bx_stats_add(st, BX_STAT_TX_BYTES, bytes);
-	for (i = sent; i < n; i++)
-		drop_tx(st, BX_DROP_TX_PORT_FULL, pkts[i]);
+	tx_batch_init(&b);
+	for (i = 0; i < n; i++)
+		tx_batch_add(&b, frame_ul(w->ports, pkts[i]), pkts[i],
+			     TX_NO_PEER, 0);
+	tx_batch_send(w, st, &b, BX_STAT__COUNT);
 }
 
 /* One pass of the run-to-completion worker; returns frames received. */
@@ -1348,18 +2011,24 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 {
 	struct rte_mbuf *pkts[APP_BURST];
 	uint16_t n, n_rx;
-	unsigned got;
+	unsigned got, u;
 
 	n = inner_rx(w, st, 0, pkts, &n_rx);
 	seal_tx(w, st, t, pkts, n);
 	got = n_rx;
-	n = underlay_rx(w, st, 0, pkts, &n_rx);
-	open_tx(w, st, t, pkts, n);
-	got += n_rx;
+	for (u = 0; u < w->ports->n_ul; u++) {
+		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+		open_tx(w, st, t, pkts, n);
+		got += n_rx;
+	}
 	control_down(w, st);
-	if (w->safety != NULL)
+	if (w->paths != NULL)
 		probe_scan(w, st, t);
-	return got + exception_down(w, st, 0);
+	if (w->bpeer != NULL)
+		reorder_scan(w, st);
+	for (u = 0; u < w->ports->n_ul; u++)
+		got += exception_down(w, st, u, 0);
+	return got;
 }
 
 /* Egress packets of one RX burst, grouped by crypto worker and lane. */
@@ -1460,17 +2129,19 @@ rx_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	const struct bx_peer_table *t)
 {
 	struct rte_mbuf *pkts[APP_BURST];
-	unsigned got = 0;
+	unsigned got = 0, u;
 	uint16_t q, n, n_rx;
 
 	for (q = 0; q < w->ports->n_queues; q++) {
 		n = inner_rx(w, st, q, pkts, &n_rx);
 		dispatch_egress(w, st, t, pkts, n);
 		got += n_rx;
-		n = underlay_rx(w, st, q, pkts, &n_rx);
-		dispatch_ingress(w, st, t, pkts, n);
-		got += n_rx;
-		got += exception_down(w, st, q);
+		for (u = 0; u < w->ports->n_ul; u++) {
+			n = underlay_rx(w, st, u, q, pkts, &n_rx);
+			dispatch_ingress(w, st, t, pkts, n);
+			got += n_rx;
+			got += exception_down(w, st, u, q);
+		}
 	}
 	control_down(w, st);
 	return got;
@@ -1491,8 +2162,10 @@ crypto_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	n = (uint16_t)rte_ring_sc_dequeue_burst(w->ingress, (void **)pkts,
 						APP_BURST, NULL);
 	open_tx(w, st, t, pkts, n);
-	if (w->safety != NULL)
+	if (w->paths != NULL)
 		probe_scan(w, st, t);
+	if (w->bpeer != NULL)
+		reorder_scan(w, st);
 	return got + n;
 }
 
@@ -1533,6 +2206,8 @@ worker_run(struct app_worker *w)
 		if (got == 0 && idle_us > 0)
 			rte_delay_us_sleep(idle_us);
 	}
+	if (w->bpeer != NULL)
+		reorder_release_all(w, st);
 	rte_rcu_qsbr_thread_offline(w->qsbr, lcore);
 	rte_rcu_qsbr_thread_unregister(w->qsbr, lcore);
 	return 0;

@@ -105,7 +105,12 @@
 	/* copy of a Critical packet already delivered; an intent's limit */  \
 	X(SAFETY_BLOCKED, "safety_blocked")                                   \
 	X(DUPLICATE_COPY, "duplicate_copy")                                   \
-	X(INTENT_THROTTLED, "intent_throttled")
+	X(INTENT_THROTTLED, "intent_throttled")                               \
+	/* bonding (app): no mbuf for a path's copy or a probe; a datagram */ \
+	/* already waiting in a reorder buffer; a reorder buffer given up */  \
+	X(NO_MBUF, "no_mbuf")                                                 \
+	X(REORDER_DUPLICATE, "reorder_duplicate")                             \
+	X(REORDER_FLUSHED, "reorder_flushed")
 
 enum bx_drop_reason {
 	BX_DROP_NONE = 0,

@@ -375,7 +375,8 @@ record_build(struct bx_peer *rec, const struct bx_peer_conf *conf)
 
 	if (conf == NULL || !bx_peer_id_valid(conf->id) || conf->vip == 0 ||
 	    conf->n_prefixes > BX_PEER_MAX_PREFIXES ||
-	    (conf->n_prefixes > 0 && conf->prefixes == NULL))
+	    (conf->n_prefixes > 0 && conf->prefixes == NULL) ||
+	    conf->n_paths > BX_PEER_MAX_PATHS)
 		return -EINVAL;
 
 	memset(rec, 0, sizeof(*rec));
@@ -384,6 +385,15 @@ record_build(struct bx_peer *rec, const struct bx_peer_conf *conf)
 	rec->endpoint_ip = conf->endpoint_ip;
 	rec->endpoint_port = conf->endpoint_port;
 	rec->relay_handle = conf->relay_handle;
+	if (conf->n_paths == 0) {
+		rec->n_paths = 1;
+		rec->paths[0].ip = conf->endpoint_ip;
+		rec->paths[0].port = conf->endpoint_port;
+	} else {
+		rec->n_paths = (uint8_t)conf->n_paths;
+		memcpy(rec->paths, conf->paths, conf->n_paths * sizeof(conf->paths[0]));
+	}
+	memcpy(rec->lane_mode, conf->lane_mode, sizeof(rec->lane_mode));
 	vip.addr = conf->vip;
 	vip.len = 32;
 	rec->allowed[0] = vip;

@@ -83,6 +83,10 @@
 /* Slot convention: senders use CURRENT; receivers accept both. */
 #define BX_PEER_SESSION_CURRENT 0u
 #define BX_PEER_SESSION_PREVIOUS 1u
+/* Paths to one peer (multi-path bonding): our underlay x its endpoint. */
+#define BX_PEER_MAX_PATHS 4u
+/* Lanes a record keeps a bonding mode for (enum bx_wire_lane's count). */
+#define BX_PEER_LANES 3u
 /* Registry size limit: keeps tables (and rte_lpm's 24-bit next hop) in range. */
 #define BX_PEER_MAX_PEERS (1u << 20)
 /* Rules longer than /24 each may need one 1 KiB rte_lpm tbl8 group. */
@@ -91,6 +95,13 @@
 struct bx_peer_prefix {
 	rte_be32_t addr; /* host bits must be zero */
 	uint8_t len;     /* 1..32 */
+};
+
+/* One path: which local underlay (its index) to which peer endpoint. */
+struct bx_peer_path {
+	rte_be32_t ip;
+	rte_be16_t port;
+	uint8_t ul;
 };
 
 struct bx_peer_session {
@@ -108,6 +119,12 @@ struct bx_peer {
 	/* Not 0: the endpoint is a relay, and datagrams for the peer go to
 	 * it wrapped for this handle (lib/relay). */
 	uint64_t relay_handle;
+	/* Paths (paths[0] is endpoint_ip:endpoint_port on underlay 0 when
+	 * the conf gave none) and the bonding mode of each lane, opaque here:
+	 * the fast path's scheduler reads them. */
+	uint8_t n_paths;
+	struct bx_peer_path paths[BX_PEER_MAX_PATHS];
+	uint8_t lane_mode[BX_PEER_LANES];
 	uint8_t n_allowed;
 	/* allowed[0] is vip/32, then the configured prefixes in order. */
 	struct bx_peer_prefix allowed[BX_PEER_MAX_RULES];
@@ -121,6 +138,11 @@ struct bx_peer_conf {
 	rte_be32_t endpoint_ip;
 	rte_be16_t endpoint_port;
 	uint64_t relay_handle;    /* 0: direct */
+	/* 0: one path, {endpoint, underlay 0}; else paths[0..n_paths), and
+	 * endpoint_* should equal paths[0]. At most BX_PEER_MAX_PATHS. */
+	unsigned int n_paths;
+	struct bx_peer_path paths[BX_PEER_MAX_PATHS];
+	uint8_t lane_mode[BX_PEER_LANES];
 	unsigned int n_prefixes;  /* <= BX_PEER_MAX_PREFIXES */
 	const struct bx_peer_prefix *prefixes; /* vip/32 may be listed too */
 };

@@ -101,7 +101,28 @@
 	X(SAFETY_SEVERANCES, "safety_severances",                             \
 	  "SafetySeverance events: every tunnel torn down")                   \
 	X(SAFETY_RECOVERIES, "safety_recoveries",                             \
-	  "recoveries from a severance (traffic flows again)")
+	  "recoveries from a severance (traffic flows again)")                \
+	X(PATH_COPIES, "path_copies",                                         \
+	  "copies of a datagram sent on another path than its first "        \
+	  "(REDUNDANT lanes, PREFERRED while its path misses probes)")       \
+	X(PREFERRED_SWITCHES, "preferred_switches",                           \
+	  "changes of a bonded peer's preferred path")                       \
+	X(STRIPE_EXCLUDED, "stripe_excluded",                                 \
+	  "paths taken out of a stripe set (lossy, slow or dead)")           \
+	X(PATH_DOWN, "path_down",                                             \
+	  "paths found down (missed probes or lost carrier)")                \
+	X(PATH_UP, "path_up",                                                 \
+	  "paths back up after being down")                                  \
+	X(REORDER_HELD, "reorder_held",                                       \
+	  "striped datagrams that waited in a reorder buffer for an "        \
+	  "earlier one")                                                     \
+	X(REORDER_LATE, "reorder_late",                                       \
+	  "striped datagrams that arrived after their turn was given up "    \
+	  "(delivered out of order)")                                        \
+	X(REORDER_TIMEOUTS, "reorder_timeouts",                               \
+	  "gaps a reorder buffer gave up waiting for (timeout)")             \
+	X(REORDER_FORCED, "reorder_forced",                                   \
+	  "datagrams a full reorder buffer released past a gap")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,

@@ -1474,6 +1474,51 @@ group_setup(void **state)
 	return 0;
 }
 
+/*
+ * Paths: a conf without them is one path (its endpoint, underlay 0); a
+ * conf with them is copied with its lane modes; more than
+ * BX_PEER_MAX_PATHS is refused and the old record stays.
+ */
+static void
+test_paths(void **state)
+{
+	struct bx_peer_registry *reg = reg_new(16, 0, 0);
+	struct bx_peer_conf c = conf("node-a", ip4(100, 64, 0, 1), NULL, 0);
+	const struct bx_peer *p;
+	uint32_t index;
+
+	(void)state;
+	assert_int_equal(bx_peer_add(reg, &c, &index), 0);
+	bx_peer_commit(reg);
+	p = find(reg, "node-a");
+	assert_int_equal(p->n_paths, 1);
+	assert_int_equal(p->paths[0].ip, ip4(192, 0, 2, 1));
+	assert_int_equal(p->paths[0].port, rte_cpu_to_be_16(51820));
+	assert_int_equal(p->paths[0].ul, 0);
+
+	c.n_paths = 2;
+	c.paths[0] = (struct bx_peer_path){ ip4(192, 0, 2, 1), rte_cpu_to_be_16(7600), 0 };
+	c.paths[1] = (struct bx_peer_path){ ip4(198, 51, 100, 7), rte_cpu_to_be_16(7601), 1 };
+	c.lane_mode[0] = 0;
+	c.lane_mode[1] = 1;
+	c.lane_mode[2] = 2;
+	assert_int_equal(bx_peer_replace(reg, &c), 0);
+	bx_peer_commit(reg);
+	p = find(reg, "node-a");
+	assert_int_equal(p->index, index);
+	assert_int_equal(p->n_paths, 2);
+	assert_int_equal(p->paths[1].ip, ip4(198, 51, 100, 7));
+	assert_int_equal(p->paths[1].port, rte_cpu_to_be_16(7601));
+	assert_int_equal(p->paths[1].ul, 1);
+	assert_int_equal(p->lane_mode[2], 2);
+
+	c.n_paths = BX_PEER_MAX_PATHS + 1;
+	assert_int_equal(bx_peer_replace(reg, &c), -EINVAL);
+	bx_peer_commit(reg);
+	assert_int_equal(find(reg, "node-a")->n_paths, 2);
+	bx_peer_registry_free(reg);
+}
+
 static int
 group_teardown(void **state)
 {
@@ -1492,6 +1537,7 @@ main(void)
 		cmocka_unit_test(test_session_lookup),
 		cmocka_unit_test(test_src_allowed),
 		cmocka_unit_test(test_replace_keeps_index),
+		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_create_errors),
 		cmocka_unit_test(test_conf_errors),
