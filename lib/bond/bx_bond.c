@@ -234,20 +234,52 @@ take_rate(struct bx_bond_path *p, const struct bx_bond_obs *o, uint64_t now_ns)
 	p->last_bytes = o->tx_bytes;
 }
 
+/*
+ * The path's base RTT: the probes' all-time minimum, or, once a whole
+ * window has passed, the smallest srtt of the last one or two windows when
+ * that is higher, so a path whose delay rose for good (a new route) does
+ * not read as a standing queue forever.
+ */
+static uint64_t
+base_rtt(struct bx_bond_path *p, uint64_t srtt, uint64_t rttmin,
+	 uint64_t now_ns)
+{
+	uint64_t base = rttmin;
+
+	if (p->base_end_ns == 0) {
+		p->base_cur_ns = srtt;
+		p->base_prev_ns = UINT64_MAX;
+		p->base_end_ns = now_ns + BX_BOND_BASE_WINDOW_NS;
+	}
+	p->base_cur_ns = min64(p->base_cur_ns, srtt);
+	if (now_ns >= p->base_end_ns) {
+		p->base_prev_ns = p->base_cur_ns;
+		p->base_cur_ns = srtt;
+		p->base_end_ns = now_ns + BX_BOND_BASE_WINDOW_NS;
+	}
+	if (p->base_prev_ns != UINT64_MAX)
+		base = max64(base, min64(p->base_prev_ns, p->base_cur_ns));
+	return min64(base, srtt);
+}
+
 /* One step of the capacity rule (bx_bond.h), on a live path with RTT. */
 static void
 capacity_step(const struct bx_bond_conf *c, struct bx_bond_path *p,
-	      const struct bx_bond_obs *o)
+	      const struct bx_bond_obs *o, uint64_t now_ns)
 {
 	uint64_t srtt = min64(o->srtt_ns, BX_BOND_RTT_MAX_NS);
-	uint64_t rttmin = min64(o->rttmin_ns, srtt);
+	uint64_t rttmin = base_rtt(p, srtt, min64(o->rttmin_ns, srtt), now_ns);
 	uint64_t jit = min64(o->jitter_ns, BX_BOND_RTT_MAX_NS);
 	uint64_t q = srtt - rttmin;
 	uint64_t qhi = max64(BX_BOND_QHI_MIN_NS, 2 * jit + BX_BOND_QHI_SLACK_NS);
 
 	if (q > qhi) {
-		/* A standing queue: we were sending more than fits. */
-		p->c_bps = max64(c->floor_bps, min64(p->c_bps, p->r_bps * 85 / PCT));
+		/* A standing queue while we send: we were sending more than
+		 * fits. A queue while we send next to nothing (probes) is
+		 * someone else's and says nothing about what we may send. */
+		if (p->r_bps >= c->floor_bps)
+			p->c_bps = max64(c->floor_bps,
+					 min64(p->c_bps, p->r_bps * 85 / PCT));
 	} else if (10 * p->r_bps > 7 * p->c_bps && 2 * q < qhi) {
 		/* Near the estimate and no queue: there is room to probe. */
 		p->c_bps = min64(BX_BOND_BPS_MAX,
@@ -265,7 +297,7 @@ take_capacity(const struct bx_bond_conf *c, struct bx_bond_path *p,
 		p->c_bps = cap;
 	if (now_ns >= p->cap_next_ns) {
 		if (p->live && o->has_rtt)
-			capacity_step(c, p, o);
+			capacity_step(c, p, o, now_ns);
 		/* A fixed grid: one step per period whatever the tick, and
 		 * after a stall no burst of catching-up steps. */
 		p->cap_next_ns += BX_BOND_CAP_PERIOD_NS;

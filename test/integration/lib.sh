@@ -507,3 +507,115 @@ bx_dispatch_bin() {
 	[ -x "$d" ] || bx_fail "$d (bauxite-dispatch) is not executable"
 	echo "$d"
 }
+
+# ---- bonding topology (issue 8) ---------------------------------------------
+
+# bx_bond_nodes APP [KEY=JSON...]: edge-a in nsA and edge-b in nsB, each
+# with two underlays, joined through a middle namespace nsM by two paths:
+#   path 0: vA0 -- mA0 [impair.py, $bx_tmp/ctl0] mB0 -- vB0   10.99.0.0/24
+#   path 1: vA1 -- mA1 [impair.py, $bx_tmp/ctl1] mB1 -- vB1   10.98.0.0/24
+# each node's peers[0] has both paths (ul0, ul1). impair.py copies frames
+# between mAk and mBk with each direction's delay and loss (bx_bond_impair);
+# with BX_BOND_RATE (tc rate, e.g. 20mbit) every m* interface gets a tbf
+# qdisc of that rate, so each path is a bottleneck of that rate each way.
+# Then bx_bond_start. Sets nsA nsB nsM, prefixA prefixB, logA logB.
+bx_bond_nodes() {
+	local app=$1 k n
+	shift
+	[ -n "$bx_tmp" ] || bx_tmpdir
+	nsA=bxA$$ nsB=bxB$$ nsM=bxM$$
+	prefixA=bxA$$ prefixB=bxB$$
+	logA=$bx_tmp/A.log logB=$bx_tmp/B.log
+	bx_netns "$nsA"
+	bx_netns "$nsB"
+	bx_netns "$nsM"
+	for k in 0 1; do
+		bx_veth "$nsA" "vA$k" "$nsM" "mA$k"
+		bx_veth "$nsM" "mB$k" "$nsB" "vB$k"
+		if [ -n "${BX_BOND_RATE:-}" ]; then
+			for n in "mA$k" "mB$k"; do
+				ip netns exec "$nsM" tc qdisc add dev "$n" root tbf \
+					rate "$BX_BOND_RATE" burst 16kb latency 100ms
+			done
+		fi
+		: >"$bx_tmp/ctl$k"
+		bx_start "$nsM" "$bx_tmp/impair$k.log" "$BX_PY" \
+			"$BX_SRC/test/tools/impair.py" "mA$k" "mB$k" "$bx_tmp/ctl$k"
+	done
+	bx_bond_start "$app" "$@"
+}
+
+# bx_bond_start APP [KEY=JSON...]: (re)starts both nodes of the bonding
+# topology from config/edge-{a,b}.json with two underlays and both paths,
+# each KEY=JSON applied as for bx_two_nodes (a:/b: prefixes included), and
+# waits for a ping. Sets pidA pidB vipA vipB.
+bx_bond_start() {
+	local app=$1 n me peer key up arg
+	local -a sets
+	shift
+	[ -f "$bx_tmp/state-a/identity.x25519" ] || keyA=$(bx_identity "$app" "$bx_tmp/state-a")
+	[ -f "$bx_tmp/state-b/identity.x25519" ] || keyB=$(bx_identity "$app" "$bx_tmp/state-b")
+	for n in a b; do
+		if [ "$n" = a ]; then key=$keyB me=1 peer=2; else key=$keyA me=2 peer=1; fi
+		up=${n^^}
+		sets=()
+		for arg in "$@"; do
+			case "$arg" in
+			a:* | b:*) [ "${arg%%:*}" = "$n" ] && sets+=("${arg#?:}") ;;
+			*) sets+=("$arg") ;;
+			esac
+		done
+		bx_config "$BX_SRC/config/edge-$n.json" "$bx_tmp/$n.json" \
+			"underlay=[{\"port\": \"net_af_packet0,iface=v${up}0\", \"address\": \"10.99.0.$me/24\"}, {\"port\": \"net_af_packet1,iface=v${up}1\", \"address\": \"10.98.0.$me/24\"}]" \
+			'peers.0.endpoint=<delete>' \
+			"peers.0.paths=[{\"underlay\": \"ul0\", \"endpoint\": \"10.99.0.$peer:7600\"}, {\"underlay\": \"ul1\", \"endpoint\": \"10.98.0.$peer:7600\"}]" \
+			"peers.0.public_key=\"$key\"" 'stats_interval_s=0' \
+			"state_dir=\"$bx_tmp/state-$n\"" "$BX_SAFETY_SET" \
+			"${sets[@]+"${sets[@]}"}"
+	done
+	vipA=$(bx_json "$bx_tmp/a.json" inner.address) vipA=${vipA%/*}
+	vipB=$(bx_json "$bx_tmp/b.json" inner.address) vipB=${vipB%/*}
+	bx_start "$nsA" "$logA" "$app" "${BX_EAL[@]}" --file-prefix="$prefixA" \
+		-- --config "$bx_tmp/a.json"
+	pidA=$BX_LAST_PID
+	bx_start "$nsB" "$logB" "$app" "${BX_EAL[@]}" --file-prefix="$prefixB" \
+		-- --config "$bx_tmp/b.json"
+	pidB=$BX_LAST_PID
+	bx_wait_iface "$nsA" bauxite0 "$pidA" || { bx_show_logs; bx_fail "A never came up"; }
+	bx_wait_iface "$nsB" bauxite0 "$pidB" || { bx_show_logs; bx_fail "B never came up"; }
+	for n in $(seq "$BX_TUNNEL_TIMEOUT_S"); do
+		bx_ping "$nsA" "$vipA" "$vipB" && return 0
+	done
+	bx_show_logs
+	bx_fail "no ping crossed the bonded tunnel within $BX_TUNNEL_TIMEOUT_S s"
+}
+
+# bx_bond_impair K LINE...: path K's impairment from now on, one LINE per
+# direction ("a2b delay_ms=10 loss_pct=0"; a direction not given: a wire).
+bx_bond_impair() {
+	local k=$1
+	shift
+	printf '%s\n' "$@" >"$bx_tmp/ctl$k.new" && mv "$bx_tmp/ctl$k.new" "$bx_tmp/ctl$k"
+}
+
+# bx_telemetry PREFIX CMD: the JSON the app with EAL file prefix PREFIX
+# answers to telemetry command CMD (its value only).
+bx_telemetry() {
+	"$BX_PY" - "/var/run/dpdk/$1/dpdk_telemetry.v2" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+s.recv(16384)
+s.send(sys.argv[2].encode())
+print(json.dumps(json.loads(s.recv(1 << 20))[sys.argv[2]]))
+PY
+}
+
+# bx_path_field PREFIX PATH FIELD: column FIELD of path PATH (0, 1) of the
+# first peer in /bauxite/paths.
+bx_path_field() {
+	bx_telemetry "$1" /bauxite/paths | "$BX_PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d[sys.argv[2]][int(sys.argv[1])])' "$2" "$3"
+}

@@ -114,6 +114,11 @@ def main():
                     frame, addr = socks[name].recvfrom(FRAME_MAX)
                 except (BlockingIOError, InterruptedError):
                     break
+                except OSError:
+                    # ENETDOWN once when the interface goes down (a test
+                    # cutting the link): the socket works again when it
+                    # comes back up.
+                    break
                 if addr[2] == PACKET_OUTGOING:
                     continue  # our own copy going out on this side
                 dst, direction = out[name]

@@ -1118,6 +1118,8 @@ static const struct cap_case cap_cases[] = {
 	{ "q > Qhi: 0.85 r", 10 * MBIT, 0, 8 * MBIT, 5 * MS + 1, 0, true, 6800000 },
 	{ "q > Qhi never raises C", 10 * MBIT, 0, 20 * MBIT, 6 * MS, 0, true, 10 * MBIT },
 	{ "q > Qhi: not below the floor", 10 * MBIT, 0, 1 * MBIT, 6 * MS, 0, true, 1 * MBIT },
+	{ "q > Qhi, r below the floor: not ours, C stays", 10 * MBIT, 0, 900000, 6 * MS,
+	  0, true, 10 * MBIT },
 	{ "jitter raises Qhi: 6 ms holds", 10 * MBIT, 0, 8 * MBIT, 6 * MS, 3 * MS, true, 10 * MBIT },
 	{ "jitter raises Qhi: 8 ms + 1 shrinks", 10 * MBIT, 0, 8 * MBIT, 8 * MS + 1, 3 * MS, true,
 	  6800000 },
@@ -1193,9 +1195,10 @@ test_capacity_growth_any_tick(void **state)
 }
 
 /*
- * A queue builds: C drops to 0.85 r; idle with a queue, to the floor; the
- * queue gone, it grows back by at least 1 Mbit/s a step. Ticks of 100 ms,
- * so r is each tick's own rate.
+ * A queue builds: C drops to 0.85 r; idle with a queue, C stays (not our
+ * queue); sending into it, down to the floor; the queue gone, it grows
+ * back by at least 1 Mbit/s a step. Ticks of 100 ms, so r is each tick's
+ * own rate.
  */
 static void
 test_capacity_shrink(void **state)
@@ -1218,12 +1221,43 @@ test_capacity_shrink(void **state)
 	s.rate[0] = 0;
 	sim_tick(&s);
 	assert_int_equal(rd(&s).path[0].rate_bps, 0);
+	assert_int_equal(rd(&s).path[0].cap_bps, 17 * MBIT);
+	/* 0.85 r each step while we send what C allows: 17 -> 14.45 -> ...
+	 * until the floor. */
+	while (rd(&s).path[0].cap_bps > 1 * MBIT) {
+		s.rate[0] = rd(&s).path[0].cap_bps;
+		sim_tick(&s);
+	}
 	assert_int_equal(rd(&s).path[0].cap_bps, 1 * MBIT);
 	s.obs[0].srtt_ns = s.obs[0].rttmin_ns;
 	s.rate[0] = 20 * MBIT;
 	sim_ticks(&s, 10);
 	/* 1, 2, ... 9 Mbit/s, then 9 * 9/8, then that * 9/8. */
 	assert_int_equal(rd(&s).path[0].cap_bps, 11390625);
+}
+
+/*
+ * Base RTT: a path whose delay rose for good (srtt 20 ms above the
+ * all-time minimum) reads as a queue for one window (C down to 0.85 r),
+ * and from the end of the first whole window on as its new base: C grows
+ * again.
+ */
+static void
+test_capacity_base_moves(void **state)
+{
+	struct sim s;
+
+	(void)state;
+	sim_init(&s, 2, NULL);
+	s.tick = 100 * MS;
+	s.obs[0].srtt_ns = s.obs[0].rttmin_ns + 20 * MS;
+	s.rate[0] = 10 * MBIT;
+	/* Within the first window: a queue of 20 ms. */
+	sim_ticks(&s, 50);
+	assert_int_equal(rd(&s).path[0].cap_bps, 8500000);
+	/* After it: base = the window's srtt, q = 0, r > 0.7 C: growth. */
+	sim_ticks(&s, 60);
+	assert_true(rd(&s).path[0].cap_bps > 8500000);
 }
 
 /* r: exact for a steady rate, follows a change within a few time
@@ -1397,6 +1431,7 @@ main(void)
 		cmocka_unit_test(test_capacity_table),
 		cmocka_unit_test(test_capacity_growth_any_tick),
 		cmocka_unit_test(test_capacity_shrink),
+		cmocka_unit_test(test_capacity_base_moves),
 		cmocka_unit_test(test_rate_estimate),
 		cmocka_unit_test(test_reorder_timeout_table),
 		cmocka_unit_test(test_reset_path),
