@@ -406,17 +406,52 @@ static void enter(struct bx_safety *mon, enum bx_safety_state state,
 	mon->healthy = false;
 }
 
-/* The first path (in the caller's order) that severs, or NULL. */
+/* Can a path carry traffic: measured, and not losing at the severance
+ * level (a cut path loses everything, a jammed one too). */
+static bool usable_path(const struct bx_safety *mon, const struct path_ent *e)
+{
+	return e->has_rtt && !sever_cond(mon, e) &&
+	       (!e->has_loss || e->loss_permille < mon->conf.sever_loss_permille);
+}
+
+/* Does another path of @e's peer in this tick satisfy @ok? */
+static bool sibling(const struct bx_safety *mon, unsigned int n,
+		    const struct path_ent *e,
+		    bool (*ok)(const struct bx_safety *, const struct path_ent *))
+{
+	const struct path_table *t = &mon->tables[mon->cur];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		const struct path_ent *o = &t->slots[mon->tick_slot[i]];
+
+		if (o != e && strcmp(o->peer, e->peer) == 0 && ok(mon, o))
+			return true;
+	}
+	return false;
+}
+
+/* The first path (in the caller's order) that severs -- one whose peer
+ * has no other path that can carry traffic -- or NULL. */
 static const struct path_ent *severing_path(const struct bx_safety *mon,
 					    unsigned int n)
 {
 	const struct path_table *t = &mon->tables[mon->cur];
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		if (sever_cond(mon, &t->slots[mon->tick_slot[i]]))
-			return &t->slots[mon->tick_slot[i]];
+	for (i = 0; i < n; i++) {
+		const struct path_ent *e = &t->slots[mon->tick_slot[i]];
+
+		if (sever_cond(mon, e) && !sibling(mon, n, e, usable_path))
+			return e;
+	}
 	return NULL;
+}
+
+static bool healthy_rtt_path(const struct bx_safety *mon,
+			     const struct path_ent *e)
+{
+	return e->has_rtt && healthy_path(mon, e);
 }
 
 static void sever(struct bx_safety *mon, const struct path_ent *e,
@@ -488,12 +523,15 @@ static void judge_probation(struct bx_safety *mon, unsigned int n,
 		sever(mon, bad, now_ms, tk);
 		return;
 	}
+	/* A peer is healthy when one of its paths is: an unhealthy path
+	 * next to a healthy one of the same peer is a path bonding leaves. */
 	for (i = 0; i < n && healthy; i++) {
 		e = &t->slots[mon->tick_slot[i]];
 		if (!e->has_rtt)
 			continue;
 		measured++;
-		healthy = healthy_path(mon, e);
+		healthy = healthy_path(mon, e) ||
+			  sibling(mon, n, e, healthy_rtt_path);
 	}
 	/* Paths but no RTT on any: nothing says they are good. */
 	if (n > 0 && measured == 0)

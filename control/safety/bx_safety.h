@@ -24,8 +24,12 @@
  *              5 ms) and DegradationCleared when it falls back to
  *              warn_rtt_us or below.
  *   severance  any path with RTT > sever_rtt_us AND loss >=
- *              sever_loss_permille: SafetySeverance naming that path
+ *              sever_loss_permille whose peer has no other path that can
+ *              carry traffic (one with an RTT and loss below
+ *              sever_loss_permille; with multi-path bonding the traffic
+ *              leaves the jammed path): SafetySeverance naming that path
  *              (the first such in the caller's array), state SEVERED.
+ *              Paths of one peer are those with the same peer id.
  *              With 95 % loss fresh RTT samples are rare, so a path's
  *              RTT is its latest known one: the monitor remembers the
  *              last RTT each path reported and uses it while the path
@@ -46,8 +50,9 @@
  *              (SafetyRecovered, NORMAL) once the paths are healthy
  *              continuously for recovery_ms, healthy meaning: every path
  *              with an RTT (reported or remembered) has RTT <=
- *              warn_rtt_us and a known loss < healthy_loss_permille, and
- *              at least one path has an RTT. Paths without an RTT are not
+ *              warn_rtt_us and a known loss < healthy_loss_permille, or
+ *              another path of its peer has, and at least one path has an
+ *              RTT. Paths without an RTT are not
  *              counted either way, but a node whose paths have none at
  *              all does not recover: no data is not good news. A node
  *              with no paths at all (no peers) recovers after recovery_ms.

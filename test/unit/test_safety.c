@@ -246,6 +246,47 @@ static void test_severance_needs_both(void **state)
 	bx_safety_destroy(mon);
 }
 
+/*
+ * Several paths to one peer (bonding): a jammed path severs only when no
+ * other path of the same peer can carry traffic; a cut path (all lost)
+ * or another jammed one cannot; another peer's path does not help.
+ */
+static void test_severance_per_peer(void **state)
+{
+	static const struct step steps[] = {
+		/* Path 0 jammed, path 1 fine: traffic leaves path 0. */
+		{0, 2, {P("edge-b", 0, 60000, 950), P("edge-b", 1, 10000, 0)}, 1,
+		 {EV(DEGRADATION_WARNING, "edge-b", 0, 60000)}, NORMAL},
+		/* Path 1 slow and lossy but below the severance loss: still
+		 * a way through. */
+		{5, 2, {P("edge-b", 0, 60000, 950), P("edge-b", 1, 20000, 899)}, 0,
+		 {{0}}, NORMAL},
+		/* Path 1 measured but without a loss figure yet: it counts. */
+		{10, 2, {P("edge-b", 0, 60000, 950),
+			 {.peer = "edge-b", .path_id = 1, .has_rtt = true,
+			  .rtt_us = 10000}}, 0, {{0}}, NORMAL},
+		/* Path 1 stops answering (its last RTT remembered, all
+		 * lost): no way through; another peer's good path does not
+		 * save edge-b. */
+		{15, 3, {P("edge-b", 0, 60000, 950), P_NORTT("edge-b", 1, 1000),
+			 P("edge-c", 0, 10000, 0)}, 1,
+		 {EV(SEVERANCE, "edge-b", 0, 60000)}, SEVERED},
+	};
+	static const struct step cut[] = {
+		/* Path 1 cut (all lost at its last RTT): path 0 jammed severs. */
+		{0, 2, {P("edge-b", 1, 1000, 1000), P("edge-b", 0, 60000, 950)}, 1,
+		 {EV(SEVERANCE, "edge-b", 0, 60000)}, SEVERED},
+	};
+	struct bx_safety *mon = new_monitor();
+
+	(void)state;
+	RUN(mon, steps);
+	bx_safety_destroy(mon);
+	mon = new_monitor();
+	RUN(mon, cut);
+	bx_safety_destroy(mon);
+}
+
 /* With 95 % loss new RTT samples are rare: the last known one counts. */
 static void test_last_known_rtt(void **state)
 {
@@ -336,6 +377,31 @@ static void test_recovery_continuous(void **state)
 	RUN(mon, steps);
 	bx_safety_counters(mon, &c);
 	assert_int_equal(c.recoveries, 1);
+	bx_safety_destroy(mon);
+}
+
+/* Recovery with two paths to a peer: one healthy path is enough for it;
+ * a peer whose paths are all unhealthy holds the recovery back. */
+static void test_recovery_per_peer(void **state)
+{
+	static const struct step steps[] = {
+		SEVER_AT_0,
+		{5100, 2, {P("edge-b", 0, 10000, 0), P("edge-b", 1, 80000, 500)},
+		 0, {{0}}, PROBATION},
+		/* edge-c's only path is lossy: not healthy. */
+		{6000, 3, {P("edge-b", 0, 10000, 0), P("edge-b", 1, 80000, 500),
+			   P("edge-c", 0, 10000, 200)}, 0, {{0}}, PROBATION},
+		{6005, 3, {P("edge-b", 0, 10000, 0), P("edge-b", 1, 80000, 500),
+			   P("edge-c", 0, 10000, 0)}, 0, {{0}}, PROBATION},
+		{9004, 3, {P("edge-b", 0, 10000, 0), P("edge-b", 1, 80000, 500),
+			   P("edge-c", 0, 10000, 0)}, 0, {{0}}, PROBATION},
+		{9005, 3, {P("edge-b", 0, 10000, 0), P("edge-b", 1, 80000, 500),
+			   P("edge-c", 0, 10000, 0)}, 1, {EV_NODE(RECOVERED)}, NORMAL},
+	};
+	struct bx_safety *mon = new_monitor();
+
+	(void)state;
+	RUN(mon, steps);
 	bx_safety_destroy(mon);
 }
 
@@ -1315,6 +1381,8 @@ int main(void)
 		cmocka_unit_test(test_warn_enter_clear_once),
 		cmocka_unit_test(test_event_messages),
 		cmocka_unit_test(test_severance_needs_both),
+		cmocka_unit_test(test_severance_per_peer),
+		cmocka_unit_test(test_recovery_per_peer),
 		cmocka_unit_test(test_last_known_rtt),
 		cmocka_unit_test(test_hold_down_exact),
 		cmocka_unit_test(test_recovery_continuous),
