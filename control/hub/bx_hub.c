@@ -292,6 +292,60 @@ warn(char *buf, const char *id, const char *what)
 			 id, what);
 }
 
+static bool
+endpoint_known(const struct bx_hub_peer *p, uint32_t ip, uint16_t port)
+{
+	unsigned i;
+
+	for (i = 0; i < p->n_endpoints; i++)
+		if (p->endpoints[i].ip == ip && p->endpoints[i].port == port)
+			return true;
+	return false;
+}
+
+/*
+ * A peer's endpoints, in order (struct bx_hub_peer says what is kept).
+ * Every one is checked, also past the ones kept: a hub that sends a bad
+ * address anywhere in the list is not trusted with the rest of it.
+ */
+static bool
+take_endpoints(const Bauxite__V1__Peer *pp, struct bx_hub_peer *p,
+	       char *warning)
+{
+	char what[WHAT_LEN];
+	bool more = false;
+	uint32_t ip;
+	uint16_t port;
+	size_t i;
+
+	for (i = 0; i < pp->n_endpoints; i++) {
+		const Bauxite__V1__Endpoint *e = pp->endpoints[i];
+
+		if (e == NULL || e->ip == 0 || e->port == 0 ||
+		    e->port > UINT16_MAX) {
+			warn(warning, p->id, "bad endpoint");
+			return false;
+		}
+		ip = htonl(e->ip);
+		port = (uint16_t)e->port;
+		if (endpoint_known(p, ip, port))
+			continue;
+		if (p->n_endpoints == BX_HUB_MAX_ENDPOINTS) {
+			more = true;
+			continue;
+		}
+		p->endpoints[p->n_endpoints].ip = ip;
+		p->endpoints[p->n_endpoints].port = port;
+		p->n_endpoints++;
+	}
+	if (more) {
+		snprintf(what, sizeof(what), "endpoints past the first %u",
+			 BX_HUB_MAX_ENDPOINTS);
+		warn(warning, p->id, what);
+	}
+	return true;
+}
+
 /* Checks and converts one peer; false (said in @warning) when it is bad. */
 static bool
 take_peer(const Bauxite__V1__Peer *pp, struct bx_hub_peer *p, char *warning)
@@ -338,15 +392,11 @@ take_peer(const Bauxite__V1__Peer *pp, struct bx_hub_peer *p, char *warning)
 		p->allowed[p->n_allowed].len = (uint8_t)x->len;
 		p->n_allowed++;
 	}
-	if (pp->n_endpoints > 0 && pp->endpoints[0] != NULL) {
-		const Bauxite__V1__Endpoint *e = pp->endpoints[0];
-
-		if (e->ip == 0 || e->port == 0 || e->port > UINT16_MAX) {
-			warn(warning, p->id, "bad endpoint");
-			return false;
-		}
-		p->endpoint_ip = htonl(e->ip);
-		p->endpoint_port = (uint16_t)e->port;
+	if (!take_endpoints(pp, p, warning))
+		return false;
+	if (p->n_endpoints > 0) {
+		p->endpoint_ip = p->endpoints[0].ip;
+		p->endpoint_port = p->endpoints[0].port;
 	}
 	return true;
 }

@@ -38,10 +38,11 @@
  *   full snapshot.
  *
  * What the hub sends is checked before it becomes an event: a peer with a
- * bad id, key, address or prefix is left out and said in the event's
- * `warning`, as are a bad STUN server or relay and a signal's bad ufrag,
- * pwd or candidate; a signal of an unknown kind or from a bad sender is
- * dropped (counted, bx_hub_signal_stats). A topology or policy message
+ * bad id, key, address, endpoint or prefix is left out and said in the
+ * event's `warning`, as are a peer's endpoints past BX_HUB_MAX_ENDPOINTS,
+ * a bad STUN server or relay and a signal's bad ufrag, pwd or candidate;
+ * a signal of an unknown kind or from a bad sender is dropped (counted,
+ * bx_hub_signal_stats). A topology or policy message
  * that does not decode ends the watch leg (the link reconnects and gets a
  * full snapshot); a signal that does not decode is dropped, since peers,
  * not the hub, wrote it.
@@ -58,6 +59,8 @@
 #define BX_HUB_ID_MAX 64u          /* node ids: 1..63 characters + NUL */
 #define BX_HUB_KEY_LEN 32u
 #define BX_HUB_MAX_PREFIXES 16u    /* as a config peer's allowed_prefixes */
+/* A peer's endpoints a node keeps: the most uplinks of a peer it bonds. */
+#define BX_HUB_MAX_ENDPOINTS 4u
 #define BX_HUB_WARNING_LEN 256u
 #define BX_HUB_COUNTER_NAME_MAX 48u
 #define BX_HUB_MAX_COUNTERS 256u
@@ -131,7 +134,31 @@ struct bx_hub_prefix {
 	uint8_t len;                /* 1..32 */
 };
 
-/* A peer as the hub describes it, checked. */
+/*
+ * An IPv4 UDP address (a peer's endpoint, a STUN server, a relay):
+ * address in network order, port in host order.
+ */
+struct bx_hub_endpoint {
+	uint32_t ip;
+	uint16_t port;
+};
+
+/*
+ * A peer as the hub describes it, checked.
+ *
+ * Endpoints: where the peer's mesh datagrams reach it, one per uplink of
+ * the peer, in the hub's order, the first the preferred one. A node with
+ * one underlay uses endpoints[0] only; one with several pairs its
+ * underlays with these to make its paths to the peer. Each is a non-zero
+ * address and a port 1..65535: a peer with a bad one is left out whole
+ * ("bad endpoint"), since a path to a wrong address is worse than none.
+ * A repeated one adds no path and is dropped without a word. Past
+ * BX_HUB_MAX_ENDPOINTS distinct ones the rest are dropped and said in
+ * the event's warning; the peer is kept. No endpoint (n_endpoints 0): the
+ * peer is reached through ICE or a relay only.
+ * endpoint_ip/endpoint_port repeat endpoints[0] (0 when there is none)
+ * for the users that know one endpoint only.
+ */
 struct bx_hub_peer {
 	char id[BX_HUB_ID_MAX];
 	uint8_t ed25519_public[BX_HUB_KEY_LEN];
@@ -139,14 +166,10 @@ struct bx_hub_peer {
 	uint32_t virtual_ip;        /* network order, not 0 */
 	unsigned n_allowed;         /* besides virtual_ip/32 */
 	struct bx_hub_prefix allowed[BX_HUB_MAX_PREFIXES];
-	uint32_t endpoint_ip;       /* network order; 0: none known */
-	uint16_t endpoint_port;     /* host order */
-};
-
-/* An IPv4 UDP server: address in network order, port in host order. */
-struct bx_hub_endpoint {
-	uint32_t ip;
-	uint16_t port;
+	unsigned n_endpoints;       /* 0..BX_HUB_MAX_ENDPOINTS */
+	struct bx_hub_endpoint endpoints[BX_HUB_MAX_ENDPOINTS];
+	uint32_t endpoint_ip;       /* endpoints[0].ip; 0: none known */
+	uint16_t endpoint_port;     /* endpoints[0].port */
 };
 
 /* What NAT traversal needs, as the hub's GetMeshSettings gave it. */

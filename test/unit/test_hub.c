@@ -15,7 +15,15 @@
  * bad signals refused (table), what a peer sends checked on arrival (bad
  * parts left out, an unknown kind refused), the signal leg coming back on
  * its own while the topology stays up, and a hub restart: the link
- * reconnects, fetches the settings again and signals again. No EAL.
+ * reconnects, fetches the settings again and signals again.
+ *
+ * Topology: a peer's endpoints as the store holds them (set as
+ * `bauxite-dispatch nodes endpoints` does) arrive in order, in the first
+ * snapshot and in updates while the link is up, at most
+ * BX_HUB_MAX_ENDPOINTS of them. What a real hub cannot send (the store
+ * refuses it: a zero address or port, a port past 65535, duplicates)
+ * comes from a stand-in hub in this process, on the hub's own
+ * certificate, that serves one crafted topology message. No EAL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,8 +47,10 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "bauxite/v1/policy.pb-c.h"
 #include "bauxite/v1/provisioning.pb-c.h"
 #include "bauxite/v1/signaling.pb-c.h"
+#include "bauxite/v1/topology.pb-c.h"
 #include "bx_common.h"
 #include "bx_dispatch.h"
 #include "bx_hub.h"
@@ -1046,6 +1056,367 @@ test_reconnect(void **state)
 	bx_hub_event_free(ev);
 }
 
+/* ---- topology: a peer's endpoints ------------------------------------------ */
+
+/* The upserted peer @id of a TOPOLOGY event; NULL when it is not there. */
+static const struct bx_hub_peer *
+upserted(const struct bx_hub_event *ev, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < ev->n_upsert; i++)
+		if (strcmp(ev->upsert[i].id, id) == 0)
+			return &ev->upsert[i];
+	return NULL;
+}
+
+/* @p has exactly the @n endpoints @want, in order, endpoints[0] repeated
+ * in endpoint_ip/endpoint_port. */
+static void
+assert_endpoints(const struct bx_hub_peer *p,
+		 const struct bx_store_endpoint *want, unsigned n)
+{
+	unsigned i;
+
+	assert_non_null(p);
+	assert_int_equal(p->n_endpoints, n);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(p->endpoints[i].ip, want[i].ip);
+		assert_int_equal(p->endpoints[i].port, want[i].port);
+	}
+	assert_int_equal(p->endpoint_ip, n > 0 ? want[0].ip : 0);
+	assert_int_equal(p->endpoint_port, n > 0 ? want[0].port : 0);
+}
+
+static void
+set_endpoints(struct fx *fx, const char *id,
+	      const struct bx_store_endpoint *eps, unsigned n)
+{
+	char err[ERR_LEN] = "";
+
+	if (bx_store_node_set_endpoints(fx->st, id, eps, n, err,
+					sizeof(err)) != 0)
+		fail_msg("set endpoints: %s", err);
+}
+
+/* The next TOPOLOGY event of @n that upserts @id. */
+static struct bx_hub_event *
+expect_upsert(struct node *n, const char *id)
+{
+	int64_t until = mono_ms() + WAIT_MS;
+	struct bx_hub_event *ev;
+
+	for (;;) {
+		ev = wait_event(n, BX_HUB_EV_TOPOLOGY,
+				(int)(until - mono_ms()));
+		if (ev == NULL)
+			fail_msg("%s: no upsert of %s within %d ms", n->id, id,
+				 WAIT_MS);
+		if (upserted(ev, id) != NULL)
+			return ev;
+		bx_hub_event_free(ev);
+	}
+}
+
+/*
+ * A node of two uplinks, as the CLI sets it, reaches its peer with both
+ * endpoints in order; a change while the link is up follows, and past
+ * BX_HUB_MAX_ENDPOINTS the first ones are kept and the rest said.
+ */
+static void
+test_topology_endpoints(void **state)
+{
+	const struct bx_store_endpoint eps[] = {
+		{ .ip = htonl(0xc6336407u), .port = 7600 },  /* 198.51.100.7 */
+		{ .ip = htonl(0xcb007109u), .port = 7601 },  /* 203.0.113.9 */
+		{ .ip = htonl(0xc0000263u), .port = 7600 },  /* 192.0.2.99 */
+		{ .ip = htonl(0xc6336407u), .port = 7602 },  /* same IP, port */
+		{ .ip = htonl(0x0a000001u), .port = 7600 },  /* 10.0.0.1 */
+	};
+	_Static_assert(BX_ARRAY_SIZE(eps) > BX_HUB_MAX_ENDPOINTS,
+		       "one endpoint more than a node keeps");
+	struct fx *fx = *state;
+	struct bx_hub_event *ev;
+
+	set_endpoints(fx, "edge-b", eps, 2);
+	link_start(fx, &fx->a);
+	ev = expect_upsert(&fx->a, "edge-b");
+	assert_true(ev->full);
+	assert_string_equal(ev->warning, "");
+	assert_null(upserted(ev, "edge-a"));
+	assert_endpoints(upserted(ev, "edge-b"), eps, 2);
+	bx_hub_event_free(ev);
+
+	set_endpoints(fx, "edge-b", eps, BX_ARRAY_SIZE(eps));
+	ev = expect_upsert(&fx->a, "edge-b");
+	assert_false(ev->full);
+	assert_endpoints(upserted(ev, "edge-b"), eps, BX_HUB_MAX_ENDPOINTS);
+	assert_string_equal(ev->warning,
+			    "left out: edge-b (endpoints past the first 4)");
+	bx_hub_event_free(ev);
+
+	/* Back to one uplink: the preferred endpoint is the new one. */
+	set_endpoints(fx, "edge-b", &eps[1], 1);
+	ev = expect_upsert(&fx->a, "edge-b");
+	assert_endpoints(upserted(ev, "edge-b"), &eps[1], 1);
+	assert_string_equal(ev->warning, "");
+	bx_hub_event_free(ev);
+}
+
+/*
+ * The stand-in hub: serves @update on every WatchTopology stream. Its
+ * handlers run on the server's thread, where cmocka cannot fail a test:
+ * they refuse the stream instead, and the link then sees no event.
+ */
+struct fake_hub {
+	struct bx_rpc_server *srv;
+	uint8_t *update;
+	size_t len;
+};
+
+static enum bx_rpc_code
+fake_topology_open(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
+		   size_t len, const char **msg)
+{
+	struct fake_hub *fh = ctx;
+
+	(void)req;
+	(void)len;
+	(void)msg;
+	return bx_rpc_stream_send(s, fh->update, fh->len) == 0 ? BX_RPC_OK
+							       : BX_RPC_INTERNAL;
+}
+
+static enum bx_rpc_code
+fake_policy_open(void *ctx, struct bx_rpc_stream *s, const uint8_t *req,
+		 size_t len, const char **msg)
+{
+	Bauxite__V1__PolicyUpdate u = BAUXITE__V1__POLICY_UPDATE__INIT;
+	uint8_t buf[16];
+
+	(void)ctx;
+	(void)req;
+	(void)len;
+	(void)msg;
+	u.version = 1;
+	u.rules_json = "";
+	return bx_rpc_stream_send(s, buf,
+				  bauxite__v1__policy_update__pack(&u, buf)) == 0
+		       ? BX_RPC_OK
+		       : BX_RPC_INTERNAL;
+}
+
+static void
+fake_closed(void *ctx, struct bx_rpc_stream *s, enum bx_rpc_code code)
+{
+	(void)ctx;
+	(void)code;
+	bx_rpc_stream_release(s);
+}
+
+/*
+ * Stops the real hub and serves its topology and policy streams in its
+ * place, with its CA and certificate; fx->listen is where.
+ */
+static void
+fake_hub_start(struct fx *fx, struct fake_hub *fh)
+{
+	static const char *const names[] = { HUB_NAME };
+	struct bx_rpc_method topo = {
+		.path = BX_DISPATCH_WATCH_TOPOLOGY,
+		.kind = BX_RPC_SERVER_STREAM,
+		.open = fake_topology_open,
+		.closed = fake_closed,
+		.ctx = fh,
+	};
+	struct bx_rpc_method pol = {
+		.path = BX_DISPATCH_WATCH_POLICY,
+		.kind = BX_RPC_SERVER_STREAM,
+		.open = fake_policy_open,
+		.closed = fake_closed,
+		.ctx = fh,
+	};
+	struct bx_rpc_server_conf sc = { .listen = "127.0.0.1:0" };
+	char dir[256], err[ERR_LEN] = "";
+	char *key = NULL, *cert = NULL, *chain;
+	struct bx_pki_ca *ca = NULL;
+
+	bx_dispatch_stop(fx->d);
+	fx->d = NULL;
+	snprintf(dir, sizeof(dir), "%s/%s", fx->state_dir, BX_DISPATCH_CA_DIR);
+	if (bx_pki_ca_load_or_create(dir, &ca, NULL, err, sizeof(err)) != 0 ||
+	    bx_pki_server_load_or_create(dir, ca, names, 1, &key, &cert, NULL,
+					 err, sizeof(err)) != 0)
+		fail_msg("the hub's credentials: %s", err);
+	chain = bx_pki_chain_pem(cert, bx_pki_ca_cert_pem(ca));
+	assert_non_null(chain);
+	sc.ca_pem = bx_pki_ca_cert_pem(ca);
+	sc.cert_chain_pem = chain;
+	sc.key_pem = key;
+	fh->srv = bx_rpc_server_create(&sc, err, sizeof(err));
+	if (fh->srv == NULL)
+		fail_msg("stand-in hub: %s", err);
+	assert_int_equal(bx_rpc_server_register(fh->srv, &topo), 0);
+	assert_int_equal(bx_rpc_server_register(fh->srv, &pol), 0);
+	assert_int_equal(bx_rpc_server_start(fh->srv), 0);
+	snprintf(fx->listen, sizeof(fx->listen), "127.0.0.1:%u",
+		 bx_rpc_server_port(fh->srv));
+	bx_pki_key_free(key);
+	free(cert);
+	free(chain);
+	bx_pki_ca_free(ca);
+}
+
+#define EP(a, p) { .ip = (a), .port = (p) }
+#define MAX_FAKE_EPS 8u
+
+/* An Endpoint message's fields: host order, the port as wide as the
+ * proto's, so that one past 65535 can be sent. */
+struct raw_ep {
+	uint32_t ip;
+	uint32_t port;
+};
+
+/* One peer of the crafted update and what the node must make of it. */
+struct ep_case {
+	const char *id;
+	unsigned n;
+	struct raw_ep eps[MAX_FAKE_EPS];
+	bool kept;
+	unsigned n_want;             /* kept: indices into eps, in order */
+	unsigned want[BX_HUB_MAX_ENDPOINTS];
+	const char *warning;         /* said about this peer; NULL: nothing */
+};
+
+/*
+ * What the topology gives is checked endpoint by endpoint: duplicates
+ * dropped, the first BX_HUB_MAX_ENDPOINTS distinct ones kept (the rest
+ * said), a bad one anywhere refusing the peer.
+ */
+static void
+test_topology_endpoints_checked(void **state)
+{
+	static const struct ep_case cases[] = {
+		{ "two", 2, { EP(0xc6336407u, 7600), EP(0xcb007109u, 7601) },
+		  true, 2, { 0, 1 }, NULL },
+		{ "none", 0, { EP(0, 0) }, true, 0, { 0 }, NULL },
+		{ "dups", 5,
+		  { EP(0x0a000001u, 1), EP(0x0a000002u, 1),
+		    EP(0x0a000001u, 1), EP(0x0a000002u, 1),
+		    EP(0x0a000001u, 2) },
+		  true, 3, { 0, 1, 4 }, NULL },
+		{ "five", 5,
+		  { EP(0x0a000001u, 1), EP(0x0a000002u, 1),
+		    EP(0x0a000003u, 1), EP(0x0a000004u, 1),
+		    EP(0x0a000005u, 1) },
+		  true, 4, { 0, 1, 2, 3 },
+		  "five (endpoints past the first 4)" },
+		/* A duplicate past the cap is no fifth endpoint. */
+		{ "four-dup", 5,
+		  { EP(0x0a000001u, 1), EP(0x0a000002u, 1),
+		    EP(0x0a000003u, 1), EP(0x0a000004u, 1),
+		    EP(0x0a000002u, 1) },
+		  true, 4, { 0, 1, 2, 3 }, NULL },
+		{ "ip0-second", 2, { EP(0x0a000001u, 1), EP(0, 1) },
+		  false, 0, { 0 }, "ip0-second (bad endpoint)" },
+		{ "port0-second", 2, { EP(0x0a000001u, 1), EP(0x0a000002u, 0) },
+		  false, 0, { 0 }, "port0-second (bad endpoint)" },
+		{ "port-big", 2,
+		  { EP(0x0a000001u, 1), EP(0x0a000002u, UINT16_MAX + 1u) },
+		  false, 0, { 0 }, "port-big (bad endpoint)" },
+		/* Checked past the ones kept too. */
+		{ "bad-sixth", 6,
+		  { EP(0x0a000001u, 1), EP(0x0a000002u, 1),
+		    EP(0x0a000003u, 1), EP(0x0a000004u, 1),
+		    EP(0x0a000005u, 1), EP(0, 1) },
+		  false, 0, { 0 }, "bad-sixth (bad endpoint)" },
+		{ "port-max", 1, { EP(0x0a000001u, UINT16_MAX) },
+		  true, 1, { 0 }, NULL },
+	};
+	enum { N = BX_ARRAY_SIZE(cases) };
+	struct fx *fx = *state;
+	Bauxite__V1__TopologyUpdate u = BAUXITE__V1__TOPOLOGY_UPDATE__INIT;
+	Bauxite__V1__PeerChange changes[N], *change_ptrs[N];
+	Bauxite__V1__Peer peers[N];
+	Bauxite__V1__Endpoint eps[N][MAX_FAKE_EPS];
+	Bauxite__V1__Endpoint *ep_ptrs[N][MAX_FAKE_EPS];
+	uint8_t key[BX_HUB_KEY_LEN];
+	struct bx_store_endpoint want[BX_HUB_MAX_ENDPOINTS];
+	struct fake_hub fh = { 0 };
+	const struct bx_hub_peer *p;
+	struct bx_hub_event *ev;
+	unsigned i, j, n_kept = 0;
+
+	memset(key, 0x42, sizeof(key));
+	for (i = 0; i < N; i++) {
+		bauxite__v1__peer_change__init(&changes[i]);
+		bauxite__v1__peer__init(&peers[i]);
+		peers[i].id = (char *)cases[i].id;
+		peers[i].x25519_public.data = key;
+		peers[i].x25519_public.len = sizeof(key);
+		peers[i].virtual_ip = MESH_ADDR + 1 + i;
+		for (j = 0; j < cases[i].n; j++) {
+			bauxite__v1__endpoint__init(&eps[i][j]);
+			eps[i][j].ip = cases[i].eps[j].ip;
+			eps[i][j].port = cases[i].eps[j].port;
+			ep_ptrs[i][j] = &eps[i][j];
+		}
+		peers[i].n_endpoints = cases[i].n;
+		peers[i].endpoints = ep_ptrs[i];
+		changes[i].op = BAUXITE__V1__PEER_CHANGE__OP__UPSERT;
+		changes[i].peer = &peers[i];
+		change_ptrs[i] = &changes[i];
+		n_kept += cases[i].kept;
+	}
+	u.version = 7;
+	u.full = true;
+	u.n_changes = N;
+	u.changes = change_ptrs;
+	fh.len = bauxite__v1__topology_update__get_packed_size(&u);
+	fh.update = malloc(fh.len);
+	assert_non_null(fh.update);
+	bauxite__v1__topology_update__pack(&u, fh.update);
+
+	fake_hub_start(fx, &fh);
+	link_start(fx, &fx->a);
+	ev = expect_event(&fx->a, BX_HUB_EV_TOPOLOGY);
+	assert_int_equal(ev->version, 7);
+	for (i = 0; i < N; i++) {
+		p = upserted(ev, cases[i].id);
+		if (!cases[i].kept) {
+			if (p != NULL)
+				fail_msg("%s: not refused", cases[i].id);
+		} else {
+			for (j = 0; j < cases[i].n_want; j++) {
+				const struct raw_ep *e =
+					&cases[i].eps[cases[i].want[j]];
+
+				want[j].ip = htonl(e->ip);
+				want[j].port = (uint16_t)e->port;
+			}
+			assert_endpoints(p, want, cases[i].n_want);
+		}
+		if (cases[i].warning != NULL &&
+		    strstr(ev->warning, cases[i].warning) == NULL)
+			fail_msg("%s: \"%s\" not in the warning \"%s\"",
+				 cases[i].id, cases[i].warning, ev->warning);
+		if (cases[i].warning == NULL) {
+			char said[BX_HUB_ID_MAX + 3];
+
+			snprintf(said, sizeof(said), " %s (", cases[i].id);
+			if (strstr(ev->warning, said) != NULL)
+				fail_msg("%s: said in \"%s\"", cases[i].id,
+					 ev->warning);
+		}
+	}
+	assert_int_equal(ev->n_upsert, n_kept);
+	bx_hub_event_free(ev);
+	bx_hub_stop(fx->a.hub);
+	fx->a.hub = NULL;
+	bx_rpc_server_stop(fh.srv, 0);
+	free(fh.update);
+}
+
 int
 main(void)
 {
@@ -1066,6 +1437,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reconnect, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_topology_endpoints, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_topology_endpoints_checked,
+						setup, teardown),
 	};
 
 	if (sodium_init() < 0)
