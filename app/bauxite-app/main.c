@@ -1338,6 +1338,12 @@ main(int argc, char **argv)
 	       a.cfg->underlay.exception_iface,
 	       bx_crypto_cipher_name(a.cfg->cipher),
 	       bx_crypto_backend_name(a.crypto[0]), a.warm.n);
+	for (i = 1; i < (int)a.ports.n_ul; i++)
+		printf(APP_NAME ": underlay %s: %s (" RTE_ETHER_ADDR_PRT_FMT
+		       "), exception %s\n", a.cfg->underlays[i].name,
+		       a.cfg->underlays[i].port,
+		       RTE_ETHER_ADDR_BYTES(&a.ports.ul[i].mac),
+		       a.cfg->underlays[i].exception_iface);
 	if (a.n_workers == 1)
 		printf(APP_NAME ": lcore %u runs to completion\n", a.lcore[0]);
 	else

@@ -417,7 +417,7 @@ join_run(int argc, char **argv)
 	char *key_pem = NULL;
 	bool generated;
 	size_t csr_len = 0, len;
-	uint32_t ip;
+	uint32_t ip = 0, underlay_ip;
 	uint16_t port = 0;
 	int rc;
 
@@ -464,7 +464,9 @@ join_run(int argc, char **argv)
 				o.endpoint);
 		return CLI_EXIT_USAGE;
 	}
-	if (!address_ip(o.underlay_address, &ip)) {
+	/* Checked here, written to the config later; the endpoint stays
+	 * what --endpoint said. */
+	if (!address_ip(o.underlay_address, &underlay_ip)) {
 		cli_usage_error(JOIN_PROG, "--underlay-address '%s': expected "
 				"IPv4/prefix", o.underlay_address);
 		return CLI_EXIT_USAGE;

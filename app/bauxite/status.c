@@ -11,6 +11,12 @@
  * RTT is the handshake's round trip as this node measured it (it shows
  * "-" where the peer initiated every session); bytes are datagrams on the
  * underlay, outer headers included, since the peer was added.
+ *
+ * A node that bonds (several underlays or paths) also gets one line per
+ * path of each peer, from /bauxite/paths:
+ *
+ *   PEER    PATH  UNDERLAY  ENDPOINT        STATE  RTT      LOSS  CAPACITY    ROLES         TX BYTES
+ *   edge-b  0     ul0       10.99.0.2:7600  up     11.2 ms  0.0%  10.0 Mbit/s preferred,stripe  52796
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,6 +31,7 @@
 #define STATUS_PROG CLI_NAME " status"
 #define PEERS_CMD "/bauxite/peers"
 #define STATS_CMD "/bauxite/stats"
+#define PATHS_CMD "/bauxite/paths"
 
 static void
 status_help(FILE *f)
@@ -33,7 +40,9 @@ status_help(FILE *f)
 		"usage: " STATUS_PROG " [--file-prefix NAME | --socket PATH]\n\n"
 		"Shows the running bauxite-app's traffic and, per peer: path (direct\n"
 		"or relay), remote endpoint, session state, the handshake's round-trip\n"
-		"time, the last handshake, and bytes each way since the peer was added.\n\n"
+		"time, the last handshake, and bytes each way since the peer was added.\n"
+		"A node that bonds also shows each path: underlay, endpoint, state,\n"
+		"RTT, loss, measured capacity, what it is used for, bytes sent.\n\n"
 		CLI_TELEMETRY_HELP);
 }
 
@@ -115,6 +124,47 @@ print_status(const json_t *stats, const json_t *peers)
 	return CLI_EXIT_OK;
 }
 
+/* The paths table, when the node bonds (nothing otherwise). */
+static void
+print_paths(const json_t *paths)
+{
+	const json_t *peer = json_object_get(paths, "peer");
+	size_t i, n;
+
+	if (!json_is_array(peer) || stat_u64(paths, "bonding") == 0)
+		return;
+	n = json_array_size(peer);
+	printf("%-20s %-4s %-9s %-21s %-8s %-9s %-6s %-13s %-24s %12s\n", "PEER",
+	       "PATH", "UNDERLAY", "ENDPOINT", "STATE", "RTT", "LOSS",
+	       "CAPACITY", "ROLES", "TX BYTES");
+	for (i = 0; i < n; i++) {
+		char rtt[24], loss[16], cap[24], roles[32];
+		uint64_t us = col_u64(paths, "rtt_us", i);
+
+		if (us == 0)
+			snprintf(rtt, sizeof(rtt), "-");
+		else
+			snprintf(rtt, sizeof(rtt), "%.1f ms", (double)us / 1000.0);
+		snprintf(loss, sizeof(loss), "%.1f%%",
+			 (double)col_u64(paths, "loss_permille", i) / 10.0);
+		snprintf(cap, sizeof(cap), "%.1f Mbit/s",
+			 (double)col_u64(paths, "capacity_kbps", i) / 1000.0);
+		snprintf(roles, sizeof(roles), "%s%s%s",
+			 col_u64(paths, "preferred", i) ? "preferred," : "",
+			 col_u64(paths, "in_stripe", i) ? "stripe," : "",
+			 col_u64(paths, "in_redundant", i) ? "redundant," : "");
+		if (roles[0] == '\0')
+			snprintf(roles, sizeof(roles), "-");
+		else
+			roles[strlen(roles) - 1] = '\0';
+		printf("%-20s %-4" PRIu64 " %-9s %-21s %-8s %-9s %-6s %-13s %-24s %12"
+		       PRIu64 "\n", col_str(paths, "peer", i),
+		       col_u64(paths, "path", i), col_str(paths, "underlay", i),
+		       col_str(paths, "endpoint", i), col_str(paths, "state", i),
+		       rtt, loss, cap, roles, col_u64(paths, "tx_bytes", i));
+	}
+}
+
 int
 cli_status(int argc, char **argv)
 {
@@ -124,7 +174,7 @@ cli_status(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli_telemetry_target target = { NULL, NULL };
-	json_t *peers = NULL, *stats = NULL;
+	json_t *peers = NULL, *stats = NULL, *paths = NULL;
 	char err[CLI_ERR_LEN];
 	const json_t *e;
 	int o, rc;
@@ -157,6 +207,12 @@ cli_status(int argc, char **argv)
 		rc = CLI_EXIT_FAIL;
 	} else {
 		rc = print_status(stats, peers);
+	}
+	/* Older apps and nodes without probes have no paths to show. */
+	if (rc == CLI_EXIT_OK &&
+	    cli_telemetry_call(&target, PATHS_CMD, &paths, err, sizeof(err)) == 0) {
+		print_paths(paths);
+		json_decref(paths);
 	}
 	json_decref(peers);
 	json_decref(stats);

@@ -83,7 +83,7 @@
  *       "readmit_s": 3,                 ... after this long, 0..3600      [3]
  *       "preferred_hysteresis_pct": 20, 0..100, better by this to switch [20]
  *       "preferred_hold_ms": 1000,      0..60000, between switches     [1000]
- *       "link_poll_ms": 5               1..1000, underlay carrier poll    [5]
+ *       "link_poll_ms": 1               1..1000, underlay carrier poll    [1]
  *     },
  *     "peers": [                        optional, with a hub too (extras);
  *                                       <= BX_CONFIG_MAX_PEERS
@@ -300,7 +300,7 @@
 #define BX_CONFIG_DEFAULT_READMIT_S 3u
 #define BX_CONFIG_DEFAULT_PREFERRED_HYSTERESIS_PCT 20u
 #define BX_CONFIG_DEFAULT_PREFERRED_HOLD_MS 1000u
-#define BX_CONFIG_DEFAULT_LINK_POLL_MS 5u
+#define BX_CONFIG_DEFAULT_LINK_POLL_MS 1u
 
 /* How a lane spreads over a peer's paths (issue 8). */
 enum bx_config_bond_mode {

@@ -27,6 +27,7 @@ bx_require_tools ip ping iperf3 tc awk
 bx_hugepages
 bx_tmpdir
 tmp=$bx_tmp
+cli=$(bx_cli "$app")
 # Both paths are 20 Mbit/s bottlenecks each way (tbf in the middle box).
 BX_BOND_RATE=20mbit
 iperf_port=5201
@@ -60,6 +61,11 @@ path_delays 10 50
 sleep 1.5 # a few probes on each path at their new RTT
 wait_path "$prefixA" 0 preferred 1 5
 wait_path "$prefixB" 0 preferred 1 5
+# The operator's view: one line per path.
+"$cli" status --file-prefix "$prefixA" >"$tmp/status" || bx_fail "bauxite status failed"
+grep -Eq '^edge-b +0 +ul0 +10\.99\.0\.2:7600 +up .*preferred' "$tmp/status" &&
+	grep -Eq '^edge-b +1 +ul1 +10\.98\.0\.2:7600 +up ' "$tmp/status" ||
+	{ cat "$tmp/status" >&2; bx_fail "bauxite status does not show both paths up, path 0 preferred"; }
 tx0=$(bx_path_field "$prefixA" 0 tx_packets)
 tx1=$(bx_path_field "$prefixA" 1 tx_packets)
 rtt=$(ip netns exec "$nsA" ping -c 40 -i 0.02 "$vipB" | awk -F/ '/^rtt/ { print $5 }')

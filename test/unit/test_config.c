@@ -1007,7 +1007,7 @@ check_default_bonding(const struct bx_config_bonding *b)
 	assert_int_equal(b->readmit_s, 3);
 	assert_int_equal(b->preferred_hysteresis_pct, 20);
 	assert_int_equal(b->preferred_hold_ms, 1000);
-	assert_int_equal(b->link_poll_ms, 5);
+	assert_int_equal(b->link_poll_ms, 1);
 }
 
 /*
@@ -1273,7 +1273,7 @@ test_bonding_defaults(void **state)
 	assert_true(dump_has(buf, "bonding.probe_interval_ms", "100"));
 	assert_true(dump_has(buf, "bonding.reorder", "true"));
 	assert_true(dump_has(buf, "bonding.reorder_slots", "1024"));
-	assert_true(dump_has(buf, "bonding.link_poll_ms", "5"));
+	assert_true(dump_has(buf, "bonding.link_poll_ms", "1"));
 	free(buf);
 	bx_config_free(c);
 
