@@ -25,37 +25,6 @@
 
 #define LOG_PREFIX "bauxite-app: "
 
-/* Is @ip on underlay @u's own subnet? */
-static bool
-on_subnet(const struct bx_config_underlay *u, uint32_t ip)
-{
-	uint32_t mask = u->address.len == 0 ? 0 :
-			rte_cpu_to_be_32(UINT32_MAX << (32 - u->address.len));
-
-	return ((ip ^ u->address.addr) & mask) == 0;
-}
-
-/*
- * The local underlay a path to the peer's endpoint @ip (its @i-th) takes:
- * the one whose subnet holds it; else the underlays with a gateway in
- * turn (the first endpoint over the first of them, the second over the
- * second...), so a node with two uplinks to the internet reaches a peer's
- * two public endpoints over both; else the primary.
- */
-static uint8_t
-underlay_for(const struct bx_config *cfg, uint32_t ip, unsigned i)
-{
-	unsigned u, n_gw = 0, gw[BX_CONFIG_MAX_UNDERLAYS];
-
-	for (u = 0; u < cfg->n_underlays; u++) {
-		if (on_subnet(&cfg->underlays[u], ip))
-			return (uint8_t)u;
-		if (cfg->underlays[u].has_gateway)
-			gw[n_gw++] = u;
-	}
-	return n_gw > 0 ? (uint8_t)gw[i % n_gw] : 0;
-}
-
 /*
  * With ICE on, the endpoint the hub recorded (the address a node's hub
  * connection came from: behind a NAT, the NAT's) is not a path: ICE finds
@@ -85,7 +54,8 @@ from_hub(const struct bx_config *cfg, const struct bx_hub_peer *h,
 		for (j = 0; j < h->n_endpoints && j < APP_PATHS; j++) {
 			p->paths[j].ip = h->endpoints[j].ip;
 			p->paths[j].port = rte_cpu_to_be_16(h->endpoints[j].port);
-			p->paths[j].ul = underlay_for(cfg, h->endpoints[j].ip, j);
+			p->paths[j].ul = (uint8_t)bx_config_underlay_for(
+				cfg, h->endpoints[j].ip, j);
 		}
 		p->n_paths = j;
 	}

@@ -2430,6 +2430,20 @@ bx_config_bond_mode_name(enum bx_config_bond_mode m)
 							     "unknown";
 }
 
+unsigned
+bx_config_underlay_for(const struct bx_config *c, uint32_t ip, unsigned i)
+{
+	unsigned u, n_gw = 0, gw[BX_CONFIG_MAX_UNDERLAYS];
+
+	for (u = 0; u < c->n_underlays; u++) {
+		if (in_prefix(ip, &c->underlays[u].address))
+			return u;
+		if (c->underlays[u].has_gateway)
+			gw[n_gw++] = u;
+	}
+	return n_gw > 0 ? gw[i % n_gw] : 0;
+}
+
 #define DUMP_FMT "%-36s %s\n"
 
 static void

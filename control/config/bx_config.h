@@ -584,4 +584,14 @@ const char *bx_config_inner_type_name(enum bx_config_inner_type t);
  * and telemetry; "unknown" for a value outside the enum. */
 const char *bx_config_bond_mode_name(enum bx_config_bond_mode m);
 
+/*
+ * Which of @c's underlays a path to the address @ip (network order), a
+ * peer's @i-th endpoint, goes out of: the first whose subnet holds it;
+ * else the underlays with a gateway in turn (endpoint i over the
+ * (i mod n)-th of them), so a node with two uplinks to the internet
+ * reaches a peer's two public endpoints over both; else the primary (0).
+ */
+unsigned bx_config_underlay_for(const struct bx_config *c, uint32_t ip,
+				unsigned i);
+
 #endif /* BX_CONFIG_H */

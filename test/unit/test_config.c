@@ -284,6 +284,49 @@ dump_of(const struct bx_config *c)
 	return buf;
 }
 
+/*
+ * bx_config_underlay_for: the underlay whose subnet holds the endpoint,
+ * else the gateway underlays in turn by the endpoint's position, else the
+ * primary.
+ */
+static void
+test_underlay_for(void **state)
+{
+	static const char two_gw[] =
+		"{\"underlay\": ["
+		"  {\"port\": \"net_null0\", \"address\": \"10.0.0.1/24\", \"gateway\": \"10.0.0.254\"},"
+		"  {\"port\": \"net_null1\", \"address\": \"10.2.0.1/30\"},"
+		"  {\"port\": \"net_null2\", \"address\": \"10.1.0.1/24\", \"gateway\": \"10.1.0.254\"}]}";
+	static const char no_gw[] =
+		"{\"underlay\": ["
+		"  {\"port\": \"net_null0\", \"address\": \"10.0.0.1/24\"},"
+		"  {\"port\": \"net_null1\", \"address\": \"10.2.0.1/30\"}]}";
+	static const struct {
+		const char *ip;
+		unsigned i, want_gw, want_none;
+	} cases[] = {
+		{"10.0.0.9", 3, 0, 0},      /* on ul0's subnet, whatever i */
+		{"10.2.0.2", 0, 1, 1},      /* on ul1's */
+		{"10.1.0.77", 0, 2, 0},     /* on ul2's; not on any without gateways */
+		{"203.0.113.7", 0, 0, 0},   /* off every subnet: gateways in turn */
+		{"203.0.113.7", 1, 2, 0},
+		{"198.51.100.1", 2, 0, 0},
+		{"198.51.100.1", 3, 2, 0},
+	};
+	struct bx_config *a = load_ok(two_gw), *b = load_ok(no_gw);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < BX_ARRAY_SIZE(cases); i++) {
+		assert_int_equal(bx_config_underlay_for(a, ip(cases[i].ip), cases[i].i),
+				 cases[i].want_gw);
+		assert_int_equal(bx_config_underlay_for(b, ip(cases[i].ip), cases[i].i),
+				 cases[i].want_none);
+	}
+	bx_config_free(a);
+	bx_config_free(b);
+}
+
 /* ---- (1) the examples and the defaults ---------------------------------- */
 
 /* The session section every config gets when it has none. */
@@ -2344,6 +2387,7 @@ main(void)
 		cmocka_unit_test(test_relay_without_inner),
 		cmocka_unit_test(test_underlay_object_form),
 		cmocka_unit_test(test_underlays_and_paths),
+		cmocka_unit_test(test_underlay_for),
 		cmocka_unit_test(test_bonding_defaults),
 		cmocka_unit_test(test_bonding_probe_interval),
 		cmocka_unit_test(test_bad_configs),
