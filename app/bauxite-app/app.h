@@ -239,6 +239,7 @@ struct app_bond_peer {
 	struct bx_peer_path paths[APP_PATHS];
 	uint32_t lseq[BX_LANE_COUNT];     /* next lane sequence to send */
 	int8_t reorder[BX_LANE_COUNT];    /* buffer in the lcore's pool; -1 */
+	uint8_t state[APP_PATHS];         /* enum bx_bond_state at the last tick */
 	uint64_t switches, excluded, downs, ups; /* counted into the stats */
 	struct bx_bond bond;
 };

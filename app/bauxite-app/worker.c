@@ -650,6 +650,7 @@ bond_sync(struct app_worker *w, struct bx_stats_lcore *st, const struct bx_peer 
 	bp->n_paths = p->n_paths;
 	memcpy(bp->paths, p->paths, sizeof(bp->paths));
 	bx_bond_init(&bp->bond, &ps->bond_conf, p->n_paths, tsc_ns(w));
+	memset(bp->state, BX_BOND_UP, sizeof(bp->state));
 	bp->switches = bp->excluded = bp->downs = bp->ups = 0;
 	__atomic_store_n(&w->probe_gen_seen[p->index], gen, __ATOMIC_RELEASE);
 	return bp;
@@ -709,6 +710,15 @@ bond_tick(struct app_worker *w, struct bx_stats_lcore *st,
 			bx_reorder_set_timeout(w->reo[bp->reorder[k]].r,
 					       bx_bond_reorder_timeout_ns(&bp->bond));
 	bx_bond_read(&bp->bond, &bs);
+	/* A path back from DOWN starts a fresh loss window: what it lost
+	 * while down is not what it loses now (and would keep PREFERRED off
+	 * it for a whole window). */
+	for (k = 0; k < p->n_paths; k++) {
+		if (bp->state[k] == BX_BOND_DOWN && bs.path[k].state != BX_BOND_DOWN)
+			bx_probe_init(&w->probe[p->index * w->paths->stride + k],
+				      &w->paths->probe_conf);
+		bp->state[k] = (uint8_t)bs.path[k].state;
+	}
 	bx_stats_add(st, BX_STAT_PREFERRED_SWITCHES, bs.preferred_switches - bp->switches);
 	bx_stats_add(st, BX_STAT_STRIPE_EXCLUDED, bs.stripe_excluded - bp->excluded);
 	bx_stats_add(st, BX_STAT_PATH_DOWN, bs.path_down - bp->downs);
@@ -1522,8 +1532,11 @@ probe_one(struct app_worker *w, struct bx_stats_lcore *st,
 	bx_probe_tick(pp, now_ns);
 	if (!bx_probe_due(pp, now_ns))
 		return;
-	/* No next hop (yet): nothing can go, and nothing is lost. */
-	if (!path_dest(w, p, k, &b->dest[b->n]))
+	/* No next hop (yet), or its underlay has no carrier: nothing can go
+	 * (a port without carrier may hold the frame and send it when the
+	 * link comes back, a stale probe), and nothing is lost. */
+	if (!path_dest(w, p, k, &b->dest[b->n]) ||
+	    ((w->ul_up_seen >> b->dest[b->n].ul) & 1u) == 0)
 		return;
 	m = rte_pktmbuf_alloc(w->ports->pool);
 	d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, BX_WIRE_HDR_LEN +

@@ -273,11 +273,16 @@ capacity_step(const struct bx_bond_conf *c, struct bx_bond_path *p,
 	uint64_t q = srtt - rttmin;
 	uint64_t qhi = max64(BX_BOND_QHI_MIN_NS, 2 * jit + BX_BOND_QHI_SLACK_NS);
 
+	bool growing = q > p->q_prev_ns + BX_BOND_QUEUE_GROWTH_NS;
+
+	p->q_prev_ns = q;
 	if (q > qhi) {
-		/* A standing queue while we send: we were sending more than
-		 * fits. A queue while we send next to nothing (probes) is
-		 * someone else's and says nothing about what we may send. */
-		if (p->r_bps >= c->floor_bps)
+		/* A queue that grows while we send: we are sending more than
+		 * fits. One that stands still is a delay that rose (a new
+		 * route) until the base RTT follows it; one while we send
+		 * next to nothing (probes) is someone else's. Neither says
+		 * anything about what we may send. */
+		if (growing && p->r_bps >= c->floor_bps)
 			p->c_bps = max64(c->floor_bps,
 					 min64(p->c_bps, p->r_bps * 85 / PCT));
 	} else if (10 * p->r_bps > 7 * p->c_bps && 2 * q < qhi) {

@@ -46,9 +46,11 @@
  * that rose for good stops reading as a queue within two windows). At
  * most once per BX_BOND_CAP_PERIOD_NS (so the tick does not change the
  * speed), on a live path with RTT:
- *   q > Qhi and r >= floor:     C = max(floor, min(C, 0.85 r))
+ *   q > Qhi, q grew by more than BX_BOND_QUEUE_GROWTH_NS since the
+ *   last step and r >= floor:   C = max(floor, min(C, 0.85 r))
  *   r > 0.7 C and q < Qhi / 2:  C += max(C / 8, 1 Mbit/s)
- * (a queue while we send next to nothing is someone else's: C stays).
+ * (a queue that stands still is a delay that rose, one while we send next
+ * to nothing someone else's: C stays).
  * cap_bps (the configured rate) caps C whenever set, and is C's starting
  * value; otherwise C starts at initial_bps. The weight is goodput:
  * w = C (1 - loss).
@@ -156,6 +158,7 @@ enum bx_bond_state {
 #define BX_BOND_QHI_SLACK_NS (2 * BX_BOND_MS)
 #define BX_BOND_REORDER_MIN_NS (2 * BX_BOND_MS)
 #define BX_BOND_BASE_WINDOW_NS (10000 * BX_BOND_MS) /* base RTT window */
+#define BX_BOND_QUEUE_GROWTH_NS (1 * BX_BOND_MS) /* per capacity step */
 /* Striped lengths are clamped here: it bounds the round robin's counters. */
 #define BX_BOND_STRIPE_LEN_MAX 65535u
 
@@ -222,6 +225,7 @@ struct bx_bond_path {
 	uint64_t last_bytes, last_refused, last_ns;
 	uint64_t cap_next_ns;
 	uint64_t base_cur_ns, base_prev_ns, base_end_ns; /* base RTT windows */
+	uint64_t q_prev_ns;  /* the queue at the last capacity step */
 	uint64_t good_since_ns; /* readmission clock; valid while good */
 	bool good;
 	uint64_t joined_ns;  /* when it (re)entered S */

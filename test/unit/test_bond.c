@@ -1195,10 +1195,10 @@ test_capacity_growth_any_tick(void **state)
 }
 
 /*
- * A queue builds: C drops to 0.85 r; idle with a queue, C stays (not our
- * queue); sending into it, down to the floor; the queue gone, it grows
- * back by at least 1 Mbit/s a step. Ticks of 100 ms, so r is each tick's
- * own rate.
+ * A queue builds: C drops to 0.85 r; idle with a queue, or sending while
+ * it stands still, C stays (not our queue); sending while it grows, down
+ * to the floor; the queue gone, it grows back by at least 1 Mbit/s a
+ * step. Ticks of 100 ms, so r is each tick's own rate.
  */
 static void
 test_capacity_shrink(void **state)
@@ -1222,10 +1222,15 @@ test_capacity_shrink(void **state)
 	sim_tick(&s);
 	assert_int_equal(rd(&s).path[0].rate_bps, 0);
 	assert_int_equal(rd(&s).path[0].cap_bps, 17 * MBIT);
-	/* 0.85 r each step while we send what C allows: 17 -> 14.45 -> ...
-	 * until the floor. */
+	/* The queue stands still: not ours to shrink for. */
+	s.rate[0] = 17 * MBIT;
+	sim_ticks(&s, 5);
+	assert_int_equal(rd(&s).path[0].cap_bps, 17 * MBIT);
+	/* It grows while we send what C allows: 0.85 r each step, 17 ->
+	 * 14.45 -> ... until the floor. */
 	while (rd(&s).path[0].cap_bps > 1 * MBIT) {
 		s.rate[0] = rd(&s).path[0].cap_bps;
+		s.obs[0].srtt_ns += 2 * MS;
 		sim_tick(&s);
 	}
 	assert_int_equal(rd(&s).path[0].cap_bps, 1 * MBIT);
@@ -1238,9 +1243,9 @@ test_capacity_shrink(void **state)
 
 /*
  * Base RTT: a path whose delay rose for good (srtt 20 ms above the
- * all-time minimum) reads as a queue for one window (C down to 0.85 r),
- * and from the end of the first whole window on as its new base: C grows
- * again.
+ * all-time minimum) reads as a queue that stands still for one window (C
+ * neither shrinks nor grows), and from the end of the first whole window
+ * on as its new base: C grows again.
  */
 static void
 test_capacity_base_moves(void **state)
@@ -1252,12 +1257,12 @@ test_capacity_base_moves(void **state)
 	s.tick = 100 * MS;
 	s.obs[0].srtt_ns = s.obs[0].rttmin_ns + 20 * MS;
 	s.rate[0] = 10 * MBIT;
-	/* Within the first window: a queue of 20 ms. */
+	/* Within the first window: a queue of 20 ms that does not grow. */
 	sim_ticks(&s, 50);
-	assert_int_equal(rd(&s).path[0].cap_bps, 8500000);
+	assert_int_equal(rd(&s).path[0].cap_bps, 10 * MBIT);
 	/* After it: base = the window's srtt, q = 0, r > 0.7 C: growth. */
 	sim_ticks(&s, 60);
-	assert_true(rd(&s).path[0].cap_bps > 8500000);
+	assert_true(rd(&s).path[0].cap_bps > 10 * MBIT);
 }
 
 /* r: exact for a steady rate, follows a change within a few time
