@@ -218,8 +218,12 @@ take_rate(struct bx_bond_path *p, const struct bx_bond_obs *o, uint64_t now_ns)
 		p->last_bytes = o->tx_bytes;
 		return;
 	}
-	if (now_ns == p->last_ns)
+	/* Two readings at one instant: the newer is the baseline, or a
+	 * counter that goes back after it would pass for a sample. */
+	if (now_ns == p->last_ns) {
+		p->last_bytes = o->tx_bytes;
 		return;
+	}
 	dt = now_ns - p->last_ns;
 	s = min64(muldiv(o->tx_bytes - p->last_bytes, BITS_PER_BYTE * NS_PER_S, dt),
 		  BX_BOND_BPS_MAX);
@@ -627,6 +631,9 @@ bx_bond_link_down(struct bx_bond *b, unsigned k, uint64_t now_ns)
 	p->link_up = false;
 	p->live = false;
 	p->not_dead = false;
+	/* A carrier flap between two updates is a break too: readmission
+	 * waits readmit_ns again. */
+	p->good = false;
 	go_down(b, p, now_ns);
 	decide(b, now_ns, false);
 	publish(b);

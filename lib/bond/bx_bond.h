@@ -76,7 +76,8 @@
  *          + 100 ms * max(0, r / w - 0.8)          (capped at 1 s)
  *          + 20 ms if tx_refused grew since the last update
  * A path without RTT costs BX_BOND_COST_NO_RTT_NS + its index: behind every
- * measured path, and by index among the unmeasured. The current path c
+ * measured path that costs less (an RTT of seconds is no better than
+ * none), and by index among the unmeasured. The current path c
  * gives way to the cheapest UP path b only when
  * cost_b < cost_c - max(2 ms, hysteresis_pct % of cost_c) on
  * BX_BOND_SWITCH_UPDATES consecutive updates and at least hold_ns after
