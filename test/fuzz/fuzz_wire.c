@@ -43,7 +43,9 @@ is_hdr_reason(enum bx_drop_reason r)
 static void
 check_header(const uint8_t *buf, size_t len)
 {
-	uint8_t re[BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN];
+	/* Room for the longest minimum: a data datagram with a lane
+	 * sequence. */
+	uint8_t re[BX_WIRE_HDR_LEN + BX_WIRE_SEQ_LEN + BX_WIRE_AEAD_TAG_LEN];
 	struct bx_wire_info a, b;
 	enum bx_drop_reason r;
 
@@ -54,7 +56,9 @@ check_header(const uint8_t *buf, size_t len)
 	}
 	BX_ASSERT(len >= BX_WIRE_HDR_LEN);
 	BX_ASSERT(a.type != BX_WIRE_DATA ||
-		  len >= BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN);
+		  len >= BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN +
+				 ((a.flags & BX_WIRE_F_SEQ) ? BX_WIRE_SEQ_LEN : 0u));
+	BX_ASSERT(!(a.flags & BX_WIRE_F_SEQ) || a.type == BX_WIRE_DATA);
 
 	/* Every bit of the header is a checked field: re-encoding is exact. */
 	memset(re, 0, sizeof(re));
