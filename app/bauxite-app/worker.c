@@ -815,6 +815,20 @@ send_copies(struct app_worker *w, struct bx_stats_lcore *st,
 	unsigned per_path[APP_PATHS] = { 0 };
 	unsigned c, k, extra = 0;
 
+	/* The common case: one copy, one path. */
+	if (BX_LIKELY(meta->n == 1)) {
+		struct tx_dest d;
+		enum bx_drop_reason r;
+
+		k = meta->path[0];
+		r = path_dest(w, p, k, &d) ? outer_put(w, m, &d) : BX_DROP_NO_PATH;
+		if (BX_UNLIKELY(r != BX_DROP_NONE)) {
+			drop_tx(st, r, m);
+			return;
+		}
+		tx_batch_add(b, d.ul, m, p->index, (uint8_t)k);
+		return;
+	}
 	for (c = 0; c < meta->n; c++)
 		per_path[meta->path[c]]++;
 	/* Copies first: the datagram must not carry outer headers yet. */
