@@ -60,6 +60,10 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 #define APP_PATHS BX_PEER_MAX_PATHS
 _Static_assert(BX_CONFIG_MAX_PATHS == BX_PEER_MAX_PATHS, "one path limit");
 _Static_assert(BX_PEER_LANES == BX_LANE_COUNT, "a mode per lane");
+_Static_assert((int)BX_CONFIG_BOND_REDUNDANT == (int)BX_BOND_REDUNDANT &&
+	       (int)BX_CONFIG_BOND_PREFERRED == (int)BX_BOND_PREFERRED &&
+	       (int)BX_CONFIG_BOND_STRIPE == (int)BX_BOND_STRIPE,
+	       "the config's lane modes are the scheduler's");
 /* Reorder buffers each lcore that owns peers has for striped lanes
  * (taken by the first flows that need one). */
 #define APP_REORDER_BUFFERS 8u
@@ -234,7 +238,7 @@ struct app_paths_shared {
  * striped. The scheduler's published part is read by the control lcore.
  */
 struct app_bond_peer {
-	uint32_t gen;                     /* probe generation; 0: never built */
+	char id[BX_PEER_ID_MAX];          /* the peer it was built for */
 	uint8_t n_paths;
 	struct bx_peer_path paths[APP_PATHS];
 	uint32_t lseq[BX_LANE_COUNT];     /* next lane sequence to send */
@@ -248,7 +252,6 @@ struct app_bond_peer {
 struct app_reorder_slot {
 	struct bx_reorder *r;
 	uint32_t peer;                    /* index; UINT32_MAX: free */
-	uint8_t lane;
 	struct bx_reorder_stats seen;     /* counted into the stats so far */
 };
 
@@ -280,7 +283,7 @@ struct app_worker {
 	struct rte_rcu_qsbr *qsbr;
 	struct bx_stats *stats;
 	struct bx_crypto *crypto;       /* the worker's own engine */
-	/* Per peer index (registry capacity entries). */
+	/* Per APP_NH slot (APP_PATHS per registry index, and the relay's). */
 	uint64_t *nexthop;              /* APP_NH_VALID | MAC, release-stored */
 	struct app_peer_ctr *peer_ctr;  /* this lcore's, per peer index */
 	/* The RTC worker or the RX lcore: handshake datagrams go up this
@@ -336,9 +339,9 @@ void app_ports_close(struct app_ports *p);
 
 /* neigh.c: the control lcore's next-hop resolution through the kernel. */
 struct app_neigh;
+/* @n_slots next-hop slots (APP_NH). */
 struct app_neigh *app_neigh_create(const struct bx_config *cfg,
 				   uint64_t *nexthop, uint32_t n_slots);
-/* @n_slots next-hop slots (APP_NH). */
 /* Resolves the next hop towards @endpoint_ip (network order; 0: none) on
  * underlay @ul for next-hop @slot (peer @id's path), from the next tick
  * on; a changed next hop starts from no MAC. */
@@ -734,9 +737,12 @@ unsigned app_sessions_up(const struct app_sessions *s);
  * than after the retransmission timeout of one sent along the old path.
  */
 void app_sessions_path_changed(struct app_sessions *s, uint32_t index);
-/* Link state for the choice of an initiation's path (NULL: none known). */
+/* Link state and the owners' bonding state (read-only, lock-free) for
+ * the choice of an initiation's path (NULL: none known). */
+struct app_owners;
 void app_sessions_set_paths(struct app_sessions *s,
-			    const struct app_paths_shared *p);
+			    const struct app_paths_shared *p,
+			    const struct app_owners *owners);
 /*
  * The safety layer's kill-switch: every session unpublished and its keys
  * wiped, and no handshake sent or answered until app_sessions_allow.

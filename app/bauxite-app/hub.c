@@ -50,7 +50,8 @@ from_hub(const struct bx_config *cfg, const struct bx_hub_peer *h,
 		p->endpoint_ip = h->endpoint_ip;
 		p->endpoint_port = rte_cpu_to_be_16(h->endpoint_port);
 	}
-	if (!cfg->ice.enabled && h->n_endpoints > 1 && app_bonding_active(cfg)) {
+	/* With several underlays even one endpoint needs the right one. */
+	if (!cfg->ice.enabled && h->n_endpoints > 0 && app_bonding_active(cfg)) {
 		for (j = 0; j < h->n_endpoints && j < APP_PATHS; j++) {
 			p->paths[j].ip = h->endpoints[j].ip;
 			p->paths[j].port = rte_cpu_to_be_16(h->endpoints[j].port);

@@ -920,7 +920,7 @@ paths_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 	sh = app_paths_shared(a->paths);
 	for (i = 0; i < a->n_workers; i++)
 		a->worker[i].paths = sh;
-	app_sessions_set_paths(a->sessions, sh);
+	app_sessions_set_paths(a->sessions, sh, &a->owners);
 	a->topo.paths = a->paths;
 	return 0;
 }

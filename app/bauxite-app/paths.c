@@ -246,7 +246,8 @@ bond_conf(const struct bx_config *cfg, struct bx_bond_conf *bc)
 	bc->hold_ns = (uint64_t)b->preferred_hold_ms * BX_BOND_MS;
 	bc->reorder_timeout_max_ns = (uint64_t)b->reorder_timeout_max_ms * BX_BOND_MS;
 	/* REDUNDANT keeps a path that answered within the loss window. */
-	bc->dead_ns = interval_ns * BX_PROBE_WINDOW_DEFAULT;
+	bc->dead_ns = interval_ns * (cfg->safety.enabled ? cfg->safety.probe_window :
+							    BX_PROBE_WINDOW_DEFAULT);
 }
 
 struct app_paths *

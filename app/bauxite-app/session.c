@@ -12,8 +12,9 @@
  *   layer sends (its handshake messages, a keepalive) goes down the ctl_tx
  *   ring and out on the underlay through that same lcore's TX queue.
  *   Replies go back to the frame they answer (its source MAC, address and
- *   port); initiations to the peer's configured endpoint through the next
- *   hop neigh.c resolved.
+ *   port, from the underlay it came in on); initiations go along one of
+ *   the peer's paths (initiation_path) through the next hop neigh.c
+ *   resolved for it.
  *
  * Slots
  *   CURRENT is what we send on, PREVIOUS the session it replaced, which
@@ -111,6 +112,7 @@ struct app_sessions {
 	const struct app_ports *ports;
 	const uint64_t *nexthop;
 	const struct app_paths_shared *paths; /* NULL: every underlay is up */
+	const struct app_owners *owners;      /* their bonding state, or NULL */
 	uint32_t n_slots;
 	struct rte_ring *hs_rx;
 	struct rte_ring *ctl_tx;
@@ -763,10 +765,27 @@ wants_handshake(const struct app_sessions *ss, const struct hs_peer *hp,
 	return bx_hs_should_rekey(&ss->hcfg, &u, now);
 }
 
+/* Can path @k of @p take a frame now: carrier and a next hop (*@nh)? */
+static bool
+path_ready(const struct app_sessions *ss, const struct bx_peer *p, unsigned k,
+	   uint32_t up, uint64_t *nh)
+{
+	uint64_t v = __atomic_load_n(&ss->nexthop[APP_NH(p->index, k)],
+				     __ATOMIC_ACQUIRE);
+
+	if ((v & APP_NH_VALID) == 0 || ((up >> p->paths[k].ul) & 1u) == 0 ||
+	    p->paths[k].ip == 0)
+		return false;
+	*nh = v;
+	return true;
+}
+
 /*
- * The path an initiation to @p takes: the first whose underlay has
- * carrier and whose next hop is known (*@nh), so a dead primary uplink
- * does not stop handshakes; -1 if none.
+ * The path an initiation to @p takes: with bonding, the one its owner's
+ * scheduler prefers, else one it judges UP (a path that lost its probes
+ * but not its carrier would otherwise take every rekey until the session
+ * died); else the first whose underlay has carrier and whose next hop is
+ * known (*@nh). -1 if none.
  */
 static int
 initiation_path(const struct app_sessions *ss, const struct bx_peer *p,
@@ -774,17 +793,29 @@ initiation_path(const struct app_sessions *ss, const struct bx_peer *p,
 {
 	uint32_t up = ss->paths != NULL ?
 		__atomic_load_n(&ss->paths->ul_up, __ATOMIC_ACQUIRE) : UINT32_MAX;
+	const struct app_bond_peer *bp = NULL;
+	struct bx_bond_stats bs;
 	unsigned k;
 
-	for (k = 0; k < p->n_paths; k++) {
-		uint64_t v = __atomic_load_n(&ss->nexthop[APP_NH(p->index, k)],
-					     __ATOMIC_ACQUIRE);
-
-		if ((v & APP_NH_VALID) != 0 && ((up >> p->paths[k].ul) & 1u) != 0 &&
-		    p->paths[k].ip != 0) {
-			*nh = v;
-			return (int)k;
+	if (ss->owners != NULL && p->n_paths > 1)
+		bp = ss->owners->w[p->index % ss->owners->n]->bpeer;
+	if (bp != NULL) {
+		bp += p->index;
+		/* The owner's view of this very peer, not of one before it. */
+		if (strncmp(bp->id, p->id, sizeof(bp->id)) == 0) {
+			bx_bond_read(&bp->bond, &bs);
+			if (bs.preferred >= 0 && (unsigned)bs.preferred < p->n_paths &&
+			    path_ready(ss, p, (unsigned)bs.preferred, up, nh))
+				return bs.preferred;
+			for (k = 0; k < p->n_paths && k < bs.n_paths; k++)
+				if (bs.path[k].state == BX_BOND_UP &&
+				    path_ready(ss, p, k, up, nh))
+					return (int)k;
 		}
+	}
+	for (k = 0; k < p->n_paths; k++) {
+		if (path_ready(ss, p, k, up, nh))
+			return (int)k;
 	}
 	return -1;
 }
@@ -894,9 +925,11 @@ peer_timers(struct app_sessions *ss, struct hs_peer *hp, uint64_t now)
 
 
 void
-app_sessions_set_paths(struct app_sessions *s, const struct app_paths_shared *p)
+app_sessions_set_paths(struct app_sessions *s, const struct app_paths_shared *p,
+		       const struct app_owners *owners)
 {
 	s->paths = p;
+	s->owners = owners;
 }
 
 void

@@ -74,7 +74,7 @@ conf_of(const struct app_topo *t, const struct app_peer_src *p,
 	memset(pc, 0, sizeof(*pc));
 	for (l = 0; l < BX_LANE_COUNT; l++)
 		pc->lane_mode[l] = (uint8_t)mode[l];
-	if (p->n_paths > 1) {
+	if (p->n_paths > 0) {
 		pc->n_paths = p->n_paths;
 		memcpy(pc->paths, p->paths, p->n_paths * sizeof(p->paths[0]));
 	}

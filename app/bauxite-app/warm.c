@@ -54,7 +54,8 @@ from_config(const struct bx_config_peer *cp, unsigned i, struct app_peer_src *p)
 	}
 	p->endpoint_ip = cp->endpoint_ip;
 	p->endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
-	if (cp->n_paths > 1) {
+	/* One path on another underlay than the primary is a path too. */
+	if (cp->n_paths > 1 || (cp->n_paths == 1 && cp->paths[0].underlay != 0)) {
 		p->n_paths = cp->n_paths;
 		for (j = 0; j < cp->n_paths; j++) {
 			p->paths[j].ip = cp->paths[j].endpoint_ip;

@@ -71,6 +71,8 @@ struct rx_meta {
  * header (the outer headers stay in the headroom), so an echo can go back
  * the way its probe came. */
 #define MBUF_OUTER_OFF(m) ((m)->hash.usr)
+/* ... with this bit: it came through a relay (answers go back through it). */
+#define OUTER_RELAYED (UINT32_C(1) << 31)
 
 static inline void
 drop_tx(struct bx_stats_lcore *st, enum bx_drop_reason why, struct rte_mbuf *m)
@@ -624,11 +626,11 @@ bond_sync(struct app_worker *w, struct bx_stats_lcore *st, const struct bx_peer 
 	struct bx_probe_path *probes = &w->probe[p->index * ps->stride];
 	uint32_t gen = __atomic_load_n(&ps->probe_gen[p->index], __ATOMIC_ACQUIRE);
 	struct app_bond_peer *bp;
-	bool new_peer = w->probe_gen_seen[p->index] != gen;
+	bool restart = w->probe_gen_seen[p->index] != gen;
 	unsigned j;
 
 	if (BX_LIKELY(w->bpeer == NULL)) {
-		if (BX_UNLIKELY(new_peer)) {
+		if (BX_UNLIKELY(restart)) {
 			bx_probe_init(probes, &ps->probe_conf);
 			__atomic_store_n(&w->probe_gen_seen[p->index], gen,
 					 __ATOMIC_RELEASE);
@@ -636,17 +638,21 @@ bond_sync(struct app_worker *w, struct bx_stats_lcore *st, const struct bx_peer 
 		return NULL;
 	}
 	bp = &w->bpeer[p->index];
-	if (BX_LIKELY(!new_peer && bp->n_paths == p->n_paths &&
+	if (BX_LIKELY(!restart && bp->n_paths == p->n_paths &&
 		      memcmp(bp->paths, p->paths, sizeof(bp->paths)) == 0))
 		return bp;
 	for (j = 0; j < ps->stride; j++)
 		bx_probe_init(&probes[j], &ps->probe_conf);
-	for (j = 0; j < BX_LANE_COUNT; j++)
-		reorder_drop(w, st, bp, j);
-	/* A new peer's lane sequences start over; the same peer's go on
-	 * (its receiver's buffers know where they are). */
-	if (new_peer)
+	/* Another peer at this index: its lane sequences start over and
+	 * what waits in the buffers was the last one's. The same peer (a
+	 * severance, a changed path set) goes on where it was: the buffers
+	 * and the receiver's know where. */
+	if (strncmp(bp->id, p->id, sizeof(bp->id)) != 0) {
+		for (j = 0; j < BX_LANE_COUNT; j++)
+			reorder_drop(w, st, bp, j);
 		memset(bp->lseq, 0, sizeof(bp->lseq));
+		memcpy(bp->id, p->id, sizeof(bp->id));
+	}
 	bp->n_paths = p->n_paths;
 	memcpy(bp->paths, p->paths, sizeof(bp->paths));
 	bx_bond_init(&bp->bond, &ps->bond_conf, p->n_paths, tsc_ns(w));
@@ -857,6 +863,7 @@ send_copies(struct app_worker *w, struct bx_stats_lcore *st,
 		if (r != BX_DROP_NONE) {
 			bx_stats_tx_drop(st, r, per_path[k]);
 			rte_pktmbuf_free(frame[k]);
+			frame[k] = NULL;
 			continue;
 		}
 		/* The very same frame again: one more reference, which the
@@ -867,10 +874,14 @@ send_copies(struct app_worker *w, struct bx_stats_lcore *st,
 			tx_batch_add(b, d.ul, frame[k], p->index, (uint8_t)k);
 		extra += per_path[k];
 	}
-	if (extra > 1 && MBUF_LANE(m) == BX_LANE_CRITICAL)
-		bx_stats_add(st, BX_STAT_CRITICAL_COPIES, extra - 1);
-	if (extra > per_path[meta->path[0]])
-		bx_stats_add(st, BX_STAT_PATH_COPIES, extra - per_path[meta->path[0]]);
+	/* Copies on the first path are the Critical duplication's; those on
+	 * other paths the bonding's. */
+	k = meta->path[0];
+	c = frame[k] != NULL ? per_path[k] : 0;
+	if (c > 1 && MBUF_LANE(m) == BX_LANE_CRITICAL)
+		bx_stats_add(st, BX_STAT_CRITICAL_COPIES, c - 1);
+	if (extra > c)
+		bx_stats_add(st, BX_STAT_PATH_COPIES, extra - c);
 }
 
 /*
@@ -1129,7 +1140,7 @@ relay_unwrap(struct app_worker *w, struct bx_stats_lcore *st,
 		return false;
 	}
 	rte_pktmbuf_adj(m, (uint16_t)(v->payload_off + off));
-	MBUF_OUTER_OFF(m) = (uint32_t)(v->payload_off + off);
+	MBUF_OUTER_OFF(m) = OUTER_RELAYED | (uint32_t)(v->payload_off + off);
 	if (rte_pktmbuf_pkt_len(m) > v->payload_len - off)
 		rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 					       (v->payload_len - off)));
@@ -1426,8 +1437,9 @@ ctl_seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 /*
  * Where an echo of the probe @m (from @p) goes: back the way the probe
  * came -- the underlay it arrived on, to its outer source address and
- * MAC -- when @p has several paths (each probe measures its own pair);
- * else along the peer's one path (which may be a relay).
+ * MAC -- so each probe measures its own pair, whatever paths we know the
+ * peer by; one that came through a relay goes back along the peer's path
+ * (the relay's, wrapped for it).
  */
 static bool
 echo_dest(const struct app_worker *w, const struct bx_peer *p,
@@ -1441,7 +1453,7 @@ echo_dest(const struct app_worker *w, const struct bx_peer *p,
 	unsigned u;
 
 	*path = 0;
-	if (p->n_paths <= 1)
+	if (off & OUTER_RELAYED)
 		return path_dest(w, p, 0, d);
 	if (off < ETH_LEN + IPV4_MIN_LEN + sizeof(*uh) || off > rte_pktmbuf_headroom(m))
 		return false;
@@ -1550,7 +1562,7 @@ probe_one(struct app_worker *w, struct bx_stats_lcore *st,
 	 * (a port without carrier may hold the frame and send it when the
 	 * link comes back, a stale probe), and nothing is lost. */
 	if (!path_dest(w, p, k, &b->dest[b->n]) ||
-	    ((w->ul_up_seen >> b->dest[b->n].ul) & 1u) == 0)
+	    (w->bpeer != NULL && ((w->ul_up_seen >> b->dest[b->n].ul) & 1u) == 0))
 		return;
 	m = rte_pktmbuf_alloc(w->ports->pool);
 	d = m != NULL ? (uint8_t *)rte_pktmbuf_append(m, BX_WIRE_HDR_LEN +
@@ -1717,8 +1729,8 @@ reorder_count(struct bx_stats_lcore *st, struct app_reorder_slot *rs)
 /* The reorder buffer of lane @lane of the peer at @idx, taken from the
  * pool on first use; NULL when the pool is spent (delivered unordered). */
 static struct app_reorder_slot *
-reorder_of(struct app_worker *w, struct app_bond_peer *bp, uint32_t idx,
-	   unsigned lane)
+reorder_of(struct app_worker *w, struct bx_stats_lcore *st,
+	   const struct bx_peer *p, struct app_bond_peer *bp, unsigned lane)
 {
 	struct app_reorder_slot *rs;
 	unsigned i;
@@ -1729,13 +1741,17 @@ reorder_of(struct app_worker *w, struct app_bond_peer *bp, uint32_t idx,
 		rs = &w->reo[i];
 		if (rs->peer != UINT32_MAX)
 			continue;
-		bx_reorder_init(rs->r, w->reo_slots, bx_bond_reorder_timeout_ns(&bp->bond));
+		/* With one path of our own to the peer we run no scheduler
+		 * for it and know no RTT spread: wait as long as allowed. */
+		bx_reorder_init(rs->r, w->reo_slots, p->n_paths > 1 ?
+				bx_bond_reorder_timeout_ns(&bp->bond) :
+				w->paths->bond_conf.reorder_timeout_max_ns);
 		memset(&rs->seen, 0, sizeof(rs->seen));
-		rs->peer = idx;
-		rs->lane = (uint8_t)lane;
+		rs->peer = p->index;
 		bp->reorder[lane] = (int8_t)i;
 		return rs;
 	}
+	bx_stats_add(st, BX_STAT_REORDER_NO_BUFFER, 1);
 	return NULL;
 }
 
@@ -1754,7 +1770,7 @@ reorder_push(struct app_worker *w, struct bx_stats_lcore *st,
 	unsigned n = 0;
 
 	if (bp == NULL || !w->paths->reorder || lane >= BX_LANE_COUNT ||
-	    (rs = reorder_of(w, bp, p->index, lane)) == NULL) {
+	    (rs = reorder_of(w, st, p, bp, lane)) == NULL) {
 		inner_deliver(w, st, m, now, ib);
 		return;
 	}
@@ -1771,19 +1787,34 @@ reorder_push(struct app_worker *w, struct bx_stats_lcore *st,
  * waits behind it (one lost packet never stalls a flow for longer).
  */
 static void
-reorder_scan(struct app_worker *w, struct bx_stats_lcore *st)
+reorder_scan(struct app_worker *w, struct bx_stats_lcore *st,
+	     const struct bx_peer_table *t)
 {
 	struct inner_batch ib;
 	uint64_t now_ns = 0, now = w->lan != NULL ? rte_rdtsc() : 0;
-	unsigned i, n;
+	bool block = w->safety != NULL &&
+		     __atomic_load_n(&w->safety->block, __ATOMIC_RELAXED) != 0;
+	unsigned i, n, l;
 
 	ib.n_out = ib.n_ask = 0;
 	for (i = 0; i < APP_REORDER_BUFFERS; i++) {
 		struct app_reorder_slot *rs = &w->reo[i];
+		struct app_bond_peer *bp;
+		const struct bx_peer *p;
 		uint64_t deadline;
 
 		if (rs->peer == UINT32_MAX)
 			continue;
+		/* Its peer is gone, or the tunnels were severed: nothing
+		 * that waits may go in any more, and the buffer goes back. */
+		p = bx_peer_table_at(t, rs->peer);
+		bp = &w->bpeer[rs->peer];
+		if (p == NULL || block || strncmp(p->id, bp->id, sizeof(bp->id)) != 0) {
+			for (l = 0; l < BX_LANE_COUNT; l++)
+				if (bp->reorder[l] == (int8_t)i)
+					reorder_drop(w, st, bp, l);
+			continue;
+		}
 		deadline = bx_reorder_next_deadline(rs->r);
 		if (deadline != BX_REORDER_NO_DEADLINE) {
 			if (now_ns == 0)
@@ -2052,7 +2083,7 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	if (w->paths != NULL)
 		probe_scan(w, st, t);
 	if (w->bpeer != NULL)
-		reorder_scan(w, st);
+		reorder_scan(w, st, t);
 	for (u = 0; u < w->ports->n_ul; u++)
 		got += exception_down(w, st, u, 0);
 	return got;
@@ -2192,7 +2223,7 @@ crypto_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	if (w->paths != NULL)
 		probe_scan(w, st, t);
 	if (w->bpeer != NULL)
-		reorder_scan(w, st);
+		reorder_scan(w, st, t);
 	return got + n;
 }
 

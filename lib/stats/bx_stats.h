@@ -122,7 +122,10 @@
 	X(REORDER_TIMEOUTS, "reorder_timeouts",                               \
 	  "gaps a reorder buffer gave up waiting for (timeout)")             \
 	X(REORDER_FORCED, "reorder_forced",                                   \
-	  "datagrams a full reorder buffer released past a gap")
+	  "datagrams a full reorder buffer released past a gap")              \
+	X(REORDER_NO_BUFFER, "reorder_no_buffer",                             \
+	  "striped datagrams delivered unordered: every reorder buffer of "  \
+	  "the lcore was taken")
 
 enum bx_stat_id {
 #define BX_STATS_ENUM_(sym, name, help) BX_STAT_##sym,

@@ -419,7 +419,7 @@ bx_check_rx_accounting() {
 
 # bx_nonzero_drops SNAPSHOT: the drop reasons that happened, "name n, ...".
 bx_nonzero_drops() {
-	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_|^keepalive_|^sessions_|^arp_|^relay_forwarded$|^relay_control_(rx|tx)$|^stun_(in|out)$|^probe_(tx|echo_tx|rx)$|^critical_copies$|^safety_(warnings|severances|recoveries)$|^path_(copies|down|up)$|^preferred_switches$|^stripe_excluded$|^reorder_(held|late|timeouts|forced)$/ && $2 != 0 {
+	awk '$1 !~ /_packets$|_bytes$|_dropped$|^handshake_|^keepalive_|^sessions_|^arp_|^relay_forwarded$|^relay_control_(rx|tx)$|^stun_(in|out)$|^probe_(tx|echo_tx|rx)$|^critical_copies$|^safety_(warnings|severances|recoveries)$|^path_(copies|down|up)$|^preferred_switches$|^stripe_excluded$|^reorder_(held|late|timeouts|forced|no_buffer)$/ && $2 != 0 {
 		printf "%s%s %s", sep, $1, $2; sep = ", " } END { print "" }' "$1"
 }
 
