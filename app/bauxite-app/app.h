@@ -593,8 +593,9 @@ struct app_paths_conf {
 struct app_paths *app_paths_create(const struct app_paths_conf *c, char *err,
 				   size_t errlen);
 const struct app_paths_shared *app_paths_shared(const struct app_paths *p);
-/* Every control loop pass: carrier of each underlay (link_poll_ms). */
-void app_paths_poll(struct app_paths *p);
+/* Every control loop pass, with the loop's monotonic ms: carrier of each
+ * underlay every link_poll_ms. */
+void app_paths_poll(struct app_paths *p, uint64_t now_ms);
 /* The paths of the peer at @index (APP_PATHS_ALL: of every peer) start
  * their probes over: a new peer there, or a severance. */
 #define APP_PATHS_ALL UINT32_MAX

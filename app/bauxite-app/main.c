@@ -1219,7 +1219,7 @@ control_loop(struct app *a)
 		app_sessions_poll(a->sessions);
 		app_hub_poll(&a->hub);
 		app_nat_poll(a->nat);
-		app_paths_poll(a->paths);
+		app_paths_poll(a->paths, now);
 		app_safety_poll(a->safety);
 		serve_telemetry(a);
 		/* Cheap when nothing is due; a fresh next hop is found within

@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -52,15 +51,6 @@ struct app_paths {
 	uint64_t next_poll_ms;
 	uint32_t logged_up;        /* ul_up as last logged */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 bool
 app_bonding_active(const struct bx_config *cfg)
@@ -98,9 +88,8 @@ ul_carrier(const struct app_paths *p, unsigned u)
 }
 
 void
-app_paths_poll(struct app_paths *p)
+app_paths_poll(struct app_paths *p, uint64_t now)
 {
-	uint64_t now = mono_ms();
 	uint32_t up = 0;
 	unsigned u;
 
@@ -303,7 +292,7 @@ app_paths_create(const struct app_paths_conf *c, char *err, size_t errlen)
 	/* Every underlay starts up until the first poll says otherwise. */
 	p->shared.ul_up = (1u << c->ports->n_ul) - 1u;
 	p->logged_up = p->shared.ul_up;
-	app_paths_poll(p);
+	app_paths_poll(p, 0); /* the first poll is due at once */
 	if (p->shared.bonding)
 		printf(LOG_PREFIX "%u underlay%s, probes every %u ms, a path "
 		       "down after %u missed, up after %u answered; carrier "
