@@ -263,6 +263,18 @@ struct app_path_ctr {
 	uint64_t tx_refused;
 };
 
+/* The outer headers this lcore last put on a datagram, and where they
+ * send it (worker.c: outer_put). A burst goes to few destinations; a
+ * new one rebuilds the template. */
+struct app_outer_cache {
+	uint64_t nh;     /* the next hop as nexthop[] held it: valid bit, MAC */
+	rte_be32_t ip;
+	rte_be16_t port;
+	unsigned ul;
+	bool valid;
+	struct bx_wire_outer_tmpl t;
+};
+
 /* Everything a fast-path lcore reads; built by the control lcore before
  * launch. */
 struct app_worker {
@@ -317,6 +329,7 @@ struct app_worker {
 	uint64_t bulk_tokens;
 	uint64_t bulk_tsc;
 	uint32_t n_slots;
+	struct app_outer_cache ocache;  /* this lcore's own */
 	const bool *running;             /* read with __atomic_load_n */
 	int rc;                         /* 0, or why the worker could not run */
 	bool exited;                    /* set (release) when the loop ends */

@@ -245,27 +245,38 @@ path_dest(const struct app_worker *w, const struct bx_peer *p, unsigned k,
  * untouched but for what was prepended, the caller frees it).
  */
 static enum bx_drop_reason
-outer_put(const struct app_worker *w, struct rte_mbuf *m, const struct tx_dest *d)
+outer_put(struct app_worker *w, struct rte_mbuf *m, const struct tx_dest *d)
 {
 	const struct app_ul *ul = &w->ports->ul[d->ul];
+	struct app_outer_cache *c = &w->ocache;
 	struct bx_wire_outer o;
+	bool relayed = d->relay_handle != 0;
 	int rc;
 
-	if (d->relay_handle != 0) {
+	if (relayed) {
 		void *rh = rte_pktmbuf_prepend(m, BX_RELAY_FORWARD_OVERHEAD);
 
 		if (rh == NULL)
 			return BX_DROP_CRYPTO_NO_ROOM;
 		bx_relay_forward_hdr(rh, d->relay_handle);
 	}
-	memset(&o, 0, sizeof(o));
-	o.src_mac = ul->mac;
-	o.src_ip = ul->ip;
-	o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
-	mac_unpack(d->nh, &o.dst_mac);
-	o.dst_ip = d->ip;
-	o.dst_port = d->port;
-	rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
+	if (!c->valid || c->nh != d->nh || c->ip != d->ip || c->port != d->port ||
+	    c->ul != d->ul) {
+		memset(&o, 0, sizeof(o));
+		o.src_mac = ul->mac;
+		o.src_ip = ul->ip;
+		o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
+		mac_unpack(d->nh, &o.dst_mac);
+		o.dst_ip = d->ip;
+		o.dst_port = d->port;
+		bx_wire_outer_tmpl_init(&c->t, &o);
+		c->nh = d->nh;
+		c->ip = d->ip;
+		c->port = d->port;
+		c->ul = d->ul;
+		c->valid = true;
+	}
+	rc = bx_wire_outer_tmpl_prepend(m, &c->t);
 	if (rc != 0)
 		return rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM : BX_DROP_IP_BAD_LEN;
 	return BX_DROP_NONE;

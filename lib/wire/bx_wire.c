@@ -6,6 +6,7 @@
  * structs or memcpy so any buffer alignment is fine.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <rte_ip.h>
@@ -25,6 +26,12 @@
 	 RTE_MBUF_F_TX_L4_MASK)
 #define TX_OFFLOAD_FLAGS                                                      \
 	(RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM)
+
+/* Where the per-datagram fields of the outer headers lie in the frame. */
+#define IPV4_TOTAL_LEN_OFF (BX_WIRE_ETH_LEN + offsetof(struct rte_ipv4_hdr, total_length))
+#define IPV4_CSUM_OFF (BX_WIRE_ETH_LEN + offsetof(struct rte_ipv4_hdr, hdr_checksum))
+#define UDP_LEN_OFF                                                           \
+	(BX_WIRE_ETH_LEN + BX_WIRE_IPV4_LEN + offsetof(struct rte_udp_hdr, dgram_len))
 
 _Static_assert(sizeof(struct rte_ether_hdr) == BX_WIRE_ETH_LEN, "Ethernet");
 _Static_assert(sizeof(struct rte_ipv4_hdr) == BX_WIRE_IPV4_LEN, "IPv4");
@@ -326,5 +333,50 @@ bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
 							BX_WIRE_IPV4_LEN);
 		break;
 	}
+	return 0;
+}
+
+void
+bx_wire_outer_tmpl_init(struct bx_wire_outer_tmpl *t,
+			const struct bx_wire_outer *o)
+{
+	outer_write(t->hdr, o, 0);
+	/* The lengths are added per datagram: take them out of the sum. */
+	memset(t->hdr + IPV4_TOTAL_LEN_OFF, 0, sizeof(rte_be16_t));
+	memset(t->hdr + UDP_LEN_OFF, 0, sizeof(rte_be16_t));
+	t->ip_sum = rte_raw_cksum(t->hdr + BX_WIRE_ETH_LEN, BX_WIRE_IPV4_LEN);
+}
+
+int
+bx_wire_outer_tmpl_prepend(struct rte_mbuf *m,
+			   const struct bx_wire_outer_tmpl *t)
+{
+	uint32_t payload_len = rte_pktmbuf_pkt_len(m), sum;
+	rte_be16_t ip_len, udp_len;
+	uint16_t csum;
+	uint8_t *buf;
+
+	if (BX_UNLIKELY(payload_len > BX_WIRE_UDP_PAYLOAD_MAX))
+		return -EINVAL;
+	buf = (uint8_t *)rte_pktmbuf_prepend(m, BX_WIRE_OUTER_LEN);
+	if (BX_UNLIKELY(buf == NULL))
+		return -ENOSPC;
+	memcpy(buf, t->hdr, BX_WIRE_OUTER_LEN);
+	ip_len = rte_cpu_to_be_16((uint16_t)(BX_WIRE_IPV4_LEN + BX_WIRE_UDP_LEN +
+					     payload_len));
+	udp_len = rte_cpu_to_be_16((uint16_t)(BX_WIRE_UDP_LEN + payload_len));
+	memcpy(buf + IPV4_TOTAL_LEN_OFF, &ip_len, sizeof(ip_len));
+	memcpy(buf + UDP_LEN_OFF, &udp_len, sizeof(udp_len));
+	/* The sum is over 16-bit words as they lie in memory, like
+	 * rte_raw_cksum's: the length goes in as stored. */
+	sum = t->ip_sum + ip_len;
+	sum = (sum & 0xffffu) + (sum >> 16);
+	csum = (uint16_t)~sum;
+	memcpy(buf + IPV4_CSUM_OFF, &csum, sizeof(csum));
+
+	m->l2_len = BX_WIRE_ETH_LEN;
+	m->l3_len = BX_WIRE_IPV4_LEN;
+	m->l4_len = BX_WIRE_UDP_LEN;
+	m->ol_flags &= ~TX_CKSUM_FLAGS;
 	return 0;
 }

@@ -213,4 +213,30 @@ enum bx_wire_csum {
 int bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
 			  enum bx_wire_csum csum);
 
+/*
+ * The outer headers to one destination, built once for many datagrams:
+ * the fast path sends bursts to few destinations, and writing three
+ * headers field by field and summing the IPv4 header for every packet
+ * costs as much as the rest of its header work. Only the two lengths and
+ * the IPv4 checksum (from the sum kept here) change per datagram.
+ */
+struct bx_wire_outer_tmpl {
+	uint8_t hdr[BX_WIRE_OUTER_LEN]; /* lengths and checksums zero */
+	uint32_t ip_sum;                /* ones' complement sum of that IPv4 header */
+};
+
+/* Builds @t for @o: what bx_wire_outer_prepend(m, @o, BX_WIRE_CSUM_IP_ONLY)
+ * would write, but for the lengths. */
+void bx_wire_outer_tmpl_init(struct bx_wire_outer_tmpl *t,
+			     const struct bx_wire_outer *o);
+
+/*
+ * bx_wire_outer_prepend(m, o, BX_WIRE_CSUM_IP_ONLY) for the @o that @t was
+ * built from, byte for byte (the headers go into the first segment's
+ * headroom). Returns 0, -ENOSPC without headroom, -EINVAL for a payload
+ * too big for IPv4. @m is unchanged on failure.
+ */
+int bx_wire_outer_tmpl_prepend(struct rte_mbuf *m,
+			       const struct bx_wire_outer_tmpl *t);
+
 #endif /* BX_WIRE_H */

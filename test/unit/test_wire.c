@@ -976,6 +976,117 @@ group_teardown(void **state)
 	return 0;
 }
 
+/*
+ * A template stamps exactly what bx_wire_outer_prepend's IP-only mode
+ * writes: every payload length up to what fits an mbuf, for outers whose
+ * header sums carry differently (addresses chosen so the IPv4 sum wraps
+ * more than once, a TTL, ports), and the mbuf's fields match too.
+ */
+static void
+test_tmpl_matches_prepend(void **state)
+{
+	struct bx_wire_outer outers[3];
+	struct bx_wire_outer_tmpl t;
+	uint8_t payload[1600];
+	size_t i, len;
+
+	(void)state;
+	for (len = 0; len < sizeof(payload); len++)
+		payload[len] = (uint8_t)(len * 7 + 3);
+	outers[0] = golden_outer;
+	outers[1] = golden_outer;
+	outers[1].src_ip = RTE_BE32(RTE_IPV4(255, 255, 255, 254));
+	outers[1].dst_ip = RTE_BE32(RTE_IPV4(255, 254, 255, 255));
+	outers[1].ttl = 255;
+	outers[2] = golden_outer;
+	outers[2].src_ip = RTE_BE32(RTE_IPV4(10, 99, 0, 1));
+	outers[2].dst_ip = RTE_BE32(RTE_IPV4(100, 64, 0, 2));
+	outers[2].dst_port = RTE_BE16(7600);
+	for (i = 0; i < BX_ARRAY_SIZE(outers); i++) {
+		bx_wire_outer_tmpl_init(&t, &outers[i]);
+		for (len = 0; len < sizeof(payload); len++) {
+			struct rte_mbuf *a = mbuf_with_payload(payload, (uint16_t)len);
+			struct rte_mbuf *b = mbuf_with_payload(payload, (uint16_t)len);
+
+			a->ol_flags = b->ol_flags = RTE_MBUF_F_TX_UDP_CKSUM;
+			assert_int_equal(bx_wire_outer_prepend(a, &outers[i],
+							       BX_WIRE_CSUM_IP_ONLY), 0);
+			assert_int_equal(bx_wire_outer_tmpl_prepend(b, &t), 0);
+			assert_int_equal(rte_pktmbuf_pkt_len(b), rte_pktmbuf_pkt_len(a));
+			assert_memory_equal(rte_pktmbuf_mtod(b, const uint8_t *),
+					    rte_pktmbuf_mtod(a, const uint8_t *),
+					    rte_pktmbuf_pkt_len(a));
+			assert_int_equal(b->l2_len, BX_WIRE_ETH_LEN);
+			assert_int_equal(b->l3_len, BX_WIRE_IPV4_LEN);
+			assert_int_equal(b->l4_len, BX_WIRE_UDP_LEN);
+			assert_true(b->ol_flags == 0);
+			rte_pktmbuf_free(a);
+			rte_pktmbuf_free(b);
+		}
+	}
+}
+
+/* The golden frame from a template (UDP checksum 0, as IP-only), which
+ * parses and verifies; a template is reused across datagrams. */
+static void
+test_tmpl_golden(void **state)
+{
+	struct bx_wire_outer_tmpl t;
+	uint8_t want[FRAME_LEN];
+	struct bx_wire_udp_view v;
+	int round;
+
+	(void)state;
+	memcpy(want, golden, FRAME_LEN);
+	want[OFF_UDP_CSUM] = 0;
+	want[OFF_UDP_CSUM + 1] = 0;
+	bx_wire_outer_tmpl_init(&t, &golden_outer);
+	for (round = 0; round < 2; round++) {
+		struct rte_mbuf *m = mbuf_with_payload(golden + OFF_PAYLOAD,
+						       PAYLOAD_LEN);
+
+		assert_int_equal(bx_wire_outer_tmpl_prepend(m, &t), 0);
+		assert_memory_equal(rte_pktmbuf_mtod(m, const uint8_t *), want,
+				    FRAME_LEN);
+		assert_int_equal(bx_wire_outer_parse(rte_pktmbuf_mtod(m, const void *),
+						     FRAME_LEN, true, &v),
+				 BX_DROP_NONE);
+		assert_int_equal(v.payload_len, PAYLOAD_LEN);
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* Refusals leave the mbuf as it was: a payload too big for IPv4, and one
+ * headroom byte short; exactly enough headroom is enough. */
+static void
+test_tmpl_refusals(void **state)
+{
+	struct rte_mbuf *m = chain_with_payload(BX_WIRE_UDP_PAYLOAD_MAX + 1,
+						SEG_ROOM);
+	struct bx_wire_outer_tmpl t;
+	uint16_t data_off = m->data_off;
+
+	(void)state;
+	bx_wire_outer_tmpl_init(&t, &golden_outer);
+	assert_int_equal(bx_wire_outer_tmpl_prepend(m, &t), -EINVAL);
+	assert_int_equal(m->data_off, data_off);
+	assert_int_equal(rte_pktmbuf_pkt_len(m), BX_WIRE_UDP_PAYLOAD_MAX + 1);
+	rte_pktmbuf_free(m);
+
+	m = mbuf_with_headroom(BX_WIRE_OUTER_LEN - 1);
+	assert_int_equal(bx_wire_outer_tmpl_prepend(m, &t), -ENOSPC);
+	assert_int_equal(m->data_off, BX_WIRE_OUTER_LEN - 1);
+	assert_int_equal(rte_pktmbuf_pkt_len(m), PAYLOAD_LEN);
+	assert_memory_equal(rte_pktmbuf_mtod(m, const uint8_t *),
+			    golden + OFF_PAYLOAD, PAYLOAD_LEN);
+	rte_pktmbuf_free(m);
+
+	m = mbuf_with_headroom(BX_WIRE_OUTER_LEN);
+	assert_int_equal(bx_wire_outer_tmpl_prepend(m, &t), 0);
+	assert_int_equal(m->data_off, 0);
+	rte_pktmbuf_free(m);
+}
+
 int
 main(void)
 {
@@ -1003,6 +1114,9 @@ main(void)
 		cmocka_unit_test(test_prepend_software_segments),
 		cmocka_unit_test(test_prepend_too_big),
 		cmocka_unit_test(test_prepend_no_headroom),
+		cmocka_unit_test(test_tmpl_matches_prepend),
+		cmocka_unit_test(test_tmpl_golden),
+		cmocka_unit_test(test_tmpl_refusals),
 	};
 
 	return cmocka_run_group_tests_name("wire", tests, group_setup,
