@@ -732,6 +732,56 @@ test_outer_parse_truncated(void **state)
 	check_truncations(f, len, BX_WIRE_IPV4_LEN + 4);
 }
 
+/*
+ * The IPv4 checksum check against the reference sum over many headers:
+ * random addresses, identification, TTL and TOS (so the sum carries in
+ * every way), the checksum right, or wrong by a random nonzero amount.
+ * A header that sums to all ones parses; one that does not is
+ * IP_BAD_CSUM.
+ */
+static void
+test_outer_parse_csum_random(void **state)
+{
+	uint8_t f[FRAME_LEN];
+	struct bx_wire_udp_view v;
+	uint32_t seed = 12345;
+	unsigned i, j, good = 0;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		memcpy(f, golden, FRAME_LEN);
+		/* The UDP sum covers the addresses: none, so only IPv4's counts. */
+		put16(f + OFF_UDP_CSUM, 0);
+		for (j = 0; j < 8; j++) { /* src, dst */
+			seed = seed * 1103515245u + 12345u;
+			f[OFF_IP + 12 + j] = (uint8_t)(seed >> 16);
+		}
+		seed = seed * 1103515245u + 12345u;
+		f[OFF_IP + 1] = (uint8_t)(seed >> 8);       /* TOS */
+		put16(f + OFF_IP + 4, (uint16_t)(seed >> 16)); /* ID */
+		f[OFF_IP_TTL] = (uint8_t)(seed >> 24);
+		put16(f + OFF_IP_CSUM, 0);
+		put16(f + OFF_IP_CSUM, (uint16_t)~ref_sum(f + OFF_IP, BX_WIRE_IPV4_LEN, 0));
+		if (i % 2) {
+			seed = seed * 1103515245u + 12345u;
+			/* Off by anything but 0 or its ones' complement twin. */
+			put16(f + OFF_IP_CSUM, (uint16_t)(get16(f + OFF_IP_CSUM) +
+							  1u + (seed >> 16) % 0xfffdu));
+		}
+		if (ref_sum(f + OFF_IP, BX_WIRE_IPV4_LEN, 0) == 0xffff) {
+			assert_int_equal(bx_wire_outer_parse(f, FRAME_LEN, true, &v),
+					 BX_DROP_NONE);
+			good++;
+		} else {
+			assert_int_equal(bx_wire_outer_parse(f, FRAME_LEN, true, &v),
+					 BX_DROP_IP_BAD_CSUM);
+		}
+	}
+	/* Half of them were right; the wrong ones stay wrong (a change by
+	 * 0xffff would be the same sum, which the offset never is). */
+	assert_int_equal(good, 10000);
+}
+
 /* ---- mbuf prepend (EAL) ---- */
 
 static struct rte_mbuf *
@@ -995,8 +1045,8 @@ test_tmpl_matches_prepend(void **state)
 		payload[len] = (uint8_t)(len * 7 + 3);
 	outers[0] = golden_outer;
 	outers[1] = golden_outer;
-	outers[1].src_ip = RTE_BE32(RTE_IPV4(255, 255, 255, 254));
-	outers[1].dst_ip = RTE_BE32(RTE_IPV4(255, 254, 255, 255));
+	outers[1].src_ip = RTE_BE32(UINT32_C(0xfffffffe));
+	outers[1].dst_ip = RTE_BE32(UINT32_C(0xfffeffff));
 	outers[1].ttl = 255;
 	outers[2] = golden_outer;
 	outers[2].src_ip = RTE_BE32(RTE_IPV4(10, 99, 0, 1));
@@ -1114,6 +1164,7 @@ main(void)
 		cmocka_unit_test(test_prepend_software_segments),
 		cmocka_unit_test(test_prepend_too_big),
 		cmocka_unit_test(test_prepend_no_headroom),
+		cmocka_unit_test(test_outer_parse_csum_random),
 		cmocka_unit_test(test_tmpl_matches_prepend),
 		cmocka_unit_test(test_tmpl_golden),
 		cmocka_unit_test(test_tmpl_refusals),
