@@ -73,9 +73,51 @@ imb_fill_job(IMB_JOB *job, const struct crypto_op *op, const uint8_t *iv,
 }
 
 /*
- * Runs @n operations as one burst of jobs and sets res[j] for each. The
- * queue is flushed before returning, so it is empty at the start of every
- * burst and IMB_GET_NEXT_BURST grants all @n jobs; should it not, or
+ * AES-256-GCM operations of a burst, one by one through the direct API.
+ * The job manager runs GCM jobs one at a time anyway (VAES already fills
+ * the vector units with one buffer; there are no lanes to batch into), so
+ * for GCM a job only adds its filling and queueing: crypto-bench has the
+ * direct API at 90 against 99 cycles for a 64-byte seal, 334 against 353
+ * at 1400 bytes. Sets res[i] for the GCM operations and true in
+ * direct[i]; the others are left to the jobs.
+ */
+static uint16_t
+imb_gcm_direct(struct bx_crypto *c, const struct crypto_op *ops, uint16_t n,
+	       IMB_CIPHER_DIRECTION dir, uint8_t res[], bool direct[])
+{
+	struct gcm_context_data ctx;
+	uint16_t i, done = 0;
+
+	for (i = 0; i < n; i++) {
+		const struct crypto_op *op = &ops[i];
+		uint8_t *data = crypto_op_data(op);
+
+		direct[i] = op->key->cipher == BX_CRYPTO_AES256_GCM;
+		if (!direct[i])
+			continue;
+		crypto_nonce_from_hdr(c->iv[i], op->hdr);
+		if (dir == IMB_DIR_ENCRYPT)
+			IMB_AES256_GCM_ENC(c->mgr, &op->key->gcm.imb, &ctx, data, data,
+					   op->len, c->iv[i], op->hdr, BX_WIRE_HDR_LEN,
+					   crypto_op_tag(op), BX_CRYPTO_TAG_LEN);
+		else
+			IMB_AES256_GCM_DEC(c->mgr, &op->key->gcm.imb, &ctx, data, data,
+					   op->len, c->iv[i], op->hdr, BX_WIRE_HDR_LEN,
+					   c->tag[i], BX_CRYPTO_TAG_LEN);
+		res[i] = BX_DROP_NONE;
+		done++;
+	}
+	/* The context holds the last packet's key stream and hash state. */
+	if (done > 0)
+		sodium_memzero(&ctx, sizeof(ctx));
+	return done;
+}
+
+/*
+ * Runs @n operations and sets res[j] for each: AES-256-GCM directly
+ * (imb_gcm_direct), the others as one burst of jobs. The queue is flushed
+ * before returning, so it is empty at the start of every burst and
+ * IMB_GET_NEXT_BURST grants all the jobs asked for; should it not, or
  * should a job fail, the operations concerned end in CRYPTO_ERROR.
  */
 static void
@@ -84,20 +126,26 @@ imb_run(struct bx_crypto *c, const struct crypto_op *ops, uint16_t n,
 {
 	IMB_MGR *mgr = c->mgr;
 	IMB_JOB **jobs = c->jobs;
-	uint32_t got, done, i;
+	bool direct[BX_CRYPTO_BURST_MAX];
+	uint32_t want, got, done, i, k;
 
 	if (n == 0)
 		return;
 	for (i = 0; i < n; i++)
 		res[i] = BX_DROP_CRYPTO_ERROR;
+	want = n - imb_gcm_direct(c, ops, n, dir, res, direct);
+	if (want == 0)
+		return;
 
-	got = IMB_GET_NEXT_BURST(mgr, n, jobs);
-	for (i = 0; i < got; i++) {
-		uint8_t *tag_out = dir == IMB_DIR_ENCRYPT ? crypto_op_tag(&ops[i]) :
-							    c->tag[i];
+	got = IMB_GET_NEXT_BURST(mgr, want, jobs);
+	for (i = 0, k = 0; k < got; i++) {
+		uint8_t *tag_out;
 
+		if (direct[i])
+			continue;
+		tag_out = dir == IMB_DIR_ENCRYPT ? crypto_op_tag(&ops[i]) : c->tag[i];
 		crypto_nonce_from_hdr(c->iv[i], ops[i].hdr);
-		imb_fill_job(jobs[i], &ops[i], c->iv[i], tag_out, dir, (uint16_t)i);
+		imb_fill_job(jobs[k++], &ops[i], c->iv[i], tag_out, dir, (uint16_t)i);
 	}
 
 	done = CRYPTO_IMB_SUBMIT(mgr, got, jobs);

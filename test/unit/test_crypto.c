@@ -441,6 +441,73 @@ test_burst_nonce_layout(void **state)
 }
 
 /*
+ * A burst that mixes the two ciphers (keys of both, in turn, with a
+ * failing packet among them): the ipsec-mb engine seals AES-256-GCM
+ * directly and ChaCha20-Poly1305 as jobs, so every packet must still get
+ * its own key, nonce and verdict. Each engine's burst opens with the
+ * other engine, one packet at a time, and back through its own burst.
+ */
+static void
+test_burst_mixed_ciphers(void **state)
+{
+	enum { N = 9, LEN = 100 };
+	uint8_t raw[2][BX_CRYPTO_KEY_LEN];
+	size_t e;
+	unsigned i;
+
+	(void)state;
+	randombytes_buf(raw, sizeof(raw));
+	for (e = 0; e < BX_ARRAY_SIZE(backends); e++) {
+		struct bx_crypto *c = g.eng[e], *other = g.eng[1 - e];
+		struct bx_crypto_key *k[2], *ko[2];
+		const struct bx_crypto_key *keys[N];
+		struct rte_mbuf *pkts[N], *bad;
+		uint8_t why[N];
+
+		for (i = 0; i < 2; i++) {
+			k[i] = key_new(c, ciphers[i], raw[i]);
+			ko[i] = key_new(other, ciphers[i], raw[i]);
+		}
+		for (i = 0; i < N; i++) {
+			keys[i] = k[i % 2];
+			pkts[i] = pkt_new(100 + i, LEN, (uint8_t)i);
+		}
+		/* Packet 4 has no room for its tag: it alone fails. */
+		bad = pkts[4];
+		bad->data_len = bad->pkt_len = (uint16_t)(bad->buf_len - bad->data_off);
+		assert_int_equal(bx_crypto_seal_burst(c, keys, pkts, N, OUTER_OFF, why), N - 1);
+		assert_ptr_equal(pkts[N - 1], bad);
+		assert_int_equal(why[N - 1], BX_DROP_CRYPTO_NO_ROOM);
+		for (i = 0; i < N - 1; i++) {
+			unsigned orig = i < 4 ? i : i + 1;
+			uint8_t *hdr = rte_pktmbuf_mtod_offset(pkts[i], uint8_t *, OUTER_OFF);
+			uint8_t nonce[BX_CRYPTO_NONCE_LEN] = { 0 };
+			uint8_t copy[BX_WIRE_HDR_LEN + LEN + BX_CRYPTO_TAG_LEN];
+
+			memcpy(nonce + 4, hdr + BX_WIRE_HDR_LEN - 8, 8);
+			memcpy(copy, hdr, sizeof(copy));
+			assert_int_equal(bx_crypto_open(other, ko[orig % 2], nonce, copy,
+							BX_WIRE_HDR_LEN, copy + BX_WIRE_HDR_LEN,
+							LEN, copy + BX_WIRE_HDR_LEN + LEN), 0);
+			keys[i] = k[orig % 2];
+		}
+		assert_int_equal(bx_crypto_open_burst(c, keys, pkts, N - 1, OUTER_OFF, why),
+				 N - 1);
+		/* Opened: the tags are off again, the plaintext back. */
+		for (i = 0; i < N - 1; i++) {
+			unsigned orig = i < 4 ? i : i + 1;
+
+			assert_plain(pkts[i], LEN, (uint8_t)orig);
+		}
+		pkts_free(pkts, N);
+		for (i = 0; i < 2; i++) {
+			key_free(k[i]);
+			key_free(ko[i]);
+		}
+	}
+}
+
+/*
  * Flipping any one authenticated byte -- mesh header, ciphertext, tag --
  * fails open with CRYPTO_AUTH; the packet moves behind the good ones of
  * its burst and its payload is zeroed.
@@ -851,6 +918,7 @@ main(void)
 		cmocka_unit_test(test_golden_vectors),
 		cmocka_unit_test(test_cross_check),
 		cmocka_unit_test(test_burst_nonce_layout),
+		cmocka_unit_test(test_burst_mixed_ciphers),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_burst_round_trip),
 		cmocka_unit_test(test_burst_failures),
