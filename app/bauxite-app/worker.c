@@ -44,15 +44,6 @@ static const struct rte_ether_addr proxy_mac = { .addr_bytes = APP_PROXY_MAC };
 #define COPIES_MAX 8u
 #define OUT_MAX (APP_BURST * COPIES_MAX)
 
-/* What seal_tx needs to send a packet after sealing: its peer and the
- * path of each copy (one entry per copy; the same path again is the same
- * frame once more). */
-struct tx_meta {
-	const struct bx_peer *peer;
-	uint8_t n;
-	uint8_t path[COPIES_MAX];
-};
-
 /* What open_tx needs after opening. */
 struct rx_meta {
 	const struct bx_peer *peer;
@@ -219,6 +210,18 @@ struct tx_dest {
 	rte_be16_t port;
 	uint64_t nh;
 	uint64_t relay_handle;
+};
+
+/* What seal_tx needs to send a packet after sealing: its peer and the
+ * path of each copy (one entry per copy; the same path again is the same
+ * frame once more). A peer sent to on its first path only, without the
+ * bonding: choose_paths already looked that path up, here in @one. */
+struct tx_meta {
+	const struct bx_peer *peer;
+	uint8_t n;
+	uint8_t path[COPIES_MAX];
+	bool has_one;
+	struct tx_dest one;
 };
 
 /* Path @k of @p as a destination; false while it has no next hop (or no
@@ -764,7 +767,6 @@ choose_paths(struct app_worker *w, struct bx_stats_lcore *st,
 	unsigned lane = MBUF_LANE(m), total, n = 1, c;
 	uint8_t list[APP_PATHS] = { 0 };
 	struct app_bond_peer *bp;
-	struct tx_dest d;
 	int k, h;
 
 	total = copies > 1 && lane == BX_LANE_CRITICAL ? copies : 1u;
@@ -772,8 +774,9 @@ choose_paths(struct app_worker *w, struct bx_stats_lcore *st,
 	info->flags = 0;
 	info->path_id = 0;
 	bp = w->bpeer != NULL && p->n_paths > 1 ? bond_sync(w, st, p) : NULL;
+	meta->has_one = bp == NULL;
 	if (bp == NULL) {
-		if (!path_dest(w, p, 0, &d))
+		if (!path_dest(w, p, 0, &meta->one))
 			return false;
 	} else {
 		switch (p->lane_mode[lane]) {
@@ -832,8 +835,18 @@ send_copies(struct app_worker *w, struct bx_stats_lcore *st,
 	unsigned per_path[APP_PATHS] = { 0 };
 	unsigned c, k, extra = 0;
 
-	/* The common case: one copy, one path. */
-	if (BX_LIKELY(meta->n == 1)) {
+	/* The common case: one copy on the one path. */
+	if (BX_LIKELY(meta->n == 1 && meta->has_one)) {
+		enum bx_drop_reason r = outer_put(w, m, &meta->one);
+
+		if (BX_UNLIKELY(r != BX_DROP_NONE)) {
+			drop_tx(st, r, m);
+			return;
+		}
+		tx_batch_add(b, meta->one.ul, m, p->index, 0);
+		return;
+	}
+	if (meta->n == 1) {
 		struct tx_dest d;
 		enum bx_drop_reason r;
 
