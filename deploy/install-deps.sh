@@ -57,6 +57,9 @@ test_pkgs=(
 	python3
 	python3-scapy
 	tcpdump
+	# perf/e2e.sh's comparison: userspace WireGuard and its wg tool.
+	wireguard-go
+	wireguard-tools
 )
 
 sudo_cmd=()
