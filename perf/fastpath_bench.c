@@ -44,8 +44,52 @@
  * crypto-bench counts payload bytes, so ratio_to_ceiling = fastpath Gbps /
  * ceiling Gbps = ceiling cycles/pkt / fastpath cycles/pkt.
  *
+ * Scale (issue 9): the same two nodes with N peers each (--peers; by
+ * default a second table for 1, 1 000 and 10 000). Pair i is peer i of
+ * the sender and peer i of the receiver, each the other's mirror: pair 0
+ * is the one above (the nodes' own virtual IPs, the config's peer, the
+ * handshake's session); pair i > 0 has its own addresses (100.65.x.y on
+ * the receiver's side, 100.66.x.y on the sender's, x.y = i), comes into
+ * each registry as the hub's peers do (bx_peer_add: the config holds at
+ * most BX_CONFIG_MAX_PEERS), its one route its virtual IP, its endpoint
+ * the node behind it, reached through a next-hop MAC of its own (the
+ * other node's with i in bytes 1-2, as if each peer were a neighbour on
+ * the underlay): so each peer's datagrams get an outer header of their
+ * own, as at a hub whose peers each have their own endpoint (the receiver
+ * takes mesh datagrams to its address and port whatever the MAC, and the
+ * ring port filters none); and its own session, made of fresh random keys
+ * each way and fresh receiver indices and installed as session.c
+ * installs a handshake's output (app_session_create, bx_peer_set_session)
+ * -- a handshake per pair would add nothing the keys do not: no two pairs
+ * share a key or an index.
+ *
+ * Packet g of a run (counting every round since the nodes were made) is
+ * an inner packet from the sender's side of pair g mod N to the
+ * receiver's: consecutive packets go to different peers, routes,
+ * sessions and replay windows, and every peer gets its share, as at a
+ * hub. A round holds fewer packets than 10 000 peers, so before each round
+ * the worker lcore itself, untimed, rewrites the addresses of the round's
+ * packets for the next pairs in line (the packets stay in its cache, as
+ * after any round): ceil(N / P) rounds visit every peer. The checks above
+ * hold per pair: each datagram carries its pair's receiver index and that
+ * pair's next counter, each opened packet is its pair's, and after each
+ * size every pair's session counter and per-peer counters on both nodes
+ * equal what was sent to it.
+ *
+ * Each spread round pair is followed by one whose every packet goes to
+ * pair 0, on the same nodes: a scale figure is the median of the spread
+ * rounds, its ratio = cycles/pkt of those 1-peer rounds / cycles/pkt
+ * spread over N (1.00 costs nothing, 0.80 is 20 % slower). Side by side,
+ * because the machine is shared: a 1-peer figure from a minute before,
+ * as the first table's, is further off than the effect measured. With
+ * N = 1 both kinds of round are the same, and the ratio shows the noise.
+ * The memory is what the two nodes' tables (registries, sessions,
+ * per-peer arrays) take of the DPDK heap, by rte_malloc's statistics,
+ * per peer and node over that with 1 peer.
+ *
  * Usage: fastpath-bench [--json] [--quick] [--seconds S] [--cipher NAME]
  *                       [--size BYTES] [--dir egress|ingress] [--hugepages]
+ *                       [--peers N[,N...]]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -105,8 +149,13 @@ _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
 #define BENCH_ROUND_TIMEOUT_S 30.0
 #define BENCH_POLL_NS 10000L
 #define BENCH_ERR_LEN 512u
-/* Two peer registries (64 MiB of LPM each), one round of mbufs, rings. */
-#define BENCH_EAL_MEM_MB "256"
+/* EAL memory: two peer registries (64 MiB of rte_lpm tbl24 each), one
+ * round of mbufs, rings; and per peer and node at most this much of the
+ * heap (5.1 KiB measured: two expanded keys, a tbl8 group, the replay
+ * window, the record, the session, hashes). 2 x 10 000 peers: +157 MB. */
+#define BENCH_EAL_BASE_MB 256u
+#define BENCH_EAL_PEER_BYTES 8192u
+#define BENCH_MB (1024u * 1024u)
 /* Inner packets are UDP, so the classifier reads ports too. */
 #define BENCH_MIN_SIZE (BX_WIRE_IPV4_LEN + BX_WIRE_UDP_LEN)
 /* The sealed datagram must fit the mbuf's data room. */
@@ -120,6 +169,27 @@ _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
 _Static_assert(BX_CONFIG_KEY_LEN == BX_HS_KEY_LEN, "X25519 public keys");
 
 static const uint16_t default_sizes[] = { 64, 512, 1400 };
+
+/* Scale: peers per node up to what a node under a hub may hold
+ * (hub.max_peers); pair i > 0's addresses are i in a /16 per side. */
+#define BENCH_MAX_PEERS BX_CONFIG_HUB_PEERS_MAX
+#define BENCH_PAIR_NET_BITS 16u
+_Static_assert(BENCH_MAX_PEERS <= (1u << BENCH_PAIR_NET_BITS),
+	       "pair i > 0 is a host of its /16");
+#define BENCH_MAX_PEER_COUNTS 8u
+static const uint32_t default_peer_counts[] = { 1, 1000, 10000 };
+/* Sizes of the scale table (those the first table measures too): the
+ * per-packet cost, and a full-size packet where the AEAD dominates. */
+static const uint16_t scale_sizes[] = { 64, 1400 };
+/* Warm-up of a scale run: every peer's state visited this often. */
+#define BENCH_WARMUP_VISITS 2u
+/* Pair i > 0's next-hop MAC: the node's, with i in bytes 1-2 (byte 0
+ * keeps it unicast and locally administered). */
+#define BENCH_PAIR_MAC_SHIFT 24u
+_Static_assert(BENCH_PAIR_NET_BITS + BENCH_PAIR_MAC_SHIFT <= 40u,
+	       "pair i > 0 fits bytes 1-2 of the MAC");
+/* Pair i > 0's peer id: the config peer's, at most this long, and "-i". */
+#define BENCH_ID_BASE_MAX 32
 static const enum bx_crypto_cipher all_ciphers[] = {
 	BX_CRYPTO_CHACHA20_POLY1305,
 	BX_CRYPTO_AES256_GCM,
@@ -147,16 +217,25 @@ static const struct {
 	const char *tag; /* in port names: devargs allow no '-' */
 	const char *underlay_ip;
 	const char *vip;
+	uint32_t pair_net; /* this side of pair i > 0 is pair_net | i */
 	struct rte_ether_addr underlay_mac;
 	struct rte_ether_addr inner_kernel_mac;
 } nodes_desc[ROLE_COUNT] = {
 	[ROLE_RECEIVER] = { "bench-a", "a", "10.99.0.1", "100.64.0.1",
+			    RTE_IPV4(100, 65, 0, 0),
 			    { { 0x02, 0, 0, 0, 0, 0x0a } },
 			    { { 0x02, 0, 0, 0, 1, 0x0a } } },
 	[ROLE_SENDER] = { "bench-b", "b", "10.99.0.2", "100.64.0.2",
+			  RTE_IPV4(100, 66, 0, 0),
 			  { { 0x02, 0, 0, 0, 0, 0x0b } },
 			  { { 0x02, 0, 0, 0, 1, 0x0b } } },
 };
+
+static enum role
+role_other(enum role r)
+{
+	return r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
+}
 
 enum port_kind { PORT_INNER, PORT_UNDERLAY, PORT_EXCEPTION, PORT_COUNT };
 static const char *const port_kind_name[PORT_COUNT] = { "in", "ul", "ex" };
@@ -179,7 +258,9 @@ struct node {
 	struct bx_peer_registry *reg;
 	struct bx_crypto *ctl_crypto;
 	struct bx_crypto *crypto;
-	struct app_session *session; /* with the one peer */
+	uint32_t n_peers;
+	uint32_t *peer_idx;          /* per pair: its peer's registry index */
+	struct app_session **sess;   /* per pair: the session with its peer */
 	struct app_ports ports;
 	struct app_policy policy;
 	char port_name[PORT_COUNT][RTE_ETH_NAME_MAX_LEN];
@@ -207,12 +288,30 @@ struct bench {
 	uint8_t tmpl[BX_WIRE_ETH_LEN + BENCH_MAX_SIZE]; /* the inner frame */
 	uint16_t size;
 	uint64_t *samples[DIR_COUNT];
+	uint64_t *single[DIR_COUNT];    /* scale: the 1-peer round pairs' */
 	size_t n_samples;
 	size_t cap;
 	double tsc_hz;
 	double seconds;
 	bool json;
 	bool report[DIR_COUNT];
+	/* The rounds' traffic (see the top): packet k of the round in flight
+	 * goes to pair (first_pair + k) mod active, active being n_pairs or,
+	 * in a scale run's 1-peer rounds, 1; scale rounds (spread) have their
+	 * addresses rewritten to match before they start. */
+	uint32_t n_pairs;
+	uint32_t active;
+	uint32_t first_pair;
+	uint64_t *sent;                 /* per pair: packets sealed for it */
+	bool spread;
+	/* The first table's sizes. */
+	const uint16_t *sizes;
+	size_t n_sizes;
+	/* The heap both nodes' tables take (registries, sessions, per-peer
+	 * arrays): of the nodes being made, and with 1 peer per cipher
+	 * (all_ciphers' order). */
+	size_t heap_tables;
+	size_t heap_one[BX_ARRAY_SIZE(all_ciphers)];
 	char crypto_bench[PATH_MAX];
 	char err[BENCH_ERR_LEN];
 };
@@ -421,21 +520,94 @@ node_ports(struct bench *b, struct node *n)
 	return 0;
 }
 
-/* The registry with the node's one peer, as bauxite-app builds it. */
+/* The id of the peer of pair @i on @n: the config's peer's, then that
+ * (nodes_desc: a short one) with the pair's number. */
+static void
+pair_peer_id(const struct node *n, uint32_t i, char id[BX_PEER_ID_MAX])
+{
+	const char *base = n->cfg->peers[0].id;
+
+	if (i == 0)
+		snprintf(id, BX_PEER_ID_MAX, "%s", base);
+	else
+		snprintf(id, BX_PEER_ID_MAX, "%.*s-%" PRIu32, BENCH_ID_BASE_MAX,
+			 base, i);
+}
+
+/* Side @r's virtual IP in pair @i > 0 (network order). */
+static rte_be32_t
+extra_vip(enum role r, uint32_t i)
+{
+	return rte_cpu_to_be_32(nodes_desc[r].pair_net | i);
+}
+
+/* The next hop (APP_NH_VALID | MAC) through which side @r of pair @i is
+ * reached: its node's underlay MAC, with i in bytes 1-2 for i > 0. */
+static uint64_t
+pair_nh(enum role r, uint32_t i)
+{
+	return APP_NH_VALID | mac_pack(&nodes_desc[r].underlay_mac) |
+	       (uint64_t)i << BENCH_PAIR_MAC_SHIFT;
+}
+
+/* Side @r's address in pair @i: the inner source (sender) or destination
+ * (receiver) of the pair's packets. */
+static rte_be32_t
+pair_vip(const struct node nodes[ROLE_COUNT], enum role r, uint32_t i)
+{
+	return i == 0 ? nodes[r].cfg->inner.address.addr : extra_vip(r, i);
+}
+
+/*
+ * The peer of pair @i into @n's registry (staged): pair 0 is the config's
+ * peer, the others come as the hub's peers do -- an id, a virtual IP that
+ * is their one route, the endpoint of the node behind them.
+ */
 static int
-node_registry(struct bench *b, struct node *n, uint32_t *peer_index)
+node_peer_add(struct bench *b, struct node *n, uint32_t i)
 {
 	const struct bx_config_peer *cp = &n->cfg->peers[0];
 	struct bx_peer_prefix pfx[BX_CONFIG_MAX_PREFIXES];
-	struct bx_peer_registry_conf rc;
+	char id[BX_PEER_ID_MAX];
 	struct bx_peer_conf pc;
-	unsigned i;
-	int ret;
+	unsigned k;
+	int rc;
+
+	pair_peer_id(n, i, id);
+	memset(&pc, 0, sizeof(pc));
+	pc.id = id;
+	pc.vip = i == 0 ? cp->virtual_ip : extra_vip(role_other(n->role), i);
+	pc.endpoint_ip = cp->endpoint_ip;
+	pc.endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
+	if (i == 0) {
+		for (k = 0; k < cp->n_allowed; k++) {
+			pfx[k].addr = cp->allowed[k].addr;
+			pfx[k].len = cp->allowed[k].len;
+		}
+		pc.n_prefixes = cp->n_allowed;
+		pc.prefixes = pfx;
+	}
+	rc = bx_peer_add(n->reg, &pc, &n->peer_idx[i]);
+	if (rc != 0)
+		snprintf(b->err, sizeof(b->err), "peer %s: %s", id, strerror(-rc));
+	return rc;
+}
+
+/* The registry with the node's n_peers peers, sized as bauxite-app sizes
+ * it for its start peers (main.c): each one's rules and a tbl8 group for
+ * its /32. */
+static int
+node_registry(struct bench *b, struct node *n)
+{
+	const struct bx_config_peer *cp = &n->cfg->peers[0];
+	struct bx_peer_registry_conf rc;
+	uint32_t i;
+	int ret = 0;
 
 	memset(&rc, 0, sizeof(rc));
-	rc.max_peers = 1;
-	rc.max_prefixes = cp->n_allowed + 1u;
-	rc.max_long_prefixes = cp->n_allowed + 1u;
+	rc.max_peers = n->n_peers;
+	rc.max_prefixes = cp->n_allowed + n->n_peers;
+	rc.max_long_prefixes = cp->n_allowed + n->n_peers;
 	rc.qsbr = n->qsbr;
 	rc.socket_id = (int)rte_socket_id();
 	n->reg = bx_peer_registry_create(&rc);
@@ -444,48 +616,82 @@ node_registry(struct bench *b, struct node *n, uint32_t *peer_index)
 			 rte_strerror(rte_errno));
 		return -rte_errno;
 	}
-	memset(&pc, 0, sizeof(pc));
-	pc.id = cp->id;
-	pc.vip = cp->virtual_ip;
-	pc.endpoint_ip = cp->endpoint_ip;
-	pc.endpoint_port = rte_cpu_to_be_16(cp->endpoint_port);
-	for (i = 0; i < cp->n_allowed; i++) {
-		pfx[i].addr = cp->allowed[i].addr;
-		pfx[i].len = cp->allowed[i].len;
-	}
-	pc.n_prefixes = cp->n_allowed;
-	pc.prefixes = pfx;
-	ret = bx_peer_add(n->reg, &pc, peer_index);
-	if (ret != 0)
-		snprintf(b->err, sizeof(b->err), "peer %s: %s", cp->id,
-			 strerror(-ret));
+	for (i = 0; ret == 0 && i < n->n_peers; i++)
+		ret = node_peer_add(b, n, i);
 	return ret;
+}
+
+/* What the rte_malloc heap holds. */
+static size_t
+heap_used(void)
+{
+	struct rte_malloc_socket_stats st;
+
+	if (rte_malloc_get_socket_stats((int)rte_socket_id(), &st) != 0)
+		return 0;
+	return st.heap_allocsz_bytes;
+}
+
+/*
+ * The node's per-peer tables but for the sessions: the registry with its
+ * peers, the next hops, the per-peer counters. Their heap is added to
+ * b->heap_tables (not the whole node's: the first port made in the process
+ * also allocates ethdev state for good).
+ */
+static int
+node_tables(struct bench *b, struct node *n)
+{
+	size_t heap0 = heap_used();
+	uint32_t n_slots, i;
+	int rc;
+
+	rc = node_registry(b, n);
+	if (rc != 0)
+		return rc;
+	/* Nothing reads the registry yet: this commit does not wait. The
+	 * sessions come later (sessions_make). */
+	bx_peer_commit(n->reg);
+	n_slots = bx_peer_table_capacity(bx_peer_table_get(n->reg));
+	n->nexthop = rte_zmalloc("fpb_nexthop", APP_NH(n_slots, 0) * sizeof(uint64_t),
+				 RTE_CACHE_LINE_SIZE);
+	n->w.peer_ctr = rte_zmalloc("fpb_peer_ctr", n_slots * sizeof(*n->w.peer_ctr),
+				    RTE_CACHE_LINE_SIZE);
+	if (n->nexthop == NULL || n->w.peer_ctr == NULL) {
+		snprintf(b->err, sizeof(b->err), "per-peer state: no memory");
+		return -ENOMEM;
+	}
+	/* What neigh.c would have resolved for each peer's endpoint. */
+	for (i = 0; i < n->n_peers; i++)
+		__atomic_store_n(&n->nexthop[APP_NH(n->peer_idx[i], 0)],
+				 pair_nh(role_other(n->role), i), __ATOMIC_RELEASE);
+	n->w.n_slots = n_slots;
+	b->heap_tables += heap_used() - heap0;
+	return 0;
 }
 
 /* Everything bauxite-app's control lcore does before it launches the
  * worker, with ring ports and a fixed next hop instead of the kernel's. */
 static int
-node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
+node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg,
+	   uint32_t n_peers)
 {
-	const enum role peer = r == ROLE_SENDER ? ROLE_RECEIVER : ROLE_SENDER;
-	uint32_t n_slots, peer_index;
 	int rc;
 
 	memset(n, 0, sizeof(*n));
 	n->role = r;
 	n->cfg = cfg;
+	n->n_peers = n_peers;
 	n->ports.underlay = n->ports.inner = n->ports.exception = RTE_MAX_ETHPORTS;
+	n->peer_idx = calloc(n_peers, sizeof(*n->peer_idx));
+	n->sess = calloc(n_peers, sizeof(*n->sess));
 	n->stats = bx_stats_create(SOCKET_ID_ANY);
 	n->qsbr = rte_zmalloc("fpb_qsbr", rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE),
 			      RTE_CACHE_LINE_SIZE);
-	if (n->stats == NULL || n->qsbr == NULL ||
-	    rte_rcu_qsbr_init(n->qsbr, RTE_MAX_LCORE) != 0) {
+	if (n->peer_idx == NULL || n->sess == NULL || n->stats == NULL ||
+	    n->qsbr == NULL || rte_rcu_qsbr_init(n->qsbr, RTE_MAX_LCORE) != 0) {
 		snprintf(b->err, sizeof(b->err), "stats and QSBR: no memory");
 		return -ENOMEM;
 	}
-	rc = node_registry(b, n, &peer_index);
-	if (rc != 0)
-		return rc;
 	n->ctl_crypto = bx_crypto_create(BX_CRYPTO_BACKEND_AUTO, cfg->fips);
 	if (n->ctl_crypto != NULL)
 		n->crypto = bx_crypto_create(bx_crypto_backend_of(n->ctl_crypto),
@@ -495,25 +701,11 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 		snprintf(b->err, sizeof(b->err), "crypto engine: %s", strerror(errno));
 		return rc;
 	}
-	/* Nothing reads the registry yet: this commit does not wait. The
-	 * session comes later, from the handshake (sessions_handshake). */
-	bx_peer_commit(n->reg);
-
 	rc = node_ports(b, n);
+	if (rc == 0)
+		rc = node_tables(b, n);
 	if (rc != 0)
 		return rc;
-
-	n_slots = bx_peer_table_capacity(bx_peer_table_get(n->reg));
-	n->nexthop = rte_zmalloc("fpb_nexthop", APP_NH(n_slots, 0) * sizeof(uint64_t),
-				 RTE_CACHE_LINE_SIZE);
-	if (n->nexthop == NULL || peer_index >= n_slots) {
-		snprintf(b->err, sizeof(b->err), "per-peer state: no memory");
-		return -ENOMEM;
-	}
-	/* What neigh.c would have resolved: the peer's underlay MAC. */
-	__atomic_store_n(&n->nexthop[APP_NH(peer_index, 0)],
-			 APP_NH_VALID | mac_pack(&nodes_desc[peer].underlay_mac),
-			 __ATOMIC_RELEASE);
 
 	n->w.role = APP_ROLE_RTC;
 	n->w.txq = 0;
@@ -526,17 +718,10 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg)
 	n->w.stats = n->stats;
 	n->w.crypto = n->crypto;
 	n->w.nexthop = n->nexthop;
-	n->w.peer_ctr = rte_zmalloc("fpb_peer_ctr", n_slots * sizeof(*n->w.peer_ctr),
-				    RTE_CACHE_LINE_SIZE);
-	if (n->w.peer_ctr == NULL) {
-		snprintf(b->err, sizeof(b->err), "per-peer counters: no memory");
-		return -ENOMEM;
-	}
 	/* No control lcore runs: nothing comes down to send, and a handshake
 	 * datagram going up would be a packet where none may go. */
 	n->w.ctl_tx = b->idle;
 	n->w.hs_rx = b->stray;
-	n->w.n_slots = n_slots;
 	n->w.running = &n->running;
 	return 0;
 }
@@ -546,6 +731,7 @@ static void
 node_stop(struct node *n)
 {
 	struct rte_eth_dev_info info;
+	uint32_t i;
 	unsigned k;
 
 	if (n->rx_cb != NULL &&
@@ -566,9 +752,12 @@ node_stop(struct node *n)
 		if (n->port_made[k] &&
 		    rte_eth_dev_info_get(n->port_id[k], &info) == 0)
 			rte_dev_remove(info.device);
-	/* The registry points at the session: it goes first. */
+	/* The registry points at the sessions: it goes first. */
 	bx_peer_registry_free(n->reg);
-	app_session_free(n->session);
+	for (i = 0; n->sess != NULL && i < n->n_peers; i++)
+		app_session_free(n->sess[i]);
+	free(n->sess);
+	free(n->peer_idx);
 	bx_crypto_free(n->crypto);
 	bx_crypto_free(n->ctl_crypto);
 	rte_free(n->nexthop);
@@ -608,47 +797,47 @@ wall_ns(void)
 }
 
 /*
- * Makes @out (one side's handshake output, wiped here) @n's session and
- * publishes it as its peer's CURRENT one, as session.c does. The node
- * owns the session from here on (node_stop frees it).
+ * Makes @out (one side's handshake output, wiped here) @n's session with
+ * the peer of pair @i and stages it as that peer's CURRENT one, as
+ * session.c does. The node owns the session from here on (node_stop frees
+ * it).
  */
 static int
-session_install(struct bench *b, struct node *n, struct bx_hs_session *out)
+session_install(struct bench *b, struct node *n, uint32_t i,
+		struct bx_hs_session *out)
 {
 	const struct bx_config *cfg = n->cfg;
+	char id[BX_PEER_ID_MAX];
+	struct app_session *s;
 	int rc;
 
-	n->session = app_session_create(n->ctl_crypto, cfg->cipher,
-					cfg->replay_window,
-					BX_HS_REJECT_AFTER_MESSAGES, out);
-	rc = n->session == NULL ? (errno ? -errno : -ENOMEM) : 0;
+	pair_peer_id(n, i, id);
+	s = app_session_create(n->ctl_crypto, cfg->cipher, cfg->replay_window,
+			       BX_HS_REJECT_AFTER_MESSAGES, out);
+	rc = s == NULL ? (errno ? -errno : -ENOMEM) : 0;
 	bx_hs_session_wipe(out);
 	if (rc != 0) {
-		snprintf(b->err, sizeof(b->err), "handshake: %s: session: %s",
-			 cfg->node_id, strerror(-rc));
+		snprintf(b->err, sizeof(b->err), "%s: session with %s: %s",
+			 cfg->node_id, id, strerror(-rc));
 		return rc;
 	}
+	n->sess[i] = s;
 	/* The responder's side may not send until confirmed. In bauxite-app
 	 * the initiator's keepalive confirms it; the bench's traffic only goes
 	 * sender -> receiver and sends no keepalive, so confirm it here. */
-	if (!n->session->initiator)
-		n->session->confirmed = true;
-	rc = bx_peer_set_session(n->reg, cfg->peers[0].id,
-				 BX_PEER_SESSION_CURRENT, n->session->rx_index,
-				 n->session);
-	if (rc != 0) {
-		snprintf(b->err, sizeof(b->err), "handshake: %s: installing the "
-			 "session: %s", cfg->node_id, strerror(-rc));
-		return rc;
-	}
-	/* No worker runs yet: this commit does not wait. */
-	bx_peer_commit(n->reg);
-	return 0;
+	if (!s->initiator)
+		s->confirmed = true;
+	rc = bx_peer_set_session(n->reg, id, BX_PEER_SESSION_CURRENT,
+				 s->rx_index, s);
+	if (rc != 0)
+		snprintf(b->err, sizeof(b->err), "%s: installing the session "
+			 "with %s: %s", cfg->node_id, id, strerror(-rc));
+	return rc;
 }
 
 /*
- * The sender initiates, the receiver answers, the sender takes the
- * response: each node ends with the session its engine made, installed.
+ * Pair 0: the sender initiates, the receiver answers, the sender takes the
+ * response: each node ends with the session its engine made, staged.
  * @priv: the nodes' static private keys (configs_make).
  */
 static int
@@ -726,12 +915,12 @@ sessions_handshake(struct bench *b, struct node nodes[ROLE_COUNT],
 		goto out;
 	}
 
-	rc = session_install(b, tx, &out);
+	rc = session_install(b, tx, 0, &out);
 	if (rc == 0)
-		rc = session_install(b, rx, &res.session);
+		rc = session_install(b, rx, 0, &res.session);
 	/* Each sends to the index the other receives on. */
-	if (rc == 0 && (tx->session->tx_index != rx->session->rx_index ||
-			rx->session->tx_index != tx->session->rx_index)) {
+	if (rc == 0 && (tx->sess[0]->tx_index != rx->sess[0]->rx_index ||
+			rx->sess[0]->tx_index != tx->sess[0]->rx_index)) {
 		snprintf(b->err, sizeof(b->err), "handshake: the two nodes "
 			 "disagree on the session indices");
 		rc = -EPROTO;
@@ -744,6 +933,113 @@ out:
 		bx_hs_wipe(&h[r].hs);
 	}
 	sodium_free(h);
+	return rc;
+}
+
+/*
+ * Receiver indices given out so far, on either node, so that no two
+ * sessions of a node share one (session.c's index table sees to it in
+ * bauxite-app). Open addressing, at most half full; 0 marks a free slot
+ * (bx_hs_random_index never draws it).
+ */
+struct index_set {
+	uint32_t *slot;
+	uint32_t mask;
+};
+
+static int
+index_set_init(struct index_set *set, uint32_t n)
+{
+	uint32_t cap = rte_align32pow2(2u * n);
+
+	set->slot = calloc(cap, sizeof(*set->slot));
+	set->mask = cap - 1u;
+	return set->slot != NULL ? 0 : -ENOMEM;
+}
+
+/* False if @v is in the set already. */
+static bool
+index_set_add(struct index_set *set, uint32_t v)
+{
+	uint32_t i;
+
+	/* The indices are random: their low bits are hash enough. */
+	for (i = v & set->mask; set->slot[i] != 0; i = (i + 1u) & set->mask)
+		if (set->slot[i] == v)
+			return false;
+	set->slot[i] = v;
+	return true;
+}
+
+/* A random receiver index no session has yet. */
+static uint32_t
+index_fresh(struct index_set *set)
+{
+	uint32_t v;
+
+	do
+		v = bx_hs_random_index();
+	while (!index_set_add(set, v));
+	return v;
+}
+
+/*
+ * Pair @i > 0: what one handshake between its two sides would leave --
+ * a fresh random key each way, a fresh receiver index on each node, the
+ * sender the initiator -- made into each node's session and staged.
+ */
+static int
+sessions_direct(struct bench *b, struct node nodes[ROLE_COUNT], uint32_t i,
+		struct index_set *seen)
+{
+	struct bx_hs_session hs[ROLE_COUNT];
+	struct bx_hs_session *snd = &hs[ROLE_SENDER], *rcv = &hs[ROLE_RECEIVER];
+	int rc;
+
+	memset(hs, 0, sizeof(hs));
+	randombytes_buf(snd->send_key, sizeof(snd->send_key));
+	randombytes_buf(snd->recv_key, sizeof(snd->recv_key));
+	memcpy(rcv->send_key, snd->recv_key, sizeof(rcv->send_key));
+	memcpy(rcv->recv_key, snd->send_key, sizeof(rcv->recv_key));
+	snd->local_index = rcv->remote_index = index_fresh(seen);
+	rcv->local_index = snd->remote_index = index_fresh(seen);
+	snd->initiator = true;
+	snd->created_ns = rcv->created_ns = bench_now_ns();
+	rc = session_install(b, &nodes[ROLE_SENDER], i, snd);
+	if (rc == 0)
+		rc = session_install(b, &nodes[ROLE_RECEIVER], i, rcv);
+	/* What session_install did not get to. */
+	bx_hs_session_wipe(snd);
+	bx_hs_session_wipe(rcv);
+	return rc;
+}
+
+/* Every pair's session on both nodes, published. */
+static int
+sessions_make(struct bench *b, struct node nodes[ROLE_COUNT],
+	      uint8_t priv[ROLE_COUNT][BX_HS_KEY_LEN])
+{
+	const uint32_t n_pairs = nodes[ROLE_SENDER].n_peers;
+	struct index_set seen = { NULL, 0 };
+	unsigned r;
+	uint32_t i;
+	int rc;
+
+	rc = sessions_handshake(b, nodes, priv);
+	if (rc == 0 && n_pairs > 1) {
+		rc = index_set_init(&seen, ROLE_COUNT * n_pairs);
+		if (rc != 0)
+			snprintf(b->err, sizeof(b->err), "session indices: no memory");
+	}
+	if (rc == 0 && n_pairs > 1)
+		for (r = 0; r < ROLE_COUNT; r++)
+			index_set_add(&seen, nodes[r].sess[0]->rx_index);
+	for (i = 1; rc == 0 && i < n_pairs; i++)
+		rc = sessions_direct(b, nodes, i, &seen);
+	/* No worker runs yet: these commits do not wait. */
+	for (r = 0; rc == 0 && r < ROLE_COUNT; r++)
+		bx_peer_commit(nodes[r].reg);
+	free(seen.slot);
 	return rc;
 }
 
@@ -817,30 +1113,108 @@ packets_drain(struct bench *b)
 			rte_pktmbuf_free_bulk(b->pkts, n);
 }
 
+/* Pair @i's inner IP header: the template's, with its addresses. */
+static void
+pair_ip_hdr(const struct bench *b, const struct node nodes[ROLE_COUNT],
+	    uint32_t i, struct rte_ipv4_hdr *ip)
+{
+	memcpy(ip, b->tmpl + BX_WIRE_ETH_LEN, sizeof(*ip));
+	ip->src_addr = pair_vip(nodes, ROLE_SENDER, i);
+	ip->dst_addr = pair_vip(nodes, ROLE_RECEIVER, i);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/* True if the b->size bytes at @pkt are pair @i's inner packet. */
+static bool
+inner_is(const struct bench *b, const struct node nodes[ROLE_COUNT],
+	 uint32_t i, const uint8_t *pkt)
+{
+	const size_t hl = sizeof(struct rte_ipv4_hdr);
+	struct rte_ipv4_hdr want;
+
+	pair_ip_hdr(b, nodes, i, &want);
+	return memcmp(pkt, &want, hl) == 0 &&
+	       memcmp(pkt + hl, b->tmpl + BX_WIRE_ETH_LEN + hl, b->size - hl) == 0;
+}
+
+/* The pair of packet @k of the round in flight. */
+static uint32_t
+pkt_pair(const struct bench *b, uint32_t k)
+{
+	return (uint32_t)(((uint64_t)b->first_pair + k) % b->active);
+}
+
+/* What packets_retarget, on the worker lcore, works on. */
+struct retarget {
+	struct bench *b;
+	const struct node *nodes;
+};
+
+/*
+ * Runs on the worker lcore before a scale round: the round's inner
+ * packets (on link_inner) get the addresses of their pairs. There, and
+ * not on the main lcore, so the worker finds them in its own cache as it
+ * does after any round, and the timed round pays nothing for it.
+ */
+static int
+packets_retarget(void *arg)
+{
+	const struct retarget *rt = arg;
+	struct bench *b = rt->b;
+	unsigned k, n;
+
+	n = rte_ring_sc_dequeue_bulk(b->link_inner, (void **)b->pkts,
+				     BENCH_ROUND_PKTS, NULL);
+	for (k = 0; k < n; k++)
+		pair_ip_hdr(b, rt->nodes, pkt_pair(b, k),
+			    rte_pktmbuf_mtod_offset(b->pkts[k],
+						    struct rte_ipv4_hdr *,
+						    BX_WIRE_ETH_LEN));
+	rte_ring_sp_enqueue_bulk(b->link_inner, (void **)b->pkts, n, NULL);
+	return n == BENCH_ROUND_PKTS ? 0 : -EPROTO;
+}
+
+static int
+round_retarget(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	struct retarget rt = { b, nodes };
+	int rc;
+
+	rc = rte_eal_remote_launch(packets_retarget, &rt, BENCH_WORKER_LCORE);
+	if (rc == 0)
+		rc = rte_eal_wait_lcore(BENCH_WORKER_LCORE);
+	if (rc != 0)
+		snprintf(b->err, sizeof(b->err), "readdressing a round: %s",
+			 strerror(-rc));
+	return rc;
+}
+
 /* Sealed datagrams on link_underlay (looked at in place, ring order
  * kept): well-formed outer headers with valid checksums, addressed to the
- * receiver, its session index, increasing counters, no plaintext. */
+ * receiver through its pair's next hop, each with its pair's session
+ * index and that pair's next counter, no plaintext. */
 static int
 check_sealed(struct bench *b, const struct node nodes[ROLE_COUNT])
 {
 	const struct node *rx = &nodes[ROLE_RECEIVER], *tx = &nodes[ROLE_SENDER];
-	const uint8_t *clear = b->tmpl + BX_WIRE_ETH_LEN;
-	uint64_t last = 0;
-	unsigned i, n;
+	unsigned k, n;
 	int rc = 0;
 
 	n = rte_ring_sc_dequeue_bulk(b->link_underlay, (void **)b->pkts,
 				     BENCH_ROUND_PKTS, NULL);
-	for (i = 0; i < n; i++) {
-		const struct rte_mbuf *m = b->pkts[i];
+	for (k = 0; k < n; k++) {
+		const struct rte_mbuf *m = b->pkts[k];
 		const uint8_t *f = rte_pktmbuf_mtod(m, const uint8_t *);
 		const struct rte_ether_hdr *eh = (const struct rte_ether_hdr *)f;
+		const uint32_t i = pkt_pair(b, k);
 		struct bx_wire_udp_view v;
 		struct bx_wire_info info;
 
 		if (m->nb_segs != 1 || m->data_len != b->size + BX_WIRE_OVERHEAD ||
 		    bx_wire_outer_parse(f, m->data_len, true, &v) != BX_DROP_NONE ||
-		    !rte_is_same_ether_addr(&eh->dst_addr, &rx->ports.underlay_mac) ||
+		    (APP_NH_VALID | mac_pack(&eh->dst_addr)) !=
+			    pair_nh(ROLE_RECEIVER, i) ||
 		    !rte_is_same_ether_addr(&eh->src_addr, &tx->ports.underlay_mac) ||
 		    v.dst_ip != rx->cfg->underlay.address.addr ||
 		    v.src_ip != tx->cfg->underlay.address.addr ||
@@ -850,15 +1224,15 @@ check_sealed(struct bench *b, const struct node nodes[ROLE_COUNT])
 		    bx_wire_decode(f + v.payload_off, v.payload_len, &info) !=
 			    BX_DROP_NONE ||
 		    info.type != BX_WIRE_DATA ||
-		    info.rx_index != rx->session->rx_index ||
-		    (i != 0 && info.counter <= last) ||
-		    memcmp(f + v.payload_off + BX_WIRE_HDR_LEN, clear, b->size) == 0)
+		    info.rx_index != rx->sess[i]->rx_index ||
+		    /* The pair's earlier packets of this round are k - N, k - 2N.. */
+		    info.counter != b->sent[i] + k / b->active ||
+		    inner_is(b, nodes, i, f + v.payload_off + BX_WIRE_HDR_LEN))
 			break;
-		last = info.counter;
 	}
-	if (n != BENCH_ROUND_PKTS || i != n) {
+	if (n != BENCH_ROUND_PKTS || k != n) {
 		snprintf(b->err, sizeof(b->err),
-			 "egress: datagram %u of %u is not what was sent", i, n);
+			 "egress: datagram %u of %u is not what was sent", k, n);
 		rc = -EPROTO;
 	}
 	rte_ring_sp_enqueue_bulk(b->link_underlay, (void **)b->pkts, n, NULL);
@@ -866,19 +1240,20 @@ check_sealed(struct bench *b, const struct node nodes[ROLE_COUNT])
 }
 
 /* Opened frames on link_inner: to the receiver's kernel from the proxy
- * MAC, the inner packet exactly as the sender's kernel wrote it. */
+ * MAC, each its pair's inner packet exactly as the sender's kernel wrote
+ * it. */
 static int
 check_opened(struct bench *b, const struct node nodes[ROLE_COUNT])
 {
 	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
 	const struct node *rx = &nodes[ROLE_RECEIVER];
-	unsigned i, n;
+	unsigned k, n;
 	int rc = 0;
 
 	n = rte_ring_sc_dequeue_bulk(b->link_inner, (void **)b->pkts,
 				     BENCH_ROUND_PKTS, NULL);
-	for (i = 0; i < n; i++) {
-		const struct rte_mbuf *m = b->pkts[i];
+	for (k = 0; k < n; k++) {
+		const struct rte_mbuf *m = b->pkts[k];
 		const struct rte_ether_hdr *eh =
 			rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 
@@ -886,16 +1261,59 @@ check_opened(struct bench *b, const struct node nodes[ROLE_COUNT])
 		    !rte_is_same_ether_addr(&eh->dst_addr, &rx->ports.inner_kernel_mac) ||
 		    !rte_is_same_ether_addr(&eh->src_addr, &proxy) ||
 		    eh->ether_type != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
-		    memcmp(eh + 1, b->tmpl + BX_WIRE_ETH_LEN, b->size) != 0)
+		    !inner_is(b, nodes, pkt_pair(b, k), (const uint8_t *)(eh + 1)))
 			break;
 	}
-	if (n != BENCH_ROUND_PKTS || i != n) {
+	if (n != BENCH_ROUND_PKTS || k != n) {
 		snprintf(b->err, sizeof(b->err),
-			 "ingress: packet %u of %u is not the one sealed", i, n);
+			 "ingress: packet %u of %u is not the one sealed", k, n);
 		rc = -EPROTO;
 	}
 	rte_ring_sp_enqueue_bulk(b->link_inner, (void **)b->pkts, n, NULL);
 	return rc;
+}
+
+/* A round pair went through: its packets are counted to their pairs; the
+ * next spread round starts with the next pair in line. */
+static void
+pairs_account(struct bench *b)
+{
+	uint32_t k;
+
+	for (k = 0; k < BENCH_ROUND_PKTS; k++)
+		b->sent[pkt_pair(b, k)]++;
+	if (b->active == b->n_pairs)
+		b->first_pair = pkt_pair(b, BENCH_ROUND_PKTS);
+}
+
+/*
+ * After a size: what each pair was sent is what its own session sealed
+ * (its counter) and what each node counted for its peer (per-peer
+ * counters), so no packet went to or came from another pair's peer. The
+ * workers are stopped.
+ */
+static int
+pairs_check(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	const struct node *tx = &nodes[ROLE_SENDER], *rx = &nodes[ROLE_RECEIVER];
+	uint32_t i;
+
+	for (i = 0; i < b->n_pairs; i++) {
+		uint64_t sealed = __atomic_load_n(&tx->sess[i]->tx_counter,
+						  __ATOMIC_RELAXED);
+		uint64_t out = tx->w.peer_ctr[tx->peer_idx[i]].tx_packets;
+		uint64_t in = rx->w.peer_ctr[rx->peer_idx[i]].rx_packets;
+
+		if (sealed != b->sent[i] || out != b->sent[i] || in != b->sent[i]) {
+			snprintf(b->err, sizeof(b->err),
+				 "pair %" PRIu32 ": %" PRIu64 " packets sent, "
+				 "%" PRIu64 " sealed, %" PRIu64 " counted out, "
+				 "%" PRIu64 " counted in", i, b->sent[i], sealed,
+				 out, in);
+			return -EPROTO;
+		}
+	}
+	return 0;
 }
 
 /* ---- rounds ----------------------------------------------------------- */
@@ -992,20 +1410,48 @@ round_run(struct bench *b, struct node nodes[ROLE_COUNT], enum dir d,
 	return 0;
 }
 
-/* An egress round then an ingress round; @check looks at every byte. */
+/* An egress round then an ingress round (scale rounds readdressed
+ * first); @check looks at every byte. */
 static int
 round_pair(struct bench *b, struct node nodes[ROLE_COUNT], bool check,
 	   uint64_t cycles[DIR_COUNT])
 {
-	int rc;
+	int rc = 0;
 
-	rc = round_run(b, nodes, DIR_EGRESS, &cycles[DIR_EGRESS]);
+	if (b->spread)
+		rc = round_retarget(b, nodes);
+	if (rc == 0)
+		rc = round_run(b, nodes, DIR_EGRESS, &cycles[DIR_EGRESS]);
 	if (rc == 0 && check)
 		rc = check_sealed(b, nodes);
 	if (rc == 0)
 		rc = round_run(b, nodes, DIR_INGRESS, &cycles[DIR_INGRESS]);
 	if (rc == 0 && check)
 		rc = check_opened(b, nodes);
+	if (rc == 0)
+		pairs_account(b);
+	return rc;
+}
+
+/*
+ * A round pair spread over every pair; in a scale run, then one whose
+ * every packet goes to pair 0, with the same nodes and tables: the 1-peer
+ * figure, measured next to the spread one so that both see the same
+ * machine (it is shared: a baseline taken a minute apart is noise).
+ */
+static int
+round_pairs(struct bench *b, struct node nodes[ROLE_COUNT], bool check,
+	    uint64_t spread[DIR_COUNT], uint64_t single[DIR_COUNT])
+{
+	int rc;
+
+	b->active = b->n_pairs;
+	rc = round_pair(b, nodes, check, spread);
+	if (rc == 0 && b->spread) {
+		b->active = 1;
+		rc = round_pair(b, nodes, check, single);
+		b->active = b->n_pairs;
+	}
 	return rc;
 }
 
@@ -1124,78 +1570,189 @@ report(const struct bench *b, enum bx_crypto_cipher cipher, enum dir d,
 	fflush(stdout);
 }
 
-/* Both directions at one size: warm-up, timed round pairs, a last check. */
+/* Position of @cipher in all_ciphers. */
+static size_t
+cipher_slot(enum bx_crypto_cipher cipher)
+{
+	size_t i;
+
+	for (i = 0; i < BX_ARRAY_SIZE(all_ciphers) - 1; i++)
+		if (all_ciphers[i] == cipher)
+			break;
+	return i;
+}
+
+/* One scale figure: @cpp spread over the N peers, @one all to one of
+ * them; ratio = @one / @cpp. */
+static void
+report_scale(const struct bench *b, enum bx_crypto_cipher cipher, enum dir d,
+	     double cpp, double one)
+{
+	const char *c = bx_crypto_cipher_name(cipher);
+	double mpps = b->tsc_hz / cpp / 1e6;
+
+	if (b->json) {
+		printf("{\"name\":\"fastpath.%s.%s.%u.peers%" PRIu32 "\","
+		       "\"unit\":\"cycles/pkt\",\"value\":%.1f,\"ratio\":%.3f}\n",
+		       c, dirs[d].name, b->size, b->n_pairs, cpp, one / cpp);
+		printf("{\"name\":\"fastpath.%s.%s.%u.peers%" PRIu32 ".mpps\","
+		       "\"unit\":\"Mpps\",\"value\":%.3f,\"ratio\":%.3f}\n",
+		       c, dirs[d].name, b->size, b->n_pairs, mpps, one / cpp);
+	} else {
+		printf("%-18s %-8s %5u %7" PRIu32 " %9.2f %11.1f %11.1f %6.2f\n",
+		       c, dirs[d].name, b->size, b->n_pairs, mpps, cpp, one,
+		       one / cpp);
+	}
+	fflush(stdout);
+}
+
+/* What a scale run's nodes took: b->heap_tables, made in @ns; per peer
+ * and node over the tables with 1 peer. */
+static void
+report_setup(const struct bench *b, enum bx_crypto_cipher cipher, uint64_t ns)
+{
+	const char *c = bx_crypto_cipher_name(cipher);
+	const size_t heap = b->heap_tables, one = b->heap_one[cipher_slot(cipher)];
+	double per_peer = 0.0;
+
+	if (b->n_pairs > 1 && one > 0 && heap > one)
+		per_peer = (double)(heap - one) / (b->n_pairs - 1u) / ROLE_COUNT;
+	if (b->json) {
+		if (per_peer > 0.0)
+			printf("{\"name\":\"fastpath.%s.peers%" PRIu32
+			       ".heap_per_peer\",\"unit\":\"bytes\","
+			       "\"value\":%.0f,\"ratio\":null}\n",
+			       c, b->n_pairs, per_peer);
+	} else {
+		printf("# %s, %" PRIu32 " peers per node: set up in %.2f s; "
+		       "both nodes' tables %.1f MiB of DPDK heap", c, b->n_pairs,
+		       (double)ns / BENCH_NS_PER_S, (double)heap / BENCH_MB);
+		if (per_peer > 0.0)
+			printf(", %.2f KiB per peer and node", per_peer / 1024.0);
+		printf("\n");
+	}
+	fflush(stdout);
+}
+
+/* Both directions at one size: warm-up, timed round pairs, a last check;
+ * the first table's figures with the ceiling, or scale figures. */
 static int
 bench_size(struct bench *b, struct node nodes[ROLE_COUNT],
 	   enum bx_crypto_cipher cipher, uint16_t size)
 {
-	double ceiling[DIR_COUNT];
-	uint64_t cycles[DIR_COUNT], deadline;
+	const uint32_t rounds_per_visit =
+		(b->n_pairs + BENCH_ROUND_PKTS - 1u) / BENCH_ROUND_PKTS;
+	unsigned warmup = BENCH_WARMUP_ROUNDS;
+	double ceiling[DIR_COUNT] = { 0.0, 0.0 }, cpp[DIR_COUNT], one[DIR_COUNT];
+	uint64_t cycles[DIR_COUNT], single[DIR_COUNT], deadline;
 	unsigned i, d;
-	int rc;
+	int rc = 0;
 
-	rc = ceiling_measure(b, cipher, size, ceiling);
+	/* Every peer's state met twice before timing: at 10 000 peers that
+	 * is more rounds than the 1-peer warm-up. */
+	if (b->spread)
+		warmup = RTE_MAX(warmup, BENCH_WARMUP_VISITS * rounds_per_visit);
+	else
+		rc = ceiling_measure(b, cipher, size, ceiling);
 	if (rc != 0)
 		return rc;
 	template_make(b, nodes, size);
 	rc = packets_load(b);
-	for (i = 0; rc == 0 && i < BENCH_WARMUP_ROUNDS; i++)
-		rc = round_pair(b, nodes, i == 0, cycles);
+	for (i = 0; rc == 0 && i < warmup; i++)
+		rc = round_pairs(b, nodes, i == 0, cycles, single);
 	b->n_samples = 0;
 	deadline = rte_rdtsc() + (uint64_t)(b->seconds * b->tsc_hz);
 	while (rc == 0 && b->n_samples < b->cap) {
-		rc = round_pair(b, nodes, false, cycles);
-		for (d = 0; rc == 0 && d < DIR_COUNT; d++)
+		rc = round_pairs(b, nodes, false, cycles, single);
+		for (d = 0; rc == 0 && d < DIR_COUNT; d++) {
 			b->samples[d][b->n_samples] = cycles[d];
+			b->single[d][b->n_samples] = single[d];
+		}
 		b->n_samples += rc == 0;
 		if (rte_rdtsc() >= deadline)
 			break;
 	}
 	if (rc == 0)
-		rc = round_pair(b, nodes, true, cycles);
+		rc = round_pairs(b, nodes, true, cycles, single);
+	if (rc == 0)
+		rc = pairs_check(b, nodes);
 	packets_drain(b);
-	for (d = 0; rc == 0 && d < DIR_COUNT; d++)
-		if (b->report[d])
-			report(b, cipher, (enum dir)d,
-			       bench_median(b->samples[d], b->n_samples), ceiling[d]);
-	return rc;
+	if (rc != 0)
+		return rc;
+	for (d = 0; d < DIR_COUNT; d++) {
+		if (!b->report[d])
+			continue;
+		cpp[d] = bench_median(b->samples[d], b->n_samples) /
+			 BENCH_ROUND_PKTS;
+		if (b->spread) {
+			one[d] = bench_median(b->single[d], b->n_samples) /
+				 BENCH_ROUND_PKTS;
+			report_scale(b, cipher, (enum dir)d, cpp[d], one[d]);
+		} else {
+			report(b, cipher, (enum dir)d, cpp[d] * BENCH_ROUND_PKTS,
+			       ceiling[d]);
+		}
+	}
+	return 0;
 }
 
+/*
+ * The two nodes for @cipher with @n_peers pairs, their sessions, then
+ * each of @sizes. b->spread: scale rounds and figures.
+ */
 static int
-bench_cipher(struct bench *b, enum bx_crypto_cipher cipher,
-	     const uint16_t *sizes, size_t n_sizes)
+bench_nodes(struct bench *b, enum bx_crypto_cipher cipher, uint32_t n_peers,
+	    const uint16_t *sizes, size_t n_sizes)
 {
 	struct bx_config *cfg[ROLE_COUNT] = { NULL, NULL };
 	uint8_t priv[ROLE_COUNT][BX_HS_KEY_LEN];
 	struct node nodes[ROLE_COUNT];
-	size_t i;
+	uint64_t t0 = bench_now_ns();
+	size_t heap0, i;
+	unsigned r;
 	int rc;
 
 	memset(nodes, 0, sizeof(nodes));
-	rc = configs_make(cipher, priv, cfg, b->err, sizeof(b->err));
-	if (rc != 0) {
-		sodium_memzero(priv, sizeof(priv));
-		bx_config_free(cfg[ROLE_SENDER]);
-		bx_config_free(cfg[ROLE_RECEIVER]);
-		return rc;
+	b->n_pairs = n_peers;
+	b->active = n_peers;
+	b->first_pair = 0;
+	b->heap_tables = 0;
+	b->sent = calloc(n_peers, sizeof(*b->sent));
+	if (b->sent == NULL) {
+		snprintf(b->err, sizeof(b->err), "per-pair counts: no memory");
+		rc = -ENOMEM;
+		goto out;
 	}
-	rc = node_start(b, &nodes[ROLE_SENDER], ROLE_SENDER, cfg[ROLE_SENDER]);
+	rc = configs_make(cipher, priv, cfg, b->err, sizeof(b->err));
+	for (r = 0; rc == 0 && r < ROLE_COUNT; r++) {
+		/* The node owns its config from here on, whatever happens. */
+		rc = node_start(b, &nodes[r], (enum role)r, cfg[r], n_peers);
+		cfg[r] = NULL;
+	}
+	heap0 = heap_used();
 	if (rc == 0)
-		rc = node_start(b, &nodes[ROLE_RECEIVER], ROLE_RECEIVER,
-				cfg[ROLE_RECEIVER]);
-	else
-		bx_config_free(cfg[ROLE_RECEIVER]);
-	if (rc == 0)
-		rc = sessions_handshake(b, nodes, priv);
+		rc = sessions_make(b, nodes, priv);
 	sodium_memzero(priv, sizeof(priv));
-	if (rc == 0 && !b->json)
+	if (rc != 0)
+		goto out;
+	b->heap_tables += heap_used() - heap0;
+	if (n_peers == 1)
+		b->heap_one[cipher_slot(cipher)] = b->heap_tables;
+	if (b->spread)
+		report_setup(b, cipher, bench_now_ns() - t0);
+	else if (!b->json)
 		printf("# %s: worker crypto engine %s\n",
 		       bx_crypto_cipher_name(cipher),
 		       bx_crypto_backend_name(nodes[ROLE_SENDER].crypto));
 	for (i = 0; rc == 0 && i < n_sizes; i++)
 		rc = bench_size(b, nodes, cipher, sizes[i]);
+out:
 	node_stop(&nodes[ROLE_RECEIVER]);
 	node_stop(&nodes[ROLE_SENDER]);
+	bx_config_free(cfg[ROLE_RECEIVER]);
+	bx_config_free(cfg[ROLE_SENDER]);
+	free(b->sent);
+	b->sent = NULL;
 	return rc;
 }
 
@@ -1206,39 +1763,56 @@ usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [--json] [--quick] [--seconds S] [--cipher NAME] [--size BYTES]\n"
-		"          [--dir egress|ingress] [--hugepages]\n"
+		"          [--dir egress|ingress] [--hugepages] [--peers N[,N...]]\n"
 		"  --json          one JSON object per line instead of a table\n"
 		"  --quick         %.2f s per cipher and size instead of %.1f s\n"
 		"  --seconds S     seconds per cipher and size (both directions,\n"
 		"                  and crypto-bench's ceiling gets as much per back end)\n"
 		"  --cipher NAME   chacha20-poly1305 or aes-256-gcm (default: both)\n"
-		"  --size BYTES    inner IP packet size, %u..%u (default: 64, 512, 1400)\n"
+		"  --size BYTES    inner IP packet size, %u..%u (default: 64, 512, 1400;\n"
+		"                  the scale table: 64, 1400)\n"
 		"  --dir DIR       report egress or ingress only (both still run:\n"
 		"                  each one's output is the other's input)\n"
-		"  --hugepages     run on %s MB of 2 MB hugepages, as the appliance\n"
-		"                  does, instead of 4 KB pages\n",
+		"  --hugepages     run on 2 MB hugepages, as the appliance does,\n"
+		"                  instead of 4 KB pages: %u MB, and %u MB more per\n"
+		"                  1000 peers of the largest --peers\n"
+		"  --peers LIST    peers per node in the scale table after the first\n"
+		"                  one, 1..%u each (default: 1,1000,10000)\n",
 		prog, BENCH_QUICK_SECONDS, BENCH_DEFAULT_SECONDS,
 		(unsigned int)BENCH_MIN_SIZE, (unsigned int)BENCH_MAX_SIZE,
-		BENCH_EAL_MEM_MB);
+		BENCH_EAL_BASE_MB,
+		(unsigned int)(1000ull * ROLE_COUNT * BENCH_EAL_PEER_BYTES / BENCH_MB),
+		(unsigned int)BENCH_MAX_PEERS);
+}
+
+/* EAL memory for nodes of up to @max_peers peers each, in MB. */
+static unsigned
+eal_mem_mb(uint32_t max_peers)
+{
+	uint64_t peers = (uint64_t)max_peers * ROLE_COUNT * BENCH_EAL_PEER_BYTES;
+
+	return BENCH_EAL_BASE_MB + (unsigned)((peers + BENCH_MB - 1u) / BENCH_MB);
 }
 
 /*
- * No PCI, no files; lcore 1 is the worker. 4 KB pages by default, so the
- * bench runs anywhere; with @huge, 2 MB hugepages as the appliance uses
- * them (--in-memory: nothing left behind), which spares the worker the
- * TLB misses of mbufs spread over hundreds of small pages.
+ * No PCI, no files; lcore 1 is the worker; @mem_mb of memory. 4 KB pages
+ * by default, so the bench runs anywhere; with @huge, 2 MB hugepages as
+ * the appliance uses them (--in-memory: nothing left behind), which spares
+ * the worker the TLB misses of mbufs spread over hundreds of small pages.
  */
 static int
-eal_start(const char *prog, bool huge)
+eal_start(const char *prog, bool huge, unsigned mem_mb)
 {
+	char mem[16];
 	char *argv[] = {
 		(char *)prog, (char *)"-l", (char *)"0-1", (char *)"--no-pci",
 		(char *)"--no-shconf", (char *)"--no-telemetry",
 		(char *)"--log-level=*:error",
 		huge ? (char *)"--in-memory" : (char *)"--no-huge",
-		(char *)"-m", (char *)BENCH_EAL_MEM_MB,
+		(char *)"-m", mem,
 	};
 
+	snprintf(mem, sizeof(mem), "%u", mem_mb);
 	if (rte_eal_init(RTE_DIM(argv), argv) < 0)
 		return -1;
 	return rte_lcore_is_enabled(BENCH_WORKER_LCORE) &&
@@ -1286,6 +1860,29 @@ rings_make(struct bench *b)
 	return 0;
 }
 
+/* --peers: a comma-separated list of 1..BENCH_MAX_PEERS. */
+static int
+parse_peers(const char *arg, uint32_t *counts, size_t *n)
+{
+	const char *p = arg;
+	unsigned long v;
+	size_t got = 0;
+	char *end;
+
+	do {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno != 0 || end == p || *p == '-' || v < 1 ||
+		    v > BENCH_MAX_PEERS || got == BENCH_MAX_PEER_COUNTS ||
+		    (*end != ',' && *end != '\0'))
+			return -EINVAL;
+		counts[got++] = (uint32_t)v;
+		p = end + 1;
+	} while (*end == ',');
+	*n = got;
+	return 0;
+}
+
 static int
 parse_size(const char *arg, uint16_t *size)
 {
@@ -1301,6 +1898,67 @@ parse_size(const char *arg, uint16_t *size)
 	return 0;
 }
 
+/* The sizes of the scale table: scale_sizes the first table has, or the
+ * one --size. Returns how many. */
+static size_t
+scale_sizes_pick(const struct bench *b, uint16_t out[BX_ARRAY_SIZE(scale_sizes)])
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < BX_ARRAY_SIZE(scale_sizes); i++)
+		for (j = 0; j < b->n_sizes; j++)
+			if (b->sizes[j] == scale_sizes[i])
+				out[n++] = scale_sizes[i];
+	if (n == 0 && b->n_sizes == 1)
+		out[n++] = b->sizes[0];
+	return n;
+}
+
+/* The first table, then the scale table, for each of @ciphers. */
+static int
+bench_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
+	  size_t n_ciphers, const uint32_t *peer_counts, size_t n_counts,
+	  bool huge)
+{
+	uint16_t ssizes[BX_ARRAY_SIZE(scale_sizes)];
+	size_t n_ssizes = scale_sizes_pick(b, ssizes), ci, k;
+	enum bx_crypto_cipher cur = ciphers[0];
+	int rc = 0;
+
+	if (!b->json) {
+		printf("fastpath-bench: app_worker_main (run to completion) on lcore %u, "
+		       "net_ring ports; rounds of %u packets, median round; "
+		       "%s pages; TSC %.3f GHz (measured); %.2f s per cipher and "
+		       "size; ceiling: crypto-bench %s\n",
+		       BENCH_WORKER_LCORE, BENCH_ROUND_PKTS, huge ? "2 MB" : "4 KB",
+		       b->tsc_hz / 1e9, b->seconds, BENCH_CEILING_BACKEND);
+		printf("%-18s %-8s %5s %9s %9s %11s %13s %6s\n", "cipher", "dir", "size",
+		       "Mpps", "Gbps", "cycles/pkt", "ceiling Gbps", "ratio");
+	}
+	for (ci = 0; rc == 0 && ci < n_ciphers; ci++) {
+		cur = ciphers[ci];
+		rc = bench_nodes(b, cur, 1, b->sizes, b->n_sizes);
+	}
+	if (rc == 0 && !b->json) {
+		printf("\nscale: N peers per node, each with its own route, "
+		       "session and replay window; packet g of a run goes to peer "
+		       "g mod N; interleaved with rounds all to one of them: "
+		       "ratio = cycles/pkt with 1 peer / with N\n");
+		printf("%-18s %-8s %5s %7s %9s %11s %11s %6s\n", "cipher", "dir",
+		       "size", "peers", "Mpps", "cycles/pkt", "1 peer", "ratio");
+	}
+	b->spread = true;
+	for (ci = 0; rc == 0 && ci < n_ciphers; ci++) {
+		cur = ciphers[ci];
+		for (k = 0; rc == 0 && k < n_counts; k++)
+			rc = bench_nodes(b, cur, peer_counts[k], ssizes, n_ssizes);
+	}
+	if (rc != 0)
+		fprintf(stderr, "fastpath-bench: %s: %s\n",
+			bx_crypto_cipher_name(cur), b->err[0] ? b->err : strerror(-rc));
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1312,6 +1970,7 @@ main(int argc, char **argv)
 		{ "size", required_argument, NULL, 'z' },
 		{ "dir", required_argument, NULL, 'd' },
 		{ "hugepages", no_argument, NULL, 'H' },
+		{ "peers", required_argument, NULL, 'p' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1321,13 +1980,16 @@ main(int argc, char **argv)
 	};
 	enum bx_crypto_cipher ciphers[BX_ARRAY_SIZE(all_ciphers)];
 	uint16_t sizes[BX_ARRAY_SIZE(default_sizes)];
+	uint32_t peer_counts[BENCH_MAX_PEER_COUNTS], max_peers = 1;
 	size_t n_ciphers = BX_ARRAY_SIZE(all_ciphers), n_sizes = BX_ARRAY_SIZE(default_sizes);
-	size_t ci, d;
+	size_t n_counts = BX_ARRAY_SIZE(default_peer_counts), d, k;
 	int opt, rc, status = EXIT_FAILURE;
+	unsigned mem_mb;
 	bool huge = false;
 
 	memcpy(ciphers, all_ciphers, sizeof(all_ciphers));
 	memcpy(sizes, default_sizes, sizeof(default_sizes));
+	memcpy(peer_counts, default_peer_counts, sizeof(default_peer_counts));
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'j':
@@ -1365,6 +2027,15 @@ main(int argc, char **argv)
 		case 'H':
 			huge = true;
 			break;
+		case 'p':
+			if (parse_peers(optarg, peer_counts, &n_counts) != 0) {
+				fprintf(stderr, "--peers: want up to %u counts of "
+					"1..%u, comma-separated: %s\n",
+					BENCH_MAX_PEER_COUNTS,
+					(unsigned int)BENCH_MAX_PEERS, optarg);
+				return EXIT_FAILURE;
+			}
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			return EXIT_SUCCESS;
@@ -1377,6 +2048,11 @@ main(int argc, char **argv)
 		usage(stderr, argv[0]);
 		return EXIT_FAILURE;
 	}
+	b.sizes = sizes;
+	b.n_sizes = n_sizes;
+	for (k = 0; k < n_counts; k++)
+		max_peers = RTE_MAX(max_peers, peer_counts[k]);
+	mem_mb = eal_mem_mb(max_peers);
 	rc = crypto_bench_find(&b);
 	if (rc != 0) {
 		fprintf(stderr, "fastpath-bench: %s: %s (it is built with this "
@@ -1384,10 +2060,12 @@ main(int argc, char **argv)
 			strerror(-rc));
 		return EXIT_FAILURE;
 	}
-	if (sodium_init() < 0 || eal_start(argv[0], huge) != 0) {
+	if (sodium_init() < 0 || eal_start(argv[0], huge, mem_mb) != 0) {
 		fprintf(stderr, "fastpath-bench: EAL init failed (needs lcores 0 and "
-			"%u%s)\n", BENCH_WORKER_LCORE,
-			huge ? " and " BENCH_EAL_MEM_MB " MB of free hugepages" : "");
+			"%u", BENCH_WORKER_LCORE);
+		if (huge)
+			fprintf(stderr, " and %u MB of free hugepages", mem_mb);
+		fprintf(stderr, ")\n");
 		return EXIT_FAILURE;
 	}
 	/* The main lcore polls by sleeping: keep its wake-ups prompt. */
@@ -1395,35 +2073,18 @@ main(int argc, char **argv)
 	b.tsc_hz = bench_tsc_hz();
 	b.cap = (size_t)RTE_MIN(b.seconds * BENCH_NS_PER_S / BENCH_MIN_PAIR_NS + 1,
 				(double)BENCH_MAX_ROUNDS);
-	for (d = 0; d < DIR_COUNT; d++)
+	for (d = 0; d < DIR_COUNT; d++) {
 		b.samples[d] = calloc(b.cap, sizeof(uint64_t));
+		b.single[d] = calloc(b.cap, sizeof(uint64_t));
+	}
 	if (rings_make(&b) != 0 || b.samples[DIR_EGRESS] == NULL ||
-	    b.samples[DIR_INGRESS] == NULL) {
+	    b.samples[DIR_INGRESS] == NULL || b.single[DIR_EGRESS] == NULL ||
+	    b.single[DIR_INGRESS] == NULL) {
 		fprintf(stderr, "fastpath-bench: out of memory\n");
 		goto out;
 	}
-
-	if (!b.json) {
-		printf("fastpath-bench: app_worker_main (run to completion) on lcore %u, "
-		       "net_ring ports; rounds of %u packets, median round; "
-		       "%s pages; TSC %.3f GHz (measured); %.2f s per cipher and "
-		       "size; ceiling: crypto-bench %s\n",
-		       BENCH_WORKER_LCORE, BENCH_ROUND_PKTS, huge ? "2 MB" : "4 KB",
-		       b.tsc_hz / 1e9, b.seconds, BENCH_CEILING_BACKEND);
-		printf("%-18s %-8s %5s %9s %9s %11s %13s %6s\n", "cipher", "dir", "size",
-		       "Mpps", "Gbps", "cycles/pkt", "ceiling Gbps", "ratio");
-	}
-	for (ci = 0; ci < n_ciphers; ci++) {
-		b.err[0] = '\0';
-		rc = bench_cipher(&b, ciphers[ci], sizes, n_sizes);
-		if (rc != 0) {
-			fprintf(stderr, "fastpath-bench: %s: %s\n",
-				bx_crypto_cipher_name(ciphers[ci]),
-				b.err[0] ? b.err : strerror(-rc));
-			goto out;
-		}
-	}
-	status = EXIT_SUCCESS;
+	if (bench_run(&b, ciphers, n_ciphers, peer_counts, n_counts, huge) == 0)
+		status = EXIT_SUCCESS;
 
 out:
 	packets_drain(&b);
@@ -1432,8 +2093,10 @@ out:
 	rte_ring_free(b.link_underlay);
 	rte_ring_free(b.link_inner);
 	rte_mempool_free(b.pool);
-	for (d = 0; d < DIR_COUNT; d++)
+	for (d = 0; d < DIR_COUNT; d++) {
 		free(b.samples[d]);
+		free(b.single[d]);
+	}
 	rte_eal_cleanup();
 	return status;
 }
