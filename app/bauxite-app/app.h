@@ -41,6 +41,23 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 #define APP_MAX_CRYPTO 16u
 /* Pipeline mode: each crypto worker's ring of mesh datagrams to open. */
 #define APP_INGRESS_RING 4096u
+/*
+ * The run-to-completion worker's own lanes, used while its input is
+ * backlogged (worker.c: rtc_pass), about a NIC ring's worth of Bulk each
+ * way so they add no queue of their own. Egress by the classifier's lane;
+ * ingress by the datagram header's lane. An ingress datagram that waits
+ * while later ones of its session overtake it must still be inside the
+ * replay window when its turn comes: only Critical and Telemetry overtake
+ * (each lane is FIFO), so those two lanes hold at most a quarter of the
+ * window each.
+ */
+#define APP_RTC_OUT_CRITICAL 256u
+#define APP_RTC_OUT_TELEMETRY 512u
+#define APP_RTC_OUT_BULK APP_RX_DESC
+#define APP_RTC_IN_CRITICAL 256u
+#define APP_RTC_IN_TELEMETRY 512u
+#define APP_RTC_IN_BULK APP_RX_DESC
+#define APP_RTC_IN_WINDOW_DIV 4u
 
 /*
  * MAC the inner TAP's kernel side sees for every peer address (proxy ARP):
@@ -263,15 +280,15 @@ struct app_path_ctr {
 	uint64_t tx_refused;
 };
 
-/* The outer headers this lcore last put on a datagram, and where they
- * send it (worker.c: outer_put). A burst goes to few destinations; a
- * new one rebuilds the template. */
+/* Where this lcore last sent a datagram, and from the second datagram
+ * there on, the outer headers as a template (worker.c: outer_put). An
+ * edge sends bursts to few destinations; a hub to many in turn. */
 struct app_outer_cache {
 	uint64_t nh;     /* the next hop as nexthop[] held it: valid bit, MAC */
 	rte_be32_t ip;
 	rte_be16_t port;
 	unsigned ul;
-	bool valid;
+	bool valid;      /* t is for that destination */
 	struct bx_wire_outer_tmpl t;
 };
 
@@ -282,8 +299,12 @@ struct app_worker {
 	uint16_t txq;                   /* this lcore's TX queue on every port */
 	unsigned crypto_id;             /* APP_ROLE_CRYPTO: its number, 0.. */
 	unsigned n_crypto_all;          /* APP_ROLE_CRYPTO: how many there are */
-	/* APP_ROLE_CRYPTO: what the RX lcore feeds this worker. */
+	/* APP_ROLE_CRYPTO: what the RX lcore feeds this worker; APP_ROLE_RTC:
+	 * its own, while backlogged (NULL: none, strictly in order). */
 	struct bx_lanes *lanes;         /* egress, by lane */
+	struct bx_lanes *in_lanes;      /* APP_ROLE_RTC: mesh datagrams, by lane */
+	uint32_t out_held;              /* APP_ROLE_RTC: packets in lanes */
+	uint32_t in_held;               /* APP_ROLE_RTC: datagrams in in_lanes */
 	struct rte_ring *ingress;       /* mesh datagrams, from their UDP payload */
 	/* APP_ROLE_RX: the crypto workers it feeds. */
 	struct app_worker *const *crypto_w;
@@ -808,5 +829,17 @@ void app_session_free(struct app_session *s);
 
 /* worker.c */
 int app_worker_main(void *arg);
+/*
+ * The run-to-completion worker's lanes (APP_RTC_*): @name unique in the
+ * process; the ingress lanes sized from @replay_window. 0, or -errno with
+ * @err saying why; app_worker_lanes_free undoes it (also half-done).
+ */
+int app_worker_lanes_init(struct app_worker *w, const char *name, int socket,
+			  uint32_t replay_window, char *err, size_t errlen);
+/* Frees both lane sets of @w and the packets still in them (count them
+ * first: bx_lanes_count). */
+void app_worker_lanes_free(struct app_worker *w);
+/* Mbufs app_worker_lanes_init's lanes can hold at most. */
+unsigned app_worker_lanes_mbufs(uint32_t replay_window);
 
 #endif /* BX_APP_H */

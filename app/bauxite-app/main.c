@@ -450,8 +450,9 @@ peers_apply(struct app *a, const struct app_warm *start, char *err,
 }
 
 /*
- * The fast-path lcores' state: roles, TX queues, and in pipeline mode each
- * crypto worker's lane rings and ingress ring.
+ * The fast-path lcores' state: roles, TX queues, the run-to-completion
+ * worker's lanes, and in pipeline mode each crypto worker's lane rings and
+ * ingress ring.
  */
 static int
 workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
@@ -487,6 +488,14 @@ workers_setup(struct app *a, uint32_t n_slots, char *err, size_t errlen)
 		w->role = !pipeline ? APP_ROLE_RTC :
 			  i == 0    ? APP_ROLE_RX :
 				      APP_ROLE_CRYPTO;
+		if (w->role == APP_ROLE_RTC) {
+			int rc = app_worker_lanes_init(
+				w, "rtc", (int)rte_lcore_to_socket_id(a->lcore[i]),
+				a->cfg->replay_window, err, errlen);
+
+			if (rc != 0)
+				return rc;
+		}
 		if (w->role == APP_ROLE_CRYPTO) {
 			int socket = (int)rte_lcore_to_socket_id(a->lcore[i]);
 			struct bx_lanes_conf lc;
@@ -560,14 +569,17 @@ count_leftovers(struct app *a)
 	for (i = 0; i < a->n_workers; i++) {
 		const struct app_worker *w = &a->worker[i];
 
-		if (w->role != APP_ROLE_CRYPTO)
-			continue;
 		for (lane = 0; lane < BX_LANE_COUNT; lane++) {
-			n = bx_lanes_count(w->lanes, (enum bx_wire_lane)lane);
+			n = w->lanes != NULL ?
+				    bx_lanes_count(w->lanes, (enum bx_wire_lane)lane) : 0;
 			if (n != 0)
 				bx_stats_tx_drop(st, BX_DROP_SHUTDOWN, n);
+			n = w->in_lanes != NULL ?
+				    bx_lanes_count(w->in_lanes, (enum bx_wire_lane)lane) : 0;
+			if (n != 0)
+				bx_stats_rx_drop(st, BX_DROP_SHUTDOWN, n);
 		}
-		n = rte_ring_count(w->ingress);
+		n = w->ingress != NULL ? rte_ring_count(w->ingress) : 0;
 		if (n != 0)
 			bx_stats_rx_drop(st, BX_DROP_SHUTDOWN, n);
 	}
@@ -581,15 +593,14 @@ count_leftovers(struct app *a)
 		bx_stats_tx_drop(st, BX_DROP_SHUTDOWN, n);
 }
 
-/* Frees a crypto worker's rings and the mbufs still queued in them. */
+/* Frees a worker's rings and the mbufs still queued in them. */
 static void
 worker_rings_free(struct app_worker *w)
 {
 	struct rte_mbuf *pkts[APP_BURST];
 	unsigned n;
 
-	bx_lanes_free(w->lanes);
-	w->lanes = NULL;
+	app_worker_lanes_free(w);
 	if (w->ingress == NULL)
 		return;
 	while ((n = rte_ring_dequeue_burst(w->ingress, (void **)pkts, APP_BURST,

@@ -507,11 +507,13 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 	if (socket_id < 0)
 		socket_id = (int)rte_socket_id();
 	/* Every queue's rings (each underlay and its exception TAP, the
-	 * inner port), the pipeline's rings, the control lcore's rings,
-	 * striped lanes waiting in reorder buffers, per-lcore caches. */
+	 * inner port), the pipeline's rings or the run-to-completion
+	 * worker's lanes, the control lcore's rings, striped lanes waiting
+	 * in reorder buffers, per-lcore caches. */
 	n_mbufs = (1u + 2u * p->n_ul) * n_queues * APP_MBUFS_PER_PORT +
 		  (n_queues - 1u) * (BX_LANES_CRITICAL_SIZE + BX_LANES_TELEMETRY_SIZE +
 				     BX_LANES_BULK_SIZE + APP_INGRESS_RING) +
+		  (n_queues == 1u ? app_worker_lanes_mbufs(cfg->replay_window) : 0u) +
 		  APP_CTL_MBUFS + APP_MBUF_CACHE * rte_lcore_count();
 	if (app_bonding_active(cfg))
 		n_mbufs += n_queues * APP_REORDER_BUFFERS * cfg->bonding.reorder_slots;

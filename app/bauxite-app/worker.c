@@ -242,6 +242,20 @@ path_dest(const struct app_worker *w, const struct bx_peer *p, unsigned k,
 	return (d->nh & APP_NH_VALID) != 0 && d->ip != 0;
 }
 
+/* The outer headers from underlay @ul to @d. */
+static inline void
+outer_fill(const struct app_worker *w, const struct app_ul *ul,
+	   const struct tx_dest *d, struct bx_wire_outer *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->src_mac = ul->mac;
+	o->src_ip = ul->ip;
+	o->src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
+	mac_unpack(d->nh, &o->dst_mac);
+	o->dst_ip = d->ip;
+	o->dst_port = d->port;
+}
+
 /*
  * Prepends @d's relay header (if any) and outer headers from underlay
  * @d->ul to the sealed datagram in @m. A drop reason on failure (@m
@@ -263,23 +277,25 @@ outer_put(struct app_worker *w, struct rte_mbuf *m, const struct tx_dest *d)
 			return BX_DROP_CRYPTO_NO_ROOM;
 		bx_relay_forward_hdr(rh, d->relay_handle);
 	}
-	if (!c->valid || c->nh != d->nh || c->ip != d->ip || c->port != d->port ||
-	    c->ul != d->ul) {
-		memset(&o, 0, sizeof(o));
-		o.src_mac = ul->mac;
-		o.src_ip = ul->ip;
-		o.src_port = rte_cpu_to_be_16(w->cfg->mesh_port);
-		mac_unpack(d->nh, &o.dst_mac);
-		o.dst_ip = d->ip;
-		o.dst_port = d->port;
-		bx_wire_outer_tmpl_init(&c->t, &o);
+	if (BX_LIKELY(c->nh == d->nh && c->ip == d->ip && c->port == d->port &&
+		      c->ul == d->ul)) {
+		/* The destination before: a template from its second datagram
+		 * on (a hub sending to many peers in turn never builds one). */
+		if (BX_UNLIKELY(!c->valid)) {
+			outer_fill(w, ul, d, &o);
+			bx_wire_outer_tmpl_init(&c->t, &o);
+			c->valid = true;
+		}
+		rc = bx_wire_outer_tmpl_prepend(m, &c->t);
+	} else {
 		c->nh = d->nh;
 		c->ip = d->ip;
 		c->port = d->port;
 		c->ul = d->ul;
-		c->valid = true;
+		c->valid = false;
+		outer_fill(w, ul, d, &o);
+		rc = bx_wire_outer_prepend(m, &o, BX_WIRE_CSUM_IP_ONLY);
 	}
-	rc = bx_wire_outer_tmpl_prepend(m, &c->t);
 	if (rc != 0)
 		return rc == -ENOSPC ? BX_DROP_CRYPTO_NO_ROOM : BX_DROP_IP_BAD_LEN;
 	return BX_DROP_NONE;
@@ -2086,23 +2102,152 @@ control_down(struct app_worker *w, struct bx_stats_lcore *st)
 	tx_batch_send(w, st, &b, BX_STAT__COUNT);
 }
 
+/* Bursts a backlogged input is read ahead per pass (rtc_pass). */
+#define RTC_DRAIN_BURSTS 4u
+
+static const enum bx_drop_reason lane_full[BX_LANE_COUNT] = {
+	[BX_LANE_CRITICAL] = BX_DROP_LANE_CRITICAL_EVICTED,
+	[BX_LANE_TELEMETRY] = BX_DROP_LANE_TELEMETRY_FULL,
+	[BX_LANE_BULK] = BX_DROP_LANE_BULK_FULL,
+};
+
+/*
+ * Queues @pkts[0..@n) on @l by lane: egress (@in false) by the
+ * classifier's MBUF_LANE, ingress by the datagram header's lane (checked
+ * by bx_wire_decode). What a full lane refuses, or Critical evicts, is
+ * dropped and counted; *@held follows what the lanes hold.
+ */
+static void
+lanes_put(struct bx_stats_lcore *st, struct bx_lanes *l, bool in,
+	  struct rte_mbuf *pkts[], uint16_t n, uint32_t *held)
+{
+	struct rte_mbuf *g[BX_LANE_COUNT][APP_BURST];
+	uint16_t cnt[BX_LANE_COUNT] = { 0 }, i, ok, evicted;
+	unsigned lane;
+
+	for (i = 0; i < n; i++) {
+		lane = in ? rte_pktmbuf_mtod(pkts[i], const struct bx_wire_hdr *)->lane :
+			    MBUF_LANE(pkts[i]);
+		g[lane][cnt[lane]++] = pkts[i];
+	}
+	for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+		if (cnt[lane] == 0)
+			continue;
+		evicted = 0;
+		ok = bx_lanes_enqueue(l, (enum bx_wire_lane)lane, g[lane], cnt[lane],
+				      &evicted);
+		*held += ok - evicted;
+		for (i = ok; i < cnt[lane]; i++) {
+			if (in)
+				drop_rx(st, lane_full[lane], g[lane][i]);
+			else
+				drop_tx(st, lane_full[lane], g[lane][i]);
+		}
+		if (evicted == 0)
+			continue;
+		if (in)
+			bx_stats_rx_drop(st, lane_full[lane], evicted);
+		else
+			bx_stats_tx_drop(st, lane_full[lane], evicted);
+	}
+}
+
+/* The next burst to process from @l, by priority; *@held follows. */
+static uint16_t
+lanes_take(struct bx_lanes *l, struct rte_mbuf *pkts[], uint32_t *held)
+{
+	uint16_t n = bx_lanes_dequeue(l, pkts, APP_BURST, rte_rdtsc());
+
+	*held -= n;
+	return n;
+}
+
+/* True while the Bulk lane of @w's egress lanes can take a whole burst. */
+static inline bool
+bulk_room(const struct app_worker *w)
+{
+	return bx_lanes_count(w->lanes, BX_LANE_BULK) + APP_BURST <= APP_RTC_OUT_BULK;
+}
+
+/*
+ * Egress of a run-to-completion pass. While the inner input keeps up, a
+ * burst goes straight from RX to sealing, in order. Once it is backlogged
+ * (a full burst, or packets already waiting in the lanes), the pass reads
+ * ahead up to RTC_DRAIN_BURSTS bursts into the lanes and seals one burst
+ * from them by priority: a Critical packet waits behind one burst of
+ * sealing and the read-ahead, not behind all a NIC ring or TAP queue
+ * holds. Reading stops while Bulk has no room for a burst: the rest waits
+ * in the input, where the kernel pushes back on its senders (TCP slows
+ * down without a loss) instead of being dropped here. Returns frames
+ * received.
+ */
+static unsigned
+rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
+	   const struct bx_peer_table *t)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	uint16_t n, n_rx = APP_BURST;
+	unsigned got = 0, d = 0;
+
+	if (w->lanes == NULL || w->out_held == 0) {
+		n = inner_rx(w, st, 0, pkts, &n_rx);
+		got = n_rx;
+		if (w->lanes == NULL || n_rx < APP_BURST) {
+			seal_tx(w, st, t, pkts, n);
+			return got;
+		}
+		lanes_put(st, w->lanes, false, pkts, n, &w->out_held);
+		d = 1;
+	}
+	for (; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST && bulk_room(w); d++) {
+		n = inner_rx(w, st, 0, pkts, &n_rx);
+		got += n_rx;
+		lanes_put(st, w->lanes, false, pkts, n, &w->out_held);
+	}
+	n = lanes_take(w->lanes, pkts, &w->out_held);
+	seal_tx(w, st, t, pkts, n);
+	return got;
+}
+
+/* Ingress of a pass from underlay @u, as rtc_egress: mesh datagrams by
+ * their header's lane while the underlay is backlogged. It reads ahead
+ * whatever Bulk's room: a datagram left in the underlay's ring is dropped
+ * there as soon as the ring is full, only without being seen. */
+static unsigned
+rtc_ingress(struct app_worker *w, struct bx_stats_lcore *st,
+	    const struct bx_peer_table *t, unsigned u)
+{
+	struct rte_mbuf *pkts[APP_BURST];
+	uint16_t n, n_rx;
+	unsigned got, d;
+
+	n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+	got = n_rx;
+	if (w->in_lanes == NULL || (w->in_held == 0 && n_rx < APP_BURST)) {
+		open_tx(w, st, t, pkts, n);
+		return got;
+	}
+	lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held);
+	for (d = 1; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST; d++) {
+		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+		got += n_rx;
+		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held);
+	}
+	n = lanes_take(w->in_lanes, pkts, &w->in_held);
+	open_tx(w, st, t, pkts, n);
+	return got;
+}
+
 /* One pass of the run-to-completion worker; returns frames received. */
 static unsigned
 rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	 const struct bx_peer_table *t)
 {
-	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, n_rx;
 	unsigned got, u;
 
-	n = inner_rx(w, st, 0, pkts, &n_rx);
-	seal_tx(w, st, t, pkts, n);
-	got = n_rx;
-	for (u = 0; u < w->ports->n_ul; u++) {
-		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
-		open_tx(w, st, t, pkts, n);
-		got += n_rx;
-	}
+	got = rtc_egress(w, st, t);
+	for (u = 0; u < w->ports->n_ul; u++)
+		got += rtc_ingress(w, st, t, u);
 	control_down(w, st);
 	if (w->paths != NULL)
 		probe_scan(w, st, t);
@@ -2117,12 +2262,6 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 struct egress_groups {
 	struct rte_mbuf *pkts[APP_MAX_CRYPTO][BX_LANE_COUNT][APP_BURST];
 	uint16_t n[APP_MAX_CRYPTO][BX_LANE_COUNT];
-};
-
-static const enum bx_drop_reason lane_full[BX_LANE_COUNT] = {
-	[BX_LANE_CRITICAL] = BX_DROP_LANE_CRITICAL_EVICTED,
-	[BX_LANE_TELEMETRY] = BX_DROP_LANE_TELEMETRY_FULL,
-	[BX_LANE_BULK] = BX_DROP_LANE_BULK_FULL,
 };
 
 /* Hands classified frames to the crypto worker of their peer, by lane. */
@@ -2303,4 +2442,63 @@ app_worker_main(void *arg)
 
 	__atomic_store_n(&w->exited, true, __ATOMIC_RELEASE);
 	return rc;
+}
+
+/* Ingress lane sizes for @replay_window (APP_RTC_IN_*). */
+static void
+in_lane_sizes(uint32_t replay_window, uint32_t size[BX_LANE_COUNT])
+{
+	uint32_t cap = replay_window / APP_RTC_IN_WINDOW_DIV;
+
+	size[BX_LANE_CRITICAL] = RTE_MIN(APP_RTC_IN_CRITICAL, cap);
+	size[BX_LANE_TELEMETRY] = RTE_MIN(APP_RTC_IN_TELEMETRY, cap);
+	size[BX_LANE_BULK] = APP_RTC_IN_BULK;
+}
+
+int
+app_worker_lanes_init(struct app_worker *w, const char *name, int socket,
+		      uint32_t replay_window, char *err, size_t errlen)
+{
+	struct bx_lanes_conf lc;
+	char ring[BX_LANES_NAME_MAX + 1];
+
+	memset(&lc, 0, sizeof(lc));
+	lc.socket_id = socket;
+	lc.name = ring;
+	snprintf(ring, sizeof(ring), "o%s", name);
+	lc.size[BX_LANE_CRITICAL] = APP_RTC_OUT_CRITICAL;
+	lc.size[BX_LANE_TELEMETRY] = APP_RTC_OUT_TELEMETRY;
+	lc.size[BX_LANE_BULK] = APP_RTC_OUT_BULK;
+	w->lanes = bx_lanes_create(&lc);
+	if (w->lanes == NULL)
+		goto fail;
+	snprintf(ring, sizeof(ring), "i%s", name);
+	in_lane_sizes(replay_window, lc.size);
+	w->in_lanes = bx_lanes_create(&lc);
+	if (w->in_lanes == NULL)
+		goto fail;
+	w->out_held = w->in_held = 0;
+	return 0;
+fail:
+	snprintf(err, errlen, "lane rings %s: %s", ring, rte_strerror(rte_errno));
+	return -(rte_errno != 0 ? rte_errno : ENOMEM);
+}
+
+void
+app_worker_lanes_free(struct app_worker *w)
+{
+	bx_lanes_free(w->lanes);
+	bx_lanes_free(w->in_lanes);
+	w->lanes = w->in_lanes = NULL;
+	w->out_held = w->in_held = 0;
+}
+
+unsigned
+app_worker_lanes_mbufs(uint32_t replay_window)
+{
+	uint32_t in[BX_LANE_COUNT];
+
+	in_lane_sizes(replay_window, in);
+	return APP_RTC_OUT_CRITICAL + APP_RTC_OUT_TELEMETRY + APP_RTC_OUT_BULK +
+	       in[BX_LANE_CRITICAL] + in[BX_LANE_TELEMETRY] + in[BX_LANE_BULK];
 }
