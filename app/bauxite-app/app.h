@@ -43,20 +43,15 @@ _Static_assert(APP_BURST <= BX_CRYPTO_BURST_MAX, "a burst is one crypto burst");
 #define APP_INGRESS_RING 4096u
 /*
  * The run-to-completion worker's own lanes, used while its input is
- * backlogged (worker.c: rtc_pass), about a NIC ring's worth of Bulk each
- * way so they add no queue of their own. Egress by the classifier's lane;
+ * backlogged (worker.c: rtc_pass): each at most a NIC ring's worth, so
+ * they add no queue of their own. Egress by the classifier's lane;
  * ingress by the datagram header's lane. An ingress datagram that waits
  * while later ones of its session overtake it must still be inside the
  * replay window when its turn comes: only Critical and Telemetry overtake
  * (each lane is FIFO), so those two lanes hold at most a quarter of the
  * window each.
  */
-#define APP_RTC_OUT_CRITICAL 256u
-#define APP_RTC_OUT_TELEMETRY 512u
-#define APP_RTC_OUT_BULK APP_RX_DESC
-#define APP_RTC_IN_CRITICAL 256u
-#define APP_RTC_IN_TELEMETRY 512u
-#define APP_RTC_IN_BULK APP_RX_DESC
+#define APP_RTC_LANE APP_RX_DESC
 #define APP_RTC_IN_WINDOW_DIV 4u
 
 /*
@@ -121,6 +116,10 @@ struct app_ports {
 	uint16_t max_inner;
 	/* Gateway (inner.type dpdk): the inner port is a LAN NIC; its MAC. */
 	bool gateway;
+	/* The inner port is the kernel's TAP: what the fast path leaves
+	 * unread waits in its queue and the kernel pushes back on senders
+	 * (worker.c: rtc_egress). A NIC ring only overflows. */
+	bool inner_pushback;
 	struct rte_ether_addr inner_mac;
 	struct rte_mempool *pool;
 };

@@ -461,6 +461,7 @@ app_ports_setup(const struct bx_config *cfg, struct app_ports *p,
 		p->ul[u].port = p->ul[u].exception = RTE_MAX_ETHPORTS;
 	p->underlay = p->inner = p->exception = RTE_MAX_ETHPORTS;
 	p->gateway = cfg->inner.type == BX_CONFIG_INNER_DPDK;
+	p->inner_pushback = cfg->inner.type == BX_CONFIG_INNER_TAP;
 	if (p->gateway && cfg->inner.address.len < APP_LAN_MIN_PREFIX) {
 		snprintf(err, errlen, "inner.address: a gateway's LAN subnet must "
 			 "be a /%u or longer, got /%u", APP_LAN_MIN_PREFIX,

@@ -2162,11 +2162,17 @@ lanes_take(struct bx_lanes *l, struct rte_mbuf *pkts[], uint32_t *held)
 	return n;
 }
 
-/* True while the Bulk lane of @w's egress lanes can take a whole burst. */
+/* True while every egress lane of @w can take a whole burst. */
 static inline bool
-bulk_room(const struct app_worker *w)
+out_room(const struct app_worker *w)
 {
-	return bx_lanes_count(w->lanes, BX_LANE_BULK) + APP_BURST <= APP_RTC_OUT_BULK;
+	unsigned lane;
+
+	for (lane = 0; lane < BX_LANE_COUNT; lane++)
+		if (bx_lanes_count(w->lanes, (enum bx_wire_lane)lane) + APP_BURST >
+		    APP_RTC_LANE)
+			return false;
+	return true;
 }
 
 /*
@@ -2175,16 +2181,18 @@ bulk_room(const struct app_worker *w)
  * (a full burst, or packets already waiting in the lanes), the pass reads
  * ahead up to RTC_DRAIN_BURSTS bursts into the lanes and seals one burst
  * from them by priority: a Critical packet waits behind one burst of
- * sealing and the read-ahead, not behind all a NIC ring or TAP queue
- * holds. Reading stops while Bulk has no room for a burst: the rest waits
- * in the input, where the kernel pushes back on its senders (TCP slows
- * down without a loss) instead of being dropped here. Returns frames
- * received.
+ * sealing and the read-ahead, not behind all a NIC ring holds; what a
+ * full lane cannot take is dropped there, classified and counted, where
+ * the NIC would have dropped it unseen. From the kernel's TAP reading
+ * stops instead while a lane has no room for a burst: the rest waits in
+ * the TAP queue and the kernel pushes back on its senders (TCP slows down
+ * without a loss). Returns frames received.
  */
 static unsigned
 rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 	   const struct bx_peer_table *t)
 {
+	const bool pushback = w->ports->inner_pushback;
 	struct rte_mbuf *pkts[APP_BURST];
 	uint16_t n, n_rx = APP_BURST;
 	unsigned got = 0, d = 0;
@@ -2199,7 +2207,8 @@ rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 		lanes_put(st, w->lanes, false, pkts, n, &w->out_held);
 		d = 1;
 	}
-	for (; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST && bulk_room(w); d++) {
+	for (; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST && (!pushback || out_room(w));
+	     d++) {
 		n = inner_rx(w, st, 0, pkts, &n_rx);
 		got += n_rx;
 		lanes_put(st, w->lanes, false, pkts, n, &w->out_held);
@@ -2444,15 +2453,15 @@ app_worker_main(void *arg)
 	return rc;
 }
 
-/* Ingress lane sizes for @replay_window (APP_RTC_IN_*). */
+/* Ingress lane sizes for @replay_window (APP_RTC_*). */
 static void
 in_lane_sizes(uint32_t replay_window, uint32_t size[BX_LANE_COUNT])
 {
 	uint32_t cap = replay_window / APP_RTC_IN_WINDOW_DIV;
 
-	size[BX_LANE_CRITICAL] = RTE_MIN(APP_RTC_IN_CRITICAL, cap);
-	size[BX_LANE_TELEMETRY] = RTE_MIN(APP_RTC_IN_TELEMETRY, cap);
-	size[BX_LANE_BULK] = APP_RTC_IN_BULK;
+	size[BX_LANE_CRITICAL] = RTE_MIN(APP_RTC_LANE, cap);
+	size[BX_LANE_TELEMETRY] = RTE_MIN(APP_RTC_LANE, cap);
+	size[BX_LANE_BULK] = APP_RTC_LANE;
 }
 
 int
@@ -2466,9 +2475,9 @@ app_worker_lanes_init(struct app_worker *w, const char *name, int socket,
 	lc.socket_id = socket;
 	lc.name = ring;
 	snprintf(ring, sizeof(ring), "o%s", name);
-	lc.size[BX_LANE_CRITICAL] = APP_RTC_OUT_CRITICAL;
-	lc.size[BX_LANE_TELEMETRY] = APP_RTC_OUT_TELEMETRY;
-	lc.size[BX_LANE_BULK] = APP_RTC_OUT_BULK;
+	lc.size[BX_LANE_CRITICAL] = APP_RTC_LANE;
+	lc.size[BX_LANE_TELEMETRY] = APP_RTC_LANE;
+	lc.size[BX_LANE_BULK] = APP_RTC_LANE;
 	w->lanes = bx_lanes_create(&lc);
 	if (w->lanes == NULL)
 		goto fail;
@@ -2499,6 +2508,6 @@ app_worker_lanes_mbufs(uint32_t replay_window)
 	uint32_t in[BX_LANE_COUNT];
 
 	in_lane_sizes(replay_window, in);
-	return APP_RTC_OUT_CRITICAL + APP_RTC_OUT_TELEMETRY + APP_RTC_OUT_BULK +
-	       in[BX_LANE_CRITICAL] + in[BX_LANE_TELEMETRY] + in[BX_LANE_BULK];
+	return BX_LANE_COUNT * APP_RTC_LANE + in[BX_LANE_CRITICAL] +
+	       in[BX_LANE_TELEMETRY] + in[BX_LANE_BULK];
 }
