@@ -44,6 +44,13 @@
  * crypto-bench counts payload bytes, so ratio_to_ceiling = fastpath Gbps /
  * ceiling Gbps = ceiling cycles/pkt / fastpath cycles/pkt.
  *
+ * Each node's worker has its own lanes, as bauxite-app's run-to-
+ * completion worker has them (app_worker_lanes_init): a round is a
+ * backlog, so the worker reads it ahead into them and seals by priority.
+ * The inner packets are UDP to port 5201: by the default policy (the
+ * configs carry no rules) 64 bytes go on the Critical lane (under
+ * BX_CLASSIFY_SMALL_PKT), 512 and 1400 on Bulk; the text table says so.
+ *
  * Scale (issue 9): the same two nodes with N peers each (--peers; by
  * default a second table for 1, 1 000 and 10 000). Pair i is peer i of
  * the sender and peer i of the receiver, each the other's mirror: pair 0
@@ -87,9 +94,36 @@
  * per-peer arrays) take of the DPDK heap, by rte_malloc's statistics,
  * per peer and node over that with 1 peer.
  *
+ * Critical lane (issue 9: Critical p99 under Bulk load within 50 us of
+ * idle): the sender's worker on its own, egress, running all along rather
+ * than in rounds, its input ring (link_inner, APP_RX_DESC entries) a NIC
+ * RX ring, the main lcore the NIC on both sides. Four phases per cipher:
+ * idle, one Critical packet (an ICMP echo, checked to classify Critical)
+ * every 20 us and nothing else; loaded, the same with a Bulk load (1400-
+ * byte UDP, checked to classify Bulk) offered at a line rate above what
+ * the worker seals, so its input ring stays full (but for a top burst the
+ * Bulk leaves to the Critical packets: see BENCH_CRIT_RESERVE); and
+ * fifo.loaded, loaded again with the worker's lanes freed: strictly in
+ * order, as before it had them; saturated, with its lanes, Bulk offered
+ * at BENCH_CRIT_SATURATE times what fifo.loaded sealed (a stream that
+ * keeps the tunnel full, not a line forty times over it). A Critical
+ * packet's latency runs from
+ * the TSC the main lcore stamps on it as it puts it on the input ring
+ * (when a NIC would have received it: its wait in the ring counts) to the
+ * TSC a TX callback on the output port stamps when the worker hands it
+ * over; both stamps live in the Critical packets' mbufs (their own pool),
+ * which sealing keeps (it works in place). The main lcore drains the
+ * sealed datagrams, measures and frees the Critical ones, and offers the
+ * Bulk mbufs again, refilled with the inner frame. Figures: p50, p99 and
+ * max of each phase (nearest rank, in us), loaded p99 - idle p99 with and
+ * without lanes, the Bulk rate sealed under load. A phase fails the run
+ * if a Critical packet does not come out, is not a Critical datagram, or
+ * the worker drops anything but Bulk at its lane (lane_bulk_full); Bulk
+ * the full input ring refused is counted on the feeding side.
+ *
  * Usage: fastpath-bench [--json] [--quick] [--seconds S] [--cipher NAME]
  *                       [--size BYTES] [--dir egress|ingress] [--hugepages]
- *                       [--peers N[,N...]]
+ *                       [--peers N[,N...]] [--no-critical | --critical-only]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +148,7 @@
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -137,6 +172,10 @@
  * so every burst is a full one. */
 #define BENCH_ROUND_PKTS 1024u
 _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
+/* The worker's input ring (link_inner) is a NIC RX ring. */
+_Static_assert(BENCH_ROUND_PKTS == APP_RX_DESC, "a round is an RX ring's worth");
+/* What the main lcore drains or feeds at a time in the Critical section. */
+#define BENCH_FEED_BURST 256u
 #define BENCH_SPARE_RING 64u /* idle and stray rings */
 #define BENCH_WARMUP_ROUNDS 8u
 #define BENCH_DEFAULT_SECONDS 1.0
@@ -147,10 +186,16 @@ _Static_assert(BENCH_ROUND_PKTS % APP_BURST == 0, "rounds are whole bursts");
 #define BENCH_MAX_ROUNDS (1u << 20)
 /* A round that takes this long has lost packets (or runs under valgrind). */
 #define BENCH_ROUND_TIMEOUT_S 30.0
+/* A round not done after this long is looked at: if the worker dropped,
+ * it will never be done (a round takes under a millisecond). Not sooner,
+ * so the main lcore keeps off the worker's counters while it runs. */
+#define BENCH_ROUND_STALL_S 0.5
 #define BENCH_POLL_NS 10000L
 #define BENCH_ERR_LEN 512u
-/* EAL memory: two peer registries (64 MiB of rte_lpm tbl24 each), one
- * round of mbufs, rings; and per peer and node at most this much of the
+/* Of an error, what is kept behind a prefix. */
+#define BENCH_ERR_KEEP 448
+/* EAL memory: two peer registries (64 MiB of rte_lpm tbl24 each), the
+ * mbuf pools (pool_mbufs: 20 to 30 MB), rings; and per peer and node at most this much of the
  * heap (5.1 KiB measured: two expanded keys, a tbl8 group, the replay
  * window, the record, the session, hashes). 2 x 10 000 peers: +157 MB. */
 #define BENCH_EAL_BASE_MB 256u
@@ -194,6 +239,41 @@ static const enum bx_crypto_cipher all_ciphers[] = {
 	BX_CRYPTO_CHACHA20_POLY1305,
 	BX_CRYPTO_AES256_GCM,
 };
+
+/* Critical-lane latency (see the top). The Critical packet: ping's
+ * default echo request (56 bytes of data), an ICMP packet and under
+ * BX_CLASSIFY_SMALL_PKT, Critical twice over by the default policy. */
+#define BENCH_CRIT_SIZE 84u
+#define BENCH_CRIT_ICMP_DATA (BENCH_CRIT_SIZE - BX_WIRE_IPV4_LEN - \
+			      sizeof(struct rte_icmp_hdr))
+#define BENCH_CRIT_ICMP_ID 0xb0u
+/* The Bulk load: a video stream's full-size UDP packets (to iperf3's
+ * port, as the first table's), offered at a 100 GbE line's rate, above
+ * what one core seals at this size (the first table's 1400-byte egress
+ * figure: 15 to 40 Gbps here). */
+#define BENCH_CRIT_BULK_SIZE 1400u
+#define BENCH_CRIT_OFFER_GBPS 100.0
+#define BENCH_CRIT_PERIOD_NS 20000.0 /* a Critical packet every 20 us */
+/* A phase lasts this many times --seconds: 3 s, --quick 0.75 s (three
+ * phases per cipher: the section takes about 20 s, --quick 5 s). */
+#define BENCH_CRIT_PHASE_FACTOR 3.0
+/* Not measured at the start of a phase: the input ring and the lanes
+ * filling (a ring's worth at 1.3 Mpps is under 1 ms). */
+#define BENCH_CRIT_WARMUP_S 0.02
+/* The top of the input ring the Bulk load leaves free: a Critical packet
+ * is never refused there (a NIC drops whatever meets a full ring, which
+ * no lane can help: the figure is the wait in the ring, not that loss). */
+#define BENCH_CRIT_RESERVE APP_BURST
+/* The Critical packets' own pool (their stamps in its private area):
+ * 80 ms of them in flight at one every 20 us. */
+#define BENCH_CRIT_MBUFS 4096u
+#define BENCH_CRIT_ROOM 256u /* frame, outer headers, tag */
+/* Longest phase: bounds the latencies a phase keeps (3 M, 24 MB). */
+#define BENCH_CRIT_MAX_PHASE_S 60.0
+/* Issue 9: Critical p99 under Bulk load within this much of idle. */
+#define BENCH_CRIT_TARGET_US 50.0
+#define BENCH_US_PER_S 1e6
+#define BENCH_PCT 100u
 
 enum dir { DIR_EGRESS, DIR_INGRESS, DIR_COUNT };
 
@@ -312,6 +392,13 @@ struct bench {
 	 * (all_ciphers' order). */
 	size_t heap_tables;
 	size_t heap_one[BX_ARRAY_SIZE(all_ciphers)];
+	/* The Critical section: bench_nodes runs it instead of sizes. Its
+	 * Critical packets come from their own pool, the Bulk from pool. */
+	bool critical;
+	struct rte_mempool *crit_pool;
+	uint8_t crit_tmpl[BX_WIRE_ETH_LEN + BENCH_CRIT_SIZE];
+	uint64_t *lat;                  /* a phase's latencies, cycles */
+	size_t lat_cap;
 	char crypto_bench[PATH_MAX];
 	char err[BENCH_ERR_LEN];
 };
@@ -723,7 +810,11 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg,
 	n->w.ctl_tx = b->idle;
 	n->w.hs_rx = b->stray;
 	n->w.running = &n->running;
-	return 0;
+	/* Its own lanes, as bauxite-app's workers_setup gives its
+	 * run-to-completion worker: ring names are global, hence the tag. */
+	return app_worker_lanes_init(&n->w, nodes_desc[r].tag,
+				     (int)rte_socket_id(), cfg->replay_window,
+				     b->err, sizeof(b->err));
 }
 
 /* Undoes node_start, however far it got. The worker is stopped. */
@@ -752,6 +843,7 @@ node_stop(struct node *n)
 		if (n->port_made[k] &&
 		    rte_eth_dev_info_get(n->port_id[k], &info) == 0)
 			rte_dev_remove(info.device);
+	app_worker_lanes_free(&n->w);
 	/* The registry points at the sessions: it goes first. */
 	bx_peer_registry_free(n->reg);
 	for (i = 0; n->sess != NULL && i < n->n_peers; i++)
@@ -1355,6 +1447,17 @@ stats_check(struct bench *b, const struct node *n,
 	return -EPROTO;
 }
 
+/* True if the worker of @n dropped packets since @before. */
+static bool
+worker_dropped(const struct node *n, const struct bx_stats_lcore *before)
+{
+	struct bx_stats_lcore now;
+
+	bx_stats_sum(n->stats, &now);
+	return now.counter[BX_STAT_RX_DROPPED] != before->counter[BX_STAT_RX_DROPPED] ||
+	       now.counter[BX_STAT_TX_DROPPED] != before->counter[BX_STAT_TX_DROPPED];
+}
+
 /*
  * One round in direction @d: the worker of the node measured in @d takes
  * the round's packets from its input ring until all are on its output
@@ -1369,7 +1472,7 @@ round_run(struct bench *b, struct node nodes[ROLE_COUNT], enum dir d,
 	struct rte_ring *in = d == DIR_EGRESS ? b->link_inner : b->link_underlay;
 	struct rte_ring *out = d == DIR_EGRESS ? b->link_underlay : b->link_inner;
 	struct bx_stats_lcore before;
-	uint64_t deadline;
+	uint64_t deadline, stall, now;
 	int rc, wrc;
 
 	memset(&n->probe, 0, sizeof(n->probe));
@@ -1383,11 +1486,15 @@ round_run(struct bench *b, struct node nodes[ROLE_COUNT], enum dir d,
 			 strerror(-rc));
 		return rc;
 	}
-	deadline = rte_rdtsc() + (uint64_t)(BENCH_ROUND_TIMEOUT_S * b->tsc_hz);
+	now = rte_rdtsc();
+	deadline = now + (uint64_t)(BENCH_ROUND_TIMEOUT_S * b->tsc_hz);
+	stall = now + (uint64_t)(BENCH_ROUND_STALL_S * b->tsc_hz);
 	while (!__atomic_load_n(&n->probe.done, __ATOMIC_ACQUIRE) &&
-	       !__atomic_load_n(&n->w.exited, __ATOMIC_ACQUIRE) &&
-	       rte_rdtsc() < deadline)
+	       !__atomic_load_n(&n->w.exited, __ATOMIC_ACQUIRE) && now < deadline &&
+	       (now < stall || !worker_dropped(n, &before))) {
 		nanosleep(&poll, NULL);
+		now = rte_rdtsc();
+	}
 	__atomic_store_n(&n->running, false, __ATOMIC_RELAXED);
 	wrc = rte_eal_wait_lcore(BENCH_WORKER_LCORE);
 	if (wrc != 0 || n->w.rc != 0) {
@@ -1696,9 +1803,708 @@ bench_size(struct bench *b, struct node nodes[ROLE_COUNT],
 	return 0;
 }
 
+/* ---- Critical-lane latency -------------------------------------------- */
+
+/* The Critical packets' mbufs carry their time stamps. */
+struct crit_stamp {
+	uint64_t in;  /* TSC: the main lcore put it on the input ring */
+	uint64_t out; /* TSC: the worker handed it to the output port */
+};
+
+static struct crit_stamp *
+crit_stamp(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+/* The classifier's lanes, and BX_LANE_COUNT for a packet it drops. */
+static const char *const lane_name[BX_LANE_COUNT + 1] = {
+	[BX_LANE_CRITICAL] = "critical",
+	[BX_LANE_TELEMETRY] = "telemetry",
+	[BX_LANE_BULK] = "bulk",
+	[BX_LANE_COUNT] = "dropped",
+};
+
+/* The lane node @n's worker puts the inner frame @f (a @size-byte IP
+ * packet) on: its classifier with its rules (the bench's configs carry
+ * none: the default policy). */
+static enum bx_wire_lane
+frame_lane(const struct node *n, const uint8_t *f, uint16_t size)
+{
+	enum bx_wire_lane lane;
+
+	if (bx_classify_packet(app_policy_rules(&n->policy), f + BX_WIRE_ETH_LEN,
+			       size, &lane) != BX_DROP_NONE)
+		return BX_LANE_COUNT;
+	return lane;
+}
+
+enum crit_phase { CRIT_IDLE, CRIT_LOADED, CRIT_FIFO, CRIT_SATURATED, CRIT_PHASES };
+
+/* The saturated phase offers Bulk this much above what the worker sealed
+ * strictly FIFO at the line rate (its capacity): a stream that fills the
+ * tunnel and a bit more, as a video encoder or a TCP flow keeps it full,
+ * rather than a line forty times over it. */
+#define BENCH_CRIT_SATURATE 1.2
+
+/* Per phase: its name in the figures, whether the Bulk load runs, whether
+ * the worker has its lanes (without, it is strictly FIFO: as before), and
+ * whether Bulk comes at the line rate or at BENCH_CRIT_SATURATE times the
+ * FIFO phase's (which runs before it). */
+static const struct {
+	const char *name;
+	bool bulk;
+	bool lanes;
+	bool saturate;
+} crit_phases[CRIT_PHASES] = {
+	[CRIT_IDLE] = { "idle", false, true, false },
+	[CRIT_LOADED] = { "loaded", true, true, false },
+	[CRIT_FIFO] = { "fifo.loaded", true, false, false },
+	[CRIT_SATURATED] = { "saturated", true, true, true },
+};
+
+/* What a phase measured. */
+struct crit_result {
+	double p50, p99, max; /* us */
+	size_t n;             /* Critical packets measured */
+	double ahead;         /* mean packets on the input ring before one */
+	double bulk_mpps;     /* Bulk sealed in the measured window */
+	double bulk_gbps;     /* of inner IP bytes, as the first table */
+	uint64_t offered;     /* Bulk offered at the line rate */
+	uint64_t refused;     /* of that, what the input ring had no room for */
+	uint64_t lane_full;   /* the worker's lane_bulk_full */
+	uint64_t skipped;     /* Critical packets due but not sent */
+};
+
+/*
+ * The main lcore in a phase: it plays the NIC on both sides of the
+ * worker. A free Bulk mbuf holds the inner frame already: the pool's are
+ * filled before the phases (bulk_prefill), one the worker drops at its
+ * Bulk lane comes back untouched (classifying only reads), and a sealed
+ * one (sealing works in place) is filled again as it is drained. So this
+ * lcore copies frames at the rate the worker seals, not at the rate it
+ * reads: one that reads ahead of a full lane and drops there takes
+ * several times what it seals, more than a core copies.
+ */
+struct feed {
+	struct bench *b;
+	const struct node *n;
+	struct bx_stats_lcore before; /* the worker's counters at the start */
+	bool bulk;
+	uint64_t t_start;         /* TSC */
+	uint64_t t_measure;       /* measured from here... */
+	uint64_t t_end;           /* ...to here, then drained */
+	uint64_t period;          /* cycles between Critical packets */
+	uint64_t next_crit;
+	double offer_per_cycle;   /* Bulk packets the line offers per cycle */
+	struct rte_mbuf *pending; /* a Critical packet the ring refused, stamped */
+	uint64_t crit_sent;
+	uint64_t crit_out;
+	uint64_t crit_skipped;
+	uint64_t offered;
+	uint64_t refused;
+	uint64_t accepted;
+	uint64_t bulk_out;        /* Bulk datagrams out */
+	uint64_t bulk_measured;   /* of those, drained in the measured window */
+	uint64_t ahead_sum;
+	uint64_t ahead_n;
+	size_t n_lat;
+	struct rte_mbuf *stash[BENCH_FEED_BURST]; /* sealed Bulk, to refill */
+	unsigned n_stash;
+	int rc;
+};
+
+/* The Critical packet: an ICMP echo request from the sender's kernel to
+ * the receiver's virtual IP, as ping sends it. */
+static void
+crit_template_make(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)b->crit_tmpl;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
+	uint8_t *data = (uint8_t *)(icmp + 1);
+	uint16_t ck;
+	size_t i;
+
+	eh->dst_addr = proxy;
+	eh->src_addr = nodes[ROLE_SENDER].ports.inner_kernel_mac;
+	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	*ip = (struct rte_ipv4_hdr){
+		.version_ihl = RTE_IPV4_VHL_DEF,
+		.total_length = RTE_BE16(BENCH_CRIT_SIZE),
+		.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG),
+		.time_to_live = BX_WIRE_DEFAULT_TTL,
+		.next_proto_id = IPPROTO_ICMP,
+		.src_addr = nodes[ROLE_SENDER].cfg->inner.address.addr,
+		.dst_addr = nodes[ROLE_RECEIVER].cfg->inner.address.addr,
+	};
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	*icmp = (struct rte_icmp_hdr){
+		.icmp_type = RTE_IP_ICMP_ECHO_REQUEST,
+		.icmp_ident = RTE_BE16(BENCH_CRIT_ICMP_ID),
+		.icmp_seq_nb = RTE_BE16(1),
+	};
+	for (i = 0; i < BENCH_CRIT_ICMP_DATA; i++)
+		data[i] = (uint8_t)i;
+	ck = rte_raw_cksum(icmp, BENCH_CRIT_SIZE - BX_WIRE_IPV4_LEN);
+	icmp->icmp_cksum = ck == UINT16_MAX ? ck : (uint16_t)~ck;
+}
+
+/* The section's two packets are on the lanes it is about, by the
+ * classifier the worker runs: else its figures would mean nothing. */
+static int
+crit_lanes_check(struct bench *b, const struct node *n)
+{
+	enum bx_wire_lane crit = frame_lane(n, b->crit_tmpl, BENCH_CRIT_SIZE);
+	enum bx_wire_lane bulk = frame_lane(n, b->tmpl, b->size);
+
+	if (crit == BX_LANE_CRITICAL && bulk == BX_LANE_BULK)
+		return 0;
+	snprintf(b->err, sizeof(b->err), "critical section: the ICMP echo goes "
+		 "on the %s lane, the %u-byte UDP packet on the %s lane",
+		 lane_name[crit], b->size, lane_name[bulk]);
+	return -EPROTO;
+}
+
+/*
+ * TX callback on the sender's underlay port in the Critical section,
+ * on the worker lcore: when it hands a sealed Critical packet to the port
+ * (sealing works in place: the mbuf is the one the main lcore stamped).
+ */
+static uint16_t
+crit_tx(uint16_t port __rte_unused, uint16_t queue __rte_unused,
+	struct rte_mbuf *pkts[], uint16_t n, void *arg)
+{
+	const struct rte_mempool *crit_pool = arg;
+	uint64_t now = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		if (pkts[i]->pool != crit_pool)
+			continue;
+		if (now == 0)
+			now = rte_rdtsc();
+		crit_stamp(pkts[i])->out = now;
+	}
+	return n;
+}
+
+static void
+feed_fail(struct feed *f, int rc, const char *what)
+{
+	if (f->rc != 0)
+		return;
+	f->rc = rc;
+	snprintf(f->b->err, sizeof(f->b->err), "%s", what);
+}
+
+/* A sealed Critical packet: a Critical datagram, its latency kept if it
+ * entered the ring in the measured window. */
+static void
+feed_crit_out(struct feed *f, struct rte_mbuf *m)
+{
+	const struct crit_stamp *st = crit_stamp(m);
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct bx_wire_udp_view v;
+	struct bx_wire_info info;
+
+	f->crit_out++;
+	if (m->nb_segs != 1 ||
+	    bx_wire_outer_parse(p, m->data_len, true, &v) != BX_DROP_NONE ||
+	    bx_wire_decode(p + v.payload_off, v.payload_len, &info) != BX_DROP_NONE ||
+	    info.lane != BX_LANE_CRITICAL || st->out < st->in)
+		feed_fail(f, -EPROTO, "a Critical packet came out as no sealed "
+			  "Critical datagram, or unstamped");
+	else if (st->in >= f->t_measure && f->n_lat < f->b->lat_cap)
+		f->b->lat[f->n_lat++] = st->out - st->in;
+	rte_pktmbuf_free(m);
+}
+
+/*
+ * Takes all the worker sent: Critical packets measured and freed, Bulk
+ * ones counted, filled with the inner frame again and kept to be offered.
+ * All, not a burst: while this lcore refills the input, the worker keeps
+ * sealing, and an output drained slower than that would fill up and drop.
+ */
+static void
+feed_drain(struct feed *f, uint64_t now)
+{
+	const size_t len = BX_WIRE_ETH_LEN + f->b->size;
+	struct rte_mbuf *out[BENCH_FEED_BURST];
+	unsigned n, i, bulk = 0;
+
+	do {
+		n = rte_ring_sc_dequeue_burst(f->b->link_underlay, (void **)out,
+					      BENCH_FEED_BURST, NULL);
+		for (i = 0; i < n; i++) {
+			if (out[i]->pool == f->b->crit_pool) {
+				feed_crit_out(f, out[i]);
+				continue;
+			}
+			bulk++;
+			rte_pktmbuf_reset(out[i]);
+			memcpy(rte_pktmbuf_mtod(out[i], void *), f->b->tmpl, len);
+			if (f->n_stash < BENCH_FEED_BURST)
+				f->stash[f->n_stash++] = out[i];
+			else
+				rte_pktmbuf_free(out[i]);
+		}
+	} while (n == BENCH_FEED_BURST);
+	f->bulk_out += bulk;
+	if (now >= f->t_measure && now < f->t_end)
+		f->bulk_measured += bulk;
+}
+
+/*
+ * With @due, a new Critical packet if one is due at @now; then the one
+ * pending, if any, onto the input ring. Stamped when first offered: the
+ * moment a NIC would have received it, so a wait for room counts.
+ */
+static void
+feed_critical(struct feed *f, uint64_t now, bool due)
+{
+	struct bench *b = f->b;
+	struct rte_mbuf *m;
+	unsigned ahead;
+
+	if (due && now >= f->next_crit) {
+		f->next_crit += f->period;
+		/* After a lost core, the next one a period on: no catch-up
+		 * burst of them. */
+		if (f->next_crit <= now)
+			f->next_crit = now + f->period;
+		m = f->pending == NULL ? rte_pktmbuf_alloc(b->crit_pool) : NULL;
+		if (m == NULL) {
+			f->crit_skipped++;
+		} else {
+			memcpy(rte_pktmbuf_append(m, sizeof(b->crit_tmpl)),
+			       b->crit_tmpl, sizeof(b->crit_tmpl));
+			crit_stamp(m)->out = 0;
+			crit_stamp(m)->in = rte_rdtsc();
+			f->pending = m;
+			f->crit_sent++;
+		}
+	}
+	if (f->pending == NULL)
+		return;
+	ahead = rte_ring_count(b->link_inner);
+	if (rte_ring_sp_enqueue(b->link_inner, f->pending) != 0)
+		return;
+	f->pending = NULL;
+	if (now >= f->t_measure) {
+		f->ahead_sum += ahead;
+		f->ahead_n++;
+	}
+}
+
+/*
+ * The Bulk load: what the line offered since the start and not yet
+ * offered; the input ring takes what fits under the room kept for
+ * Critical, the rest is refused (a NIC's missed packets). Drained mbufs
+ * go first; each holds the frame already (see struct feed).
+ */
+static void
+feed_bulk(struct feed *f, uint64_t now)
+{
+	const uint16_t len = (uint16_t)(BX_WIRE_ETH_LEN + f->b->size);
+	const unsigned line = APP_RX_DESC - BENCH_CRIT_RESERVE;
+	struct bench *b = f->b;
+	struct rte_mbuf *pkts[BENCH_FEED_BURST];
+	uint64_t want = (uint64_t)((double)(now - f->t_start) * f->offer_per_cycle);
+	unsigned count = rte_ring_count(b->link_inner), put, k, got, i;
+
+	if (want <= f->offered)
+		return;
+	want -= f->offered;
+	put = count < line ? (unsigned)RTE_MIN(want, (uint64_t)(line - count)) : 0;
+	f->offered += want;
+	f->refused += want - put;
+	for (; put > 0; put -= k) {
+		k = RTE_MIN(put, BENCH_FEED_BURST);
+		got = RTE_MIN(k, f->n_stash);
+		f->n_stash -= got;
+		memcpy(pkts, &f->stash[f->n_stash], got * sizeof(pkts[0]));
+		if (got < k && rte_pktmbuf_alloc_bulk(b->pool, pkts + got, k - got) != 0) {
+			rte_pktmbuf_free_bulk(pkts, got);
+			feed_fail(f, -ENOMEM, "the mbuf pool ran dry: packets are "
+				  "held where none should be");
+			return;
+		}
+		for (i = 0; i < k; i++)
+			rte_pktmbuf_append(pkts[i], len);
+		/* This lcore is the ring's only producer: the room is there. */
+		rte_ring_sp_enqueue_bulk(b->link_inner, (void **)pkts, k, NULL);
+		f->accepted += k;
+	}
+}
+
+/* Packets in @w's lanes (none without lanes). */
+static unsigned
+lanes_held(const struct app_worker *w)
+{
+	unsigned lane, n = 0;
+
+	if (w->lanes == NULL)
+		return 0;
+	for (lane = 0; lane < BX_LANE_COUNT; lane++)
+		n += bx_lanes_count(w->lanes, (enum bx_wire_lane)lane);
+	return n;
+}
+
+/* True while packets of the phase are on their way: one pending, some on
+ * the input ring or in the lanes, or taken by the worker and neither sent
+ * nor dropped yet (a drop ends the wait: crit_account names it). */
+static bool
+feed_busy(const struct feed *f)
+{
+	const uint64_t *c0 = f->before.counter;
+	struct bx_stats_lcore now;
+
+	if (f->pending != NULL || rte_ring_count(f->b->link_inner) != 0 ||
+	    lanes_held(&f->n->w) != 0)
+		return true;
+	bx_stats_sum(f->n->stats, &now);
+	return now.counter[BX_STAT_INNER_RX_PACKETS] - c0[BX_STAT_INNER_RX_PACKETS] !=
+	       now.counter[BX_STAT_TX_PACKETS] - c0[BX_STAT_TX_PACKETS] +
+		       now.counter[BX_STAT_TX_DROPPED] - c0[BX_STAT_TX_DROPPED];
+}
+
+/* Nearest-rank @pct-th percentile of the sorted @s[0..@n), in us. */
+static double
+pct_us(const struct bench *b, const uint64_t *s, size_t n, unsigned pct)
+{
+	size_t rank = (pct * n + BENCH_PCT - 1u) / BENCH_PCT;
+
+	return (double)s[RTE_MAX(rank, (size_t)1) - 1] * BENCH_US_PER_S / b->tsc_hz;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The worker's counters over a phase: every packet it took is out or a
+ * Bulk one dropped at its lane (lane_bulk_full, the one drop a load
+ * beyond its rate may cause there); any other drop fails the run.
+ */
+static int
+crit_account(struct bench *b, const struct feed *f, struct crit_result *res)
+{
+	const struct bx_stats_lcore *before = &f->before;
+	struct bx_stats_lcore after;
+	uint64_t d, in, out;
+	size_t len = 0;
+	unsigned i;
+
+	bx_stats_sum(f->n->stats, &after);
+	res->lane_full = after.drop[BX_DROP_LANE_BULK_FULL] -
+			 before->drop[BX_DROP_LANE_BULK_FULL];
+	for (i = BX_DROP_NONE + 1; i < BX_DROP__COUNT; i++) {
+		d = after.drop[i] - before->drop[i];
+		if (d == 0 || i == BX_DROP_LANE_BULK_FULL)
+			continue;
+		if (len == 0)
+			len = (size_t)snprintf(b->err, sizeof(b->err),
+					       "the worker dropped:");
+		if (len < sizeof(b->err))
+			len += (size_t)snprintf(b->err + len, sizeof(b->err) - len,
+						" %s %" PRIu64,
+						bx_drop_name((enum bx_drop_reason)i), d);
+	}
+	if (len != 0)
+		return -EPROTO;
+	in = after.counter[BX_STAT_INNER_RX_PACKETS] -
+	     before->counter[BX_STAT_INNER_RX_PACKETS];
+	out = after.counter[BX_STAT_TX_PACKETS] - before->counter[BX_STAT_TX_PACKETS];
+	if (f->crit_out != f->crit_sent || in != f->crit_sent + f->accepted ||
+	    out != f->crit_out + f->bulk_out || out + res->lane_full != in) {
+		snprintf(b->err, sizeof(b->err), "%" PRIu64
+			 " of %" PRIu64 " Critical packets out; the worker took %"
+			 PRIu64 " of %" PRIu64 " packets, sent %" PRIu64 " (%"
+			 PRIu64 " drained), dropped %" PRIu64 " at its Bulk lane",
+			 f->crit_out, f->crit_sent, in, f->crit_sent + f->accepted,
+			 out, f->crit_out + f->bulk_out, res->lane_full);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The figures of a phase from its latencies and counts. */
+static int
+crit_figures(struct bench *b, const struct feed *f, struct crit_result *res)
+{
+	const double window_s = (double)(f->t_end - f->t_measure) / b->tsc_hz;
+
+	if (f->n_lat == 0) {
+		snprintf(b->err, sizeof(b->err), "no Critical packet measured");
+		return -EPROTO;
+	}
+	qsort(b->lat, f->n_lat, sizeof(b->lat[0]), cmp_u64);
+	res->n = f->n_lat;
+	res->p50 = pct_us(b, b->lat, f->n_lat, 50u);
+	res->p99 = pct_us(b, b->lat, f->n_lat, 99u);
+	res->max = pct_us(b, b->lat, f->n_lat, BENCH_PCT);
+	res->ahead = f->ahead_n != 0 ? (double)f->ahead_sum / (double)f->ahead_n : 0.0;
+	res->bulk_mpps = (double)f->bulk_measured / window_s / BENCH_US_PER_S;
+	res->bulk_gbps = res->bulk_mpps * b->size * 8.0 / 1e3;
+	res->offered = f->offered;
+	res->refused = f->refused;
+	res->skipped = f->crit_skipped;
+	return 0;
+}
+
+/* How long a phase lasts, in seconds. */
+static double
+crit_phase_s(const struct bench *b)
+{
+	return RTE_MIN(BENCH_CRIT_PHASE_FACTOR * b->seconds, BENCH_CRIT_MAX_PHASE_S);
+}
+
+/* Latencies a phase keeps at most: one per period of it. */
+static size_t
+crit_lat_cap(const struct bench *b)
+{
+	return (size_t)(crit_phase_s(b) * BENCH_NS_PER_S / BENCH_CRIT_PERIOD_NS) + 2u;
+}
+
+/*
+ * One phase on node @n's worker, launched for it and running all along:
+ * Critical packets every BENCH_CRIT_PERIOD_NS, with the Bulk load if the
+ * phase has it; then nothing more offered until all is out, or the
+ * round timeout.
+ */
+static int
+crit_phase(struct bench *b, struct node *n, enum crit_phase ph,
+	   const struct crit_result done[], struct crit_result *res)
+{
+	const double phase_s = crit_phase_s(b);
+	struct feed f;
+	uint64_t now, deadline;
+	int rc, wrc;
+
+	memset(&f, 0, sizeof(f));
+	memset(res, 0, sizeof(*res));
+	f.b = b;
+	f.n = n;
+	f.bulk = crit_phases[ph].bulk;
+	f.period = (uint64_t)(BENCH_CRIT_PERIOD_NS * b->tsc_hz / BENCH_NS_PER_S);
+	if (f.bulk)
+		f.offer_per_cycle = BENCH_CRIT_OFFER_GBPS * 1e9 /
+				    (b->size * 8.0) / b->tsc_hz;
+	if (crit_phases[ph].saturate)
+		f.offer_per_cycle = BENCH_CRIT_SATURATE * done[CRIT_FIFO].bulk_mpps *
+				    1e6 / b->tsc_hz;
+	if (!crit_phases[ph].lanes)
+		app_worker_lanes_free(&n->w);
+	if (crit_phases[ph].lanes && n->w.lanes == NULL) {
+		rc = app_worker_lanes_init(&n->w, nodes_desc[ROLE_SENDER].tag,
+					   (int)rte_socket_id(),
+					   n->cfg->replay_window, b->err,
+					   sizeof(b->err));
+		if (rc != 0)
+			return rc;
+	}
+	bx_stats_sum(n->stats, &f.before);
+	n->w.rc = 0;
+	n->w.exited = false;
+	n->running = true;
+	rc = rte_eal_remote_launch(app_worker_main, &n->w, BENCH_WORKER_LCORE);
+	if (rc != 0) {
+		snprintf(b->err, sizeof(b->err), "cannot launch the worker: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	f.t_start = rte_rdtsc();
+	f.t_measure = f.t_start + (uint64_t)(BENCH_CRIT_WARMUP_S * b->tsc_hz);
+	f.t_end = f.t_start + (uint64_t)(phase_s * b->tsc_hz);
+	f.next_crit = f.t_start + f.period;
+	for (now = f.t_start; now < f.t_end && f.rc == 0 &&
+	     !__atomic_load_n(&n->w.exited, __ATOMIC_ACQUIRE); now = rte_rdtsc()) {
+		feed_drain(&f, now);
+		feed_critical(&f, now, true);
+		if (f.bulk)
+			feed_bulk(&f, now);
+	}
+	deadline = now + (uint64_t)(BENCH_ROUND_TIMEOUT_S * b->tsc_hz);
+	while (f.rc == 0 && feed_busy(&f) && now < deadline &&
+	       !__atomic_load_n(&n->w.exited, __ATOMIC_ACQUIRE)) {
+		feed_drain(&f, now);
+		feed_critical(&f, now, false);
+		now = rte_rdtsc();
+	}
+	__atomic_store_n(&n->running, false, __ATOMIC_RELAXED);
+	wrc = rte_eal_wait_lcore(BENCH_WORKER_LCORE);
+	/* What it sent last. */
+	feed_drain(&f, now);
+	rte_pktmbuf_free_bulk(f.stash, f.n_stash);
+	rte_pktmbuf_free(f.pending);
+	if (wrc != 0 || n->w.rc != 0) {
+		snprintf(b->err, sizeof(b->err), "the worker stopped: %s",
+			 strerror(-(wrc != 0 ? wrc : n->w.rc)));
+		return -EIO;
+	}
+	rc = f.rc;
+	if (rc == 0)
+		rc = crit_account(b, &f, res);
+	if (rc == 0)
+		rc = crit_figures(b, &f, res);
+	return rc;
+}
+
+static void
+crit_figure(const char *c, const char *what, const char *unit, double v)
+{
+	printf("{\"name\":\"fastpath.critical.%s.%s\",\"unit\":\"%s\","
+	       "\"value\":%.3f,\"ratio\":null}\n", c, what, unit, v);
+}
+
+/* A cipher's phases: figures, or a table row each and the p99 added. */
+static void
+crit_report(const struct bench *b, enum bx_crypto_cipher cipher,
+	    const struct crit_result res[CRIT_PHASES])
+{
+	static const char *const pct_name[] = { "p50", "p99", "max" };
+	const char *c = bx_crypto_cipher_name(cipher);
+	const double idle = res[CRIT_IDLE].p99;
+	char what[64];
+	unsigned ph, k;
+
+	for (ph = 0; ph < CRIT_PHASES; ph++) {
+		const struct crit_result *r = &res[ph];
+		const double pct[] = { r->p50, r->p99, r->max };
+
+		if (!b->json) {
+			printf("%-18s %-12s %8zu %8.2f %8.2f %9.2f %7.1f", c,
+			       crit_phases[ph].name, r->n, r->p50, r->p99, r->max,
+			       r->ahead);
+			if (crit_phases[ph].bulk)
+				printf(" %9.3f %9.2f %11" PRIu64 " %10" PRIu64
+				       " %10" PRIu64 "\n", r->bulk_mpps,
+				       r->bulk_gbps, r->offered, r->refused,
+				       r->lane_full);
+			else
+				printf(" %9s %9s %11s %10s %10s\n", "-", "-", "-",
+				       "-", "-");
+			if (r->skipped != 0)
+				printf("# %s %s: %" PRIu64 " Critical packets not "
+				       "sent (the input ring or their pool full "
+				       "of earlier ones)\n", c, crit_phases[ph].name,
+				       r->skipped);
+			continue;
+		}
+		for (k = 0; k < BX_ARRAY_SIZE(pct_name); k++) {
+			snprintf(what, sizeof(what), "%s.%s", crit_phases[ph].name,
+				 pct_name[k]);
+			crit_figure(c, what, "us", pct[k]);
+		}
+		if (!crit_phases[ph].bulk)
+			continue;
+		snprintf(what, sizeof(what), "%s.bulk.mpps", crit_phases[ph].name);
+		crit_figure(c, what, "Mpps", r->bulk_mpps);
+		snprintf(what, sizeof(what), "%s.bulk.gbps", crit_phases[ph].name);
+		crit_figure(c, what, "Gbps", r->bulk_gbps);
+	}
+	if (b->json) {
+		crit_figure(c, "p99_added", "us", res[CRIT_LOADED].p99 - idle);
+		crit_figure(c, "fifo.p99_added", "us", res[CRIT_FIFO].p99 - idle);
+		crit_figure(c, "saturated.p99_added", "us",
+			    res[CRIT_SATURATED].p99 - idle);
+	} else {
+		printf("# %s: p99 added by Bulk at the line rate %.2f us with the "
+		       "lanes, %.2f us strictly FIFO; by Bulk at %.1fx the FIFO "
+		       "capacity %.2f us (issue 9: within %.0f us)\n", c,
+		       res[CRIT_LOADED].p99 - idle, res[CRIT_FIFO].p99 - idle,
+		       BENCH_CRIT_SATURATE, res[CRIT_SATURATED].p99 - idle,
+		       BENCH_CRIT_TARGET_US);
+	}
+	fflush(stdout);
+}
+
+/* rte_mempool_obj_iter callback: the Bulk frame where a pool mbuf's data
+ * starts once allocated (rte_pktmbuf_reset: after the headroom). */
+static void
+bulk_prefill(struct rte_mempool *mp __rte_unused, void *arg, void *obj,
+	     unsigned idx __rte_unused)
+{
+	const struct bench *b = arg;
+	struct rte_mbuf *m = obj;
+
+	memcpy((uint8_t *)m->buf_addr + RTE_PKTMBUF_HEADROOM, b->tmpl,
+	       BX_WIRE_ETH_LEN + b->size);
+}
+
+/*
+ * The Critical section on the sender of @nodes (1 peer): its worker's
+ * egress, idle, loaded with its lanes and loaded without them.
+ */
+static int
+critical_run(struct bench *b, struct node nodes[ROLE_COUNT],
+	     enum bx_crypto_cipher cipher)
+{
+	struct node *n = &nodes[ROLE_SENDER];
+	struct crit_result res[CRIT_PHASES];
+	const struct rte_eth_rxtx_callback *cb;
+	unsigned ph;
+	int rc;
+
+	template_make(b, nodes, BENCH_CRIT_BULK_SIZE);
+	crit_template_make(b, nodes);
+	rc = crit_lanes_check(b, n);
+	if (rc != 0)
+		return rc;
+	/* Every mbuf is in the pool: the rounds before left none out. */
+	rte_mempool_obj_iter(b->pool, bulk_prefill, b);
+	cb = rte_eth_add_tx_callback(n->probe_tx_port, 0, crit_tx, b->crit_pool);
+	if (cb == NULL) {
+		snprintf(b->err, sizeof(b->err), "critical section: TX callback: %s",
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	for (ph = 0; rc == 0 && ph < CRIT_PHASES; ph++)
+		rc = crit_phase(b, n, (enum crit_phase)ph, res, &res[ph]);
+	if (rc != 0) {
+		char why[BENCH_ERR_LEN];
+
+		snprintf(why, sizeof(why), "%s", b->err);
+		snprintf(b->err, sizeof(b->err), "critical section, %s phase: %.*s",
+			 crit_phases[ph - 1].name, BENCH_ERR_KEEP, why);
+	}
+	/* The worker is stopped: nothing runs the callback any more. */
+	if (rte_eth_remove_tx_callback(n->probe_tx_port, 0, cb) == 0)
+		rte_free((void *)(uintptr_t)cb);
+	packets_drain(b);
+	if (rc == 0)
+		crit_report(b, cipher, res);
+	return rc;
+}
+
+/* Text: the lane the worker's classifier puts the first table's packets
+ * on, by size (the default policy: under BX_CLASSIFY_SMALL_PKT bytes,
+ * Critical). */
+static void
+report_lanes(struct bench *b, const struct node nodes[ROLE_COUNT])
+{
+	size_t i;
+
+	printf("# lanes of its inner UDP packets to port %u:", BENCH_INNER_DPORT);
+	for (i = 0; i < b->n_sizes; i++) {
+		template_make(b, nodes, b->sizes[i]);
+		printf(" %u B %s", b->sizes[i],
+		       lane_name[frame_lane(&nodes[ROLE_SENDER], b->tmpl,
+					    b->sizes[i])]);
+	}
+	printf("\n");
+}
+
 /*
  * The two nodes for @cipher with @n_peers pairs, their sessions, then
- * each of @sizes. b->spread: scale rounds and figures.
+ * each of @sizes. b->spread: scale rounds and figures; b->critical: the
+ * Critical section instead of sizes.
  */
 static int
 bench_nodes(struct bench *b, enum bx_crypto_cipher cipher, uint32_t n_peers,
@@ -1744,7 +2550,11 @@ bench_nodes(struct bench *b, enum bx_crypto_cipher cipher, uint32_t n_peers,
 		printf("# %s: worker crypto engine %s\n",
 		       bx_crypto_cipher_name(cipher),
 		       bx_crypto_backend_name(nodes[ROLE_SENDER].crypto));
-	for (i = 0; rc == 0 && i < n_sizes; i++)
+	if (!b->spread && !b->critical && !b->json)
+		report_lanes(b, nodes);
+	if (b->critical)
+		rc = critical_run(b, nodes, cipher);
+	for (i = 0; rc == 0 && !b->critical && i < n_sizes; i++)
 		rc = bench_size(b, nodes, cipher, sizes[i]);
 out:
 	node_stop(&nodes[ROLE_RECEIVER]);
@@ -1764,6 +2574,7 @@ usage(FILE *f, const char *prog)
 	fprintf(f,
 		"usage: %s [--json] [--quick] [--seconds S] [--cipher NAME] [--size BYTES]\n"
 		"          [--dir egress|ingress] [--hugepages] [--peers N[,N...]]\n"
+		"          [--no-critical | --critical-only]\n"
 		"  --json          one JSON object per line instead of a table\n"
 		"  --quick         %.2f s per cipher and size instead of %.1f s\n"
 		"  --seconds S     seconds per cipher and size (both directions,\n"
@@ -1777,12 +2588,15 @@ usage(FILE *f, const char *prog)
 		"                  instead of 4 KB pages: %u MB, and %u MB more per\n"
 		"                  1000 peers of the largest --peers\n"
 		"  --peers LIST    peers per node in the scale table after the first\n"
-		"                  one, 1..%u each (default: 1,1000,10000)\n",
+		"                  one, 1..%u each (default: 1,1000,10000)\n"
+		"  --no-critical   leave out the Critical-lane latency section (each of\n"
+		"                  its three phases per cipher lasts %.0f x --seconds)\n"
+		"  --critical-only that section alone (--size, --dir, --peers: unused)\n",
 		prog, BENCH_QUICK_SECONDS, BENCH_DEFAULT_SECONDS,
 		(unsigned int)BENCH_MIN_SIZE, (unsigned int)BENCH_MAX_SIZE,
 		BENCH_EAL_BASE_MB,
 		(unsigned int)(1000ull * ROLE_COUNT * BENCH_EAL_PEER_BYTES / BENCH_MB),
-		(unsigned int)BENCH_MAX_PEERS);
+		(unsigned int)BENCH_MAX_PEERS, BENCH_CRIT_PHASE_FACTOR);
 }
 
 /* EAL memory for nodes of up to @max_peers peers each, in MB. */
@@ -1840,22 +2654,57 @@ crypto_bench_find(struct bench *b)
 	return access(b->crypto_bench, X_OK) == 0 ? 0 : -errno;
 }
 
+/* What a worker's lanes can hold (app_worker_lanes_mbufs, as ports.c
+ * counts them for bauxite-app): the most, whatever the replay window. */
+static unsigned
+lanes_mbufs(void)
+{
+	return app_worker_lanes_mbufs(BX_CONFIG_REPLAY_MAX);
+}
+
+/*
+ * The worker's output ring (link_underlay): as much as its input ring and
+ * its lanes hold together, so a main lcore that loses its core for a
+ * while in the Critical section (it drains this ring and is the only one
+ * to refill the input) does not make the worker drop at TX.
+ */
+static unsigned
+out_ring_size(void)
+{
+	return APP_RX_DESC + lanes_mbufs();
+}
+
+/* Mbufs of the pool: the input ring's (a round, or the Critical section's
+ * NIC RX ring), the lanes', the output ring's, and the bursts in hand,
+ * the worker's and the main lcore's. */
+static unsigned
+pool_mbufs(void)
+{
+	return APP_RX_DESC + lanes_mbufs() + out_ring_size() + APP_BURST +
+	       BENCH_FEED_BURST;
+}
+
 static int
 rings_make(struct bench *b)
 {
 	const unsigned flags = RING_F_SP_ENQ | RING_F_SC_DEQ | RING_F_EXACT_SZ;
 
-	b->pool = rte_pktmbuf_pool_create("fpb_mbufs", BENCH_ROUND_PKTS, 0, 0,
+	b->pool = rte_pktmbuf_pool_create("fpb_mbufs", pool_mbufs(), 0, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, SOCKET_ID_ANY);
+	b->crit_pool = rte_pktmbuf_pool_create("fpb_crit", BENCH_CRIT_MBUFS, 0,
+					       RTE_ALIGN(sizeof(struct crit_stamp),
+							 RTE_MBUF_PRIV_ALIGN),
+					       RTE_PKTMBUF_HEADROOM + BENCH_CRIT_ROOM,
+					       SOCKET_ID_ANY);
 	b->link_inner = rte_ring_create("fpb_inner", BENCH_ROUND_PKTS,
 					SOCKET_ID_ANY, flags);
-	b->link_underlay = rte_ring_create("fpb_underlay", BENCH_ROUND_PKTS,
+	b->link_underlay = rte_ring_create("fpb_underlay", out_ring_size(),
 					   SOCKET_ID_ANY, flags);
 	b->idle = rte_ring_create("fpb_idle", BENCH_SPARE_RING, SOCKET_ID_ANY, flags);
 	b->stray = rte_ring_create("fpb_stray", BENCH_SPARE_RING, SOCKET_ID_ANY,
 				   flags);
-	if (b->pool == NULL || b->link_inner == NULL || b->link_underlay == NULL ||
-	    b->idle == NULL || b->stray == NULL)
+	if (b->pool == NULL || b->crit_pool == NULL || b->link_inner == NULL ||
+	    b->link_underlay == NULL || b->idle == NULL || b->stray == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -1914,15 +2763,15 @@ scale_sizes_pick(const struct bench *b, uint16_t out[BX_ARRAY_SIZE(scale_sizes)]
 	return n;
 }
 
-/* The first table, then the scale table, for each of @ciphers. */
+/* The first table, then the scale table, for each of @ciphers; *@cur
+ * is the cipher being run. */
 static int
-bench_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
-	  size_t n_ciphers, const uint32_t *peer_counts, size_t n_counts,
-	  bool huge)
+tables_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
+	   size_t n_ciphers, const uint32_t *peer_counts, size_t n_counts,
+	   bool huge, enum bx_crypto_cipher *cur)
 {
 	uint16_t ssizes[BX_ARRAY_SIZE(scale_sizes)];
 	size_t n_ssizes = scale_sizes_pick(b, ssizes), ci, k;
-	enum bx_crypto_cipher cur = ciphers[0];
 	int rc = 0;
 
 	if (!b->json) {
@@ -1936,8 +2785,8 @@ bench_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
 		       "Mpps", "Gbps", "cycles/pkt", "ceiling Gbps", "ratio");
 	}
 	for (ci = 0; rc == 0 && ci < n_ciphers; ci++) {
-		cur = ciphers[ci];
-		rc = bench_nodes(b, cur, 1, b->sizes, b->n_sizes);
+		*cur = ciphers[ci];
+		rc = bench_nodes(b, *cur, 1, b->sizes, b->n_sizes);
 	}
 	if (rc == 0 && !b->json) {
 		printf("\nscale: N peers per node, each with its own route, "
@@ -1949,10 +2798,67 @@ bench_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
 	}
 	b->spread = true;
 	for (ci = 0; rc == 0 && ci < n_ciphers; ci++) {
-		cur = ciphers[ci];
+		*cur = ciphers[ci];
 		for (k = 0; rc == 0 && k < n_counts; k++)
-			rc = bench_nodes(b, cur, peer_counts[k], ssizes, n_ssizes);
+			rc = bench_nodes(b, *cur, peer_counts[k], ssizes, n_ssizes);
 	}
+	b->spread = false;
+	return rc;
+}
+
+/* The Critical section for each of @ciphers, on nodes of its own (one
+ * peer); *@cur is the cipher being run. */
+static int
+critical_section(struct bench *b, const enum bx_crypto_cipher *ciphers,
+		 size_t n_ciphers, enum bx_crypto_cipher *cur)
+{
+	size_t ci;
+	int rc = 0;
+
+	if (!b->json) {
+		printf("\ncritical lane: egress of the worker on lcore %u, the main "
+		       "lcore its NIC (an input ring of %u); an ICMP echo of %u B "
+		       "(critical lane) every %.0f us, from its enqueue on the "
+		       "ring until the worker hands it to the port; loaded: "
+		       "%u B UDP to port %u (bulk lane) offered at %.0f Gbps, the "
+		       "ring kept full but for its top %u; fifo.loaded: the same, "
+		       "the worker without its lanes; saturated: with its lanes, "
+		       "Bulk at %.1fx what fifo.loaded sealed; %.2f s per phase, "
+		       "the first %.0f ms not measured; ahead: mean packets on "
+		       "the ring before a Critical one\n",
+		       BENCH_WORKER_LCORE, APP_RX_DESC, BENCH_CRIT_SIZE,
+		       BENCH_CRIT_PERIOD_NS / 1e3, BENCH_CRIT_BULK_SIZE,
+		       BENCH_INNER_DPORT, BENCH_CRIT_OFFER_GBPS, BENCH_CRIT_RESERVE,
+		       BENCH_CRIT_SATURATE, crit_phase_s(b),
+		       BENCH_CRIT_WARMUP_S * 1e3);
+		printf("%-18s %-12s %8s %8s %8s %9s %7s %9s %9s %11s %10s %10s\n",
+		       "cipher", "phase", "Critical", "p50 us", "p99 us", "max us",
+		       "ahead", "Bulk Mpps", "Bulk Gbps", "offered", "refused",
+		       "lane_full");
+	}
+	b->critical = true;
+	for (ci = 0; rc == 0 && ci < n_ciphers; ci++) {
+		*cur = ciphers[ci];
+		rc = bench_nodes(b, *cur, 1, NULL, 0);
+	}
+	b->critical = false;
+	return rc;
+}
+
+/* The tables, then the Critical section, as asked. */
+static int
+bench_run(struct bench *b, const enum bx_crypto_cipher *ciphers,
+	  size_t n_ciphers, const uint32_t *peer_counts, size_t n_counts,
+	  bool huge, bool tables, bool critical)
+{
+	enum bx_crypto_cipher cur = ciphers[0];
+	int rc = 0;
+
+	if (tables)
+		rc = tables_run(b, ciphers, n_ciphers, peer_counts, n_counts, huge,
+				&cur);
+	if (rc == 0 && critical)
+		rc = critical_section(b, ciphers, n_ciphers, &cur);
 	if (rc != 0)
 		fprintf(stderr, "fastpath-bench: %s: %s\n",
 			bx_crypto_cipher_name(cur), b->err[0] ? b->err : strerror(-rc));
@@ -1971,6 +2877,8 @@ main(int argc, char **argv)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "hugepages", no_argument, NULL, 'H' },
 		{ "peers", required_argument, NULL, 'p' },
+		{ "no-critical", no_argument, NULL, 'C' },
+		{ "critical-only", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1985,7 +2893,7 @@ main(int argc, char **argv)
 	size_t n_counts = BX_ARRAY_SIZE(default_peer_counts), d, k;
 	int opt, rc, status = EXIT_FAILURE;
 	unsigned mem_mb;
-	bool huge = false;
+	bool huge = false, tables = true, critical = true;
 
 	memcpy(ciphers, all_ciphers, sizeof(all_ciphers));
 	memcpy(sizes, default_sizes, sizeof(default_sizes));
@@ -2036,6 +2944,12 @@ main(int argc, char **argv)
 				return EXIT_FAILURE;
 			}
 			break;
+		case 'C':
+			critical = false;
+			break;
+		case 'O':
+			tables = false;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			return EXIT_SUCCESS;
@@ -2044,7 +2958,7 @@ main(int argc, char **argv)
 			return EXIT_FAILURE;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc || (!tables && !critical)) {
 		usage(stderr, argv[0]);
 		return EXIT_FAILURE;
 	}
@@ -2077,13 +2991,17 @@ main(int argc, char **argv)
 		b.samples[d] = calloc(b.cap, sizeof(uint64_t));
 		b.single[d] = calloc(b.cap, sizeof(uint64_t));
 	}
-	if (rings_make(&b) != 0 || b.samples[DIR_EGRESS] == NULL ||
+	b.lat_cap = critical ? crit_lat_cap(&b) : 0;
+	b.lat = critical ? calloc(b.lat_cap, sizeof(uint64_t)) : NULL;
+	if (rings_make(&b) != 0 || (critical && b.lat == NULL) ||
+	    b.samples[DIR_EGRESS] == NULL ||
 	    b.samples[DIR_INGRESS] == NULL || b.single[DIR_EGRESS] == NULL ||
 	    b.single[DIR_INGRESS] == NULL) {
 		fprintf(stderr, "fastpath-bench: out of memory\n");
 		goto out;
 	}
-	if (bench_run(&b, ciphers, n_ciphers, peer_counts, n_counts, huge) == 0)
+	if (bench_run(&b, ciphers, n_ciphers, peer_counts, n_counts, huge, tables,
+		      critical) == 0)
 		status = EXIT_SUCCESS;
 
 out:
@@ -2092,11 +3010,13 @@ out:
 	rte_ring_free(b.idle);
 	rte_ring_free(b.link_underlay);
 	rte_ring_free(b.link_inner);
+	rte_mempool_free(b.crit_pool);
 	rte_mempool_free(b.pool);
 	for (d = 0; d < DIR_COUNT; d++) {
 		free(b.samples[d]);
 		free(b.single[d]);
 	}
+	free(b.lat);
 	rte_eal_cleanup();
 	return status;
 }

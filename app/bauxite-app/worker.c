@@ -2102,8 +2102,12 @@ control_down(struct app_worker *w, struct bx_stats_lcore *st)
 	tx_batch_send(w, st, &b, BX_STAT__COUNT);
 }
 
-/* Bursts a backlogged input is read ahead per pass (rtc_pass). */
-#define RTC_DRAIN_BURSTS 4u
+/* Bursts a backlogged input is read ahead per pass (rtc_pass): a
+ * quarter of a NIC ring while Bulk has room; once Bulk is full, one burst
+ * more than the pass seals -- reading further would only classify and
+ * drop Bulk, taking the time sealing needs. */
+#define RTC_DRAIN_BURSTS 8u
+#define RTC_FULL_BURSTS 2u
 
 static const enum bx_drop_reason lane_full[BX_LANE_COUNT] = {
 	[BX_LANE_CRITICAL] = BX_DROP_LANE_CRITICAL_EVICTED,
@@ -2162,31 +2166,41 @@ lanes_take(struct bx_lanes *l, struct rte_mbuf *pkts[], uint32_t *held)
 	return n;
 }
 
-/* True while every egress lane of @w can take a whole burst. */
+/*
+ * True while reading one more burst into @l cannot push out what the
+ * input would have kept: Critical and Telemetry each have room for a
+ * burst, and Bulk too with @bulk. Bulk may otherwise overflow, dropped
+ * where a full NIC ring would have dropped it, after Critical was found.
+ */
 static inline bool
-out_room(const struct app_worker *w)
+lanes_have_room(const struct bx_lanes *l, bool bulk)
 {
-	unsigned lane;
+	return bx_lanes_room(l, BX_LANE_CRITICAL) >= APP_BURST &&
+	       bx_lanes_room(l, BX_LANE_TELEMETRY) >= APP_BURST &&
+	       (!bulk || bx_lanes_room(l, BX_LANE_BULK) >= APP_BURST);
+}
 
-	for (lane = 0; lane < BX_LANE_COUNT; lane++)
-		if (bx_lanes_count(w->lanes, (enum bx_wire_lane)lane) + APP_BURST >
-		    APP_RTC_LANE)
-			return false;
-	return true;
+/* How many bursts this pass reads ahead into @l in all. */
+static inline unsigned
+read_ahead(const struct bx_lanes *l)
+{
+	return bx_lanes_room(l, BX_LANE_BULK) >= APP_BURST ? RTC_DRAIN_BURSTS :
+							     RTC_FULL_BURSTS;
 }
 
 /*
  * Egress of a run-to-completion pass. While the inner input keeps up, a
  * burst goes straight from RX to sealing, in order. Once it is backlogged
  * (a full burst, or packets already waiting in the lanes), the pass reads
- * ahead up to RTC_DRAIN_BURSTS bursts into the lanes and seals one burst
+ * ahead (read_ahead) into the lanes and seals one burst
  * from them by priority: a Critical packet waits behind one burst of
- * sealing and the read-ahead, not behind all a NIC ring holds; what a
- * full lane cannot take is dropped there, classified and counted, where
- * the NIC would have dropped it unseen. From the kernel's TAP reading
- * stops instead while a lane has no room for a burst: the rest waits in
- * the TAP queue and the kernel pushes back on its senders (TCP slows down
- * without a loss). Returns frames received.
+ * sealing and the read-ahead, not behind all a NIC ring holds. Reading
+ * ahead never evicts Critical or refuses Telemetry (it stops while they
+ * lack room); Bulk past its lane's room is dropped and counted where the
+ * NIC would have dropped it unseen. From the kernel's TAP reading also
+ * stops while Bulk lacks room: the rest waits in the TAP queue and the
+ * kernel pushes back on its senders (TCP slows down without a loss).
+ * Returns frames received or taken from the lanes (0: idle).
  */
 static unsigned
 rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
@@ -2195,7 +2209,7 @@ rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 	const bool pushback = w->ports->inner_pushback;
 	struct rte_mbuf *pkts[APP_BURST];
 	uint16_t n, n_rx = APP_BURST;
-	unsigned got = 0, d = 0;
+	unsigned got = 0, d;
 
 	if (w->lanes == NULL || w->out_held == 0) {
 		n = inner_rx(w, st, 0, pkts, &n_rx);
@@ -2205,9 +2219,9 @@ rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 			return got;
 		}
 		lanes_put(st, w->lanes, false, pkts, n, &w->out_held);
-		d = 1;
 	}
-	for (; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST && (!pushback || out_room(w));
+	for (d = 0; d < read_ahead(w->lanes) && n_rx == APP_BURST &&
+		    lanes_have_room(w->lanes, pushback);
 	     d++) {
 		n = inner_rx(w, st, 0, pkts, &n_rx);
 		got += n_rx;
@@ -2215,39 +2229,43 @@ rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 	}
 	n = lanes_take(w->lanes, pkts, &w->out_held);
 	seal_tx(w, st, t, pkts, n);
-	return got;
+	return got + n;
 }
 
 /* Ingress of a pass from underlay @u, as rtc_egress: mesh datagrams by
- * their header's lane while the underlay is backlogged. It reads ahead
- * whatever Bulk's room: a datagram left in the underlay's ring is dropped
- * there as soon as the ring is full, only without being seen. */
+ * their header's lane while the underlay is backlogged; Bulk past its
+ * lane's room is dropped as the underlay's ring would have. */
 static unsigned
 rtc_ingress(struct app_worker *w, struct bx_stats_lcore *st,
 	    const struct bx_peer_table *t, unsigned u)
 {
 	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, n_rx;
-	unsigned got, d;
+	uint16_t n, n_rx = APP_BURST;
+	unsigned got = 0, d;
 
-	n = underlay_rx(w, st, u, 0, pkts, &n_rx);
-	got = n_rx;
-	if (w->in_lanes == NULL || (w->in_held == 0 && n_rx < APP_BURST)) {
-		open_tx(w, st, t, pkts, n);
-		return got;
+	if (w->in_lanes == NULL || w->in_held == 0) {
+		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+		got = n_rx;
+		if (w->in_lanes == NULL || n_rx < APP_BURST) {
+			open_tx(w, st, t, pkts, n);
+			return got;
+		}
+		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held);
 	}
-	lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held);
-	for (d = 1; d < RTC_DRAIN_BURSTS && n_rx == APP_BURST; d++) {
+	for (d = 0; d < read_ahead(w->in_lanes) && n_rx == APP_BURST &&
+		    lanes_have_room(w->in_lanes, false);
+	     d++) {
 		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
 		got += n_rx;
 		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held);
 	}
 	n = lanes_take(w->in_lanes, pkts, &w->in_held);
 	open_tx(w, st, t, pkts, n);
-	return got;
+	return got + n;
 }
 
-/* One pass of the run-to-completion worker; returns frames received. */
+/* One pass of the run-to-completion worker; returns frames received or
+ * taken from its lanes (0: nothing to do, it may sleep). */
 static unsigned
 rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 	 const struct bx_peer_table *t)

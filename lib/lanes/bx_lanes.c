@@ -359,3 +359,10 @@ bx_lanes_count(const struct bx_lanes *l, enum bx_wire_lane lane)
 	BX_ASSERT((unsigned int)lane < BX_LANE_COUNT);
 	return rte_ring_count(l->ring[lane]);
 }
+
+unsigned int
+bx_lanes_room(const struct bx_lanes *l, enum bx_wire_lane lane)
+{
+	BX_ASSERT((unsigned int)lane < BX_LANE_COUNT);
+	return rte_ring_free_count(l->ring[lane]);
+}

@@ -126,5 +126,7 @@ void bx_lanes_get_stats(const struct bx_lanes *l, enum bx_wire_lane lane,
 
 /* Packets queued on @lane now (a moment's view while others run). */
 unsigned int bx_lanes_count(const struct bx_lanes *l, enum bx_wire_lane lane);
+/* Packets @lane can still take now without a drop (same view). */
+unsigned int bx_lanes_room(const struct bx_lanes *l, enum bx_wire_lane lane);
 
 #endif /* BX_LANES_H */

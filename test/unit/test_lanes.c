@@ -255,9 +255,12 @@ test_sizes(void **state)
 		l = bx_lanes_create(&conf);
 		assert_non_null(l);
 		for (lane = 0; lane < BX_LANE_COUNT; lane++) {
+			/* Empty, a lane has room for exactly its size. */
+			assert_int_equal(bx_lanes_room(l, lane), cases[i].want[lane]);
 			/* Critical takes everything, so count what it keeps. */
 			put(l, lane, 0, cases[i].want[lane] + 3, PKT_LEN);
 			assert_int_equal(bx_lanes_count(l, lane), cases[i].want[lane]);
+			assert_int_equal(bx_lanes_room(l, lane), 0);
 		}
 		bx_lanes_free(l);
 		assert_pool_full();
