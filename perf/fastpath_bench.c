@@ -1136,20 +1136,16 @@ sessions_make(struct bench *b, struct node nodes[ROLE_COUNT],
 
 /* ---- packets ---------------------------------------------------------- */
 
-/* The inner frame the sender's kernel would write on its TAP: to the
- * receiver's virtual IP, UDP, a byte pattern as payload. */
+/* The Ethernet and IPv4 headers of an inner frame of @size IP bytes the
+ * sender's kernel writes on its TAP to the receiver's virtual IP (the
+ * proxy MAC answers for every peer address). */
 static void
-template_make(struct bench *b, const struct node nodes[ROLE_COUNT],
-	      uint16_t size)
+inner_hdrs(const struct node nodes[ROLE_COUNT], struct rte_ether_hdr *eh,
+	   uint16_t size, uint8_t proto)
 {
 	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
-	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)b->tmpl;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-	uint8_t *payload = (uint8_t *)(udp + 1);
-	uint16_t i;
 
-	b->size = size;
 	eh->dst_addr = proxy;
 	eh->src_addr = nodes[ROLE_SENDER].ports.inner_kernel_mac;
 	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
@@ -1158,11 +1154,27 @@ template_make(struct bench *b, const struct node nodes[ROLE_COUNT],
 		.total_length = rte_cpu_to_be_16(size),
 		.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG),
 		.time_to_live = BX_WIRE_DEFAULT_TTL,
-		.next_proto_id = IPPROTO_UDP,
+		.next_proto_id = proto,
 		.src_addr = nodes[ROLE_SENDER].cfg->inner.address.addr,
 		.dst_addr = nodes[ROLE_RECEIVER].cfg->inner.address.addr,
 	};
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
+}
+
+/* The inner frame the sender's kernel would write on its TAP: to the
+ * receiver's virtual IP, UDP, a byte pattern as payload. */
+static void
+template_make(struct bench *b, const struct node nodes[ROLE_COUNT],
+	      uint16_t size)
+{
+	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)b->tmpl;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *payload = (uint8_t *)(udp + 1);
+	uint16_t i;
+
+	b->size = size;
+	inner_hdrs(nodes, eh, size, IPPROTO_UDP);
 	*udp = (struct rte_udp_hdr){
 		.src_port = RTE_BE16(BENCH_INNER_SPORT),
 		.dst_port = RTE_BE16(BENCH_INNER_DPORT),
@@ -1919,7 +1931,6 @@ struct feed {
 static void
 crit_template_make(struct bench *b, const struct node nodes[ROLE_COUNT])
 {
-	const struct rte_ether_addr proxy = { .addr_bytes = APP_PROXY_MAC };
 	struct rte_ether_hdr *eh = (struct rte_ether_hdr *)b->crit_tmpl;
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eh + 1);
 	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)(ip + 1);
@@ -1927,19 +1938,7 @@ crit_template_make(struct bench *b, const struct node nodes[ROLE_COUNT])
 	uint16_t ck;
 	size_t i;
 
-	eh->dst_addr = proxy;
-	eh->src_addr = nodes[ROLE_SENDER].ports.inner_kernel_mac;
-	eh->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
-	*ip = (struct rte_ipv4_hdr){
-		.version_ihl = RTE_IPV4_VHL_DEF,
-		.total_length = RTE_BE16(BENCH_CRIT_SIZE),
-		.fragment_offset = RTE_BE16(RTE_IPV4_HDR_DF_FLAG),
-		.time_to_live = BX_WIRE_DEFAULT_TTL,
-		.next_proto_id = IPPROTO_ICMP,
-		.src_addr = nodes[ROLE_SENDER].cfg->inner.address.addr,
-		.dst_addr = nodes[ROLE_RECEIVER].cfg->inner.address.addr,
-	};
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	inner_hdrs(nodes, eh, BENCH_CRIT_SIZE, IPPROTO_ICMP);
 	*icmp = (struct rte_icmp_hdr){
 		.icmp_type = RTE_IP_ICMP_ECHO_REQUEST,
 		.icmp_ident = RTE_BE16(BENCH_CRIT_ICMP_ID),

@@ -317,31 +317,50 @@ udp_csum_mbuf(const struct rte_mbuf *m, const struct rte_ipv4_hdr *ip,
 	return sum == 0 ? 0xffff : (uint16_t)sum;
 }
 
+/*
+ * Room for the outer headers in front of @m's payload (its length in
+ * *@payload_len), and @m described as carrying them: header lengths set,
+ * and of the checksum requests the mbuf may bring from RX or an inner
+ * packet none left. NULL with -EINVAL or -ENOSPC in *@rc, @m unchanged.
+ */
+static inline uint8_t *
+outer_reserve(struct rte_mbuf *m, uint32_t *payload_len, int *rc)
+{
+	uint8_t *buf;
+
+	*payload_len = rte_pktmbuf_pkt_len(m);
+	if (BX_UNLIKELY(*payload_len > BX_WIRE_UDP_PAYLOAD_MAX)) {
+		*rc = -EINVAL;
+		return NULL;
+	}
+	buf = (uint8_t *)rte_pktmbuf_prepend(m, BX_WIRE_OUTER_LEN);
+	if (BX_UNLIKELY(buf == NULL)) {
+		*rc = -ENOSPC;
+		return NULL;
+	}
+	m->l2_len = BX_WIRE_ETH_LEN;
+	m->l3_len = BX_WIRE_IPV4_LEN;
+	m->l4_len = BX_WIRE_UDP_LEN;
+	m->ol_flags &= ~TX_CKSUM_FLAGS;
+	return buf;
+}
+
 int
 bx_wire_outer_prepend(struct rte_mbuf *m, const struct bx_wire_outer *o,
 		      enum bx_wire_csum csum)
 {
-	uint32_t payload_len = rte_pktmbuf_pkt_len(m);
+	uint32_t payload_len;
 	struct rte_ipv4_hdr *ip;
 	struct rte_udp_hdr *udp;
 	uint8_t *buf;
+	int rc;
 
-	if (BX_UNLIKELY(payload_len > BX_WIRE_UDP_PAYLOAD_MAX))
-		return -EINVAL;
-	buf = (uint8_t *)rte_pktmbuf_prepend(m, BX_WIRE_OUTER_LEN);
+	buf = outer_reserve(m, &payload_len, &rc);
 	if (BX_UNLIKELY(buf == NULL))
-		return -ENOSPC;
-
+		return rc;
 	outer_write(buf, o, (uint16_t)payload_len);
 	ip = (struct rte_ipv4_hdr *)(buf + BX_WIRE_ETH_LEN);
 	udp = (struct rte_udp_hdr *)(buf + BX_WIRE_ETH_LEN + BX_WIRE_IPV4_LEN);
-
-	m->l2_len = BX_WIRE_ETH_LEN;
-	m->l3_len = BX_WIRE_IPV4_LEN;
-	m->l4_len = BX_WIRE_UDP_LEN;
-	/* The mbuf may come from RX or an inner packet with its own requests:
-	 * only what describes the headers written here may remain. */
-	m->ol_flags &= ~TX_CKSUM_FLAGS;
 	switch (csum) {
 	case BX_WIRE_CSUM_OFFLOAD:
 		m->ol_flags |= TX_OFFLOAD_FLAGS;
@@ -376,16 +395,15 @@ int
 bx_wire_outer_tmpl_prepend(struct rte_mbuf *m,
 			   const struct bx_wire_outer_tmpl *t)
 {
-	uint32_t payload_len = rte_pktmbuf_pkt_len(m), sum;
+	uint32_t payload_len, sum;
 	rte_be16_t ip_len, udp_len;
 	uint16_t csum;
 	uint8_t *buf;
+	int rc;
 
-	if (BX_UNLIKELY(payload_len > BX_WIRE_UDP_PAYLOAD_MAX))
-		return -EINVAL;
-	buf = (uint8_t *)rte_pktmbuf_prepend(m, BX_WIRE_OUTER_LEN);
+	buf = outer_reserve(m, &payload_len, &rc);
 	if (BX_UNLIKELY(buf == NULL))
-		return -ENOSPC;
+		return rc;
 	memcpy(buf, t->hdr, BX_WIRE_OUTER_LEN);
 	ip_len = rte_cpu_to_be_16((uint16_t)(BX_WIRE_IPV4_LEN + BX_WIRE_UDP_LEN +
 					     payload_len));
@@ -398,10 +416,5 @@ bx_wire_outer_tmpl_prepend(struct rte_mbuf *m,
 	sum = (sum & 0xffffu) + (sum >> 16);
 	csum = (uint16_t)~sum;
 	memcpy(buf + IPV4_CSUM_OFF, &csum, sizeof(csum));
-
-	m->l2_len = BX_WIRE_ETH_LEN;
-	m->l3_len = BX_WIRE_IPV4_LEN;
-	m->l4_len = BX_WIRE_UDP_LEN;
-	m->ol_flags &= ~TX_CKSUM_FLAGS;
 	return 0;
 }
