@@ -1469,6 +1469,23 @@ worker_dropped(const struct node *n, const struct bx_stats_lcore *before)
 	       now.counter[BX_STAT_TX_DROPPED] != before->counter[BX_STAT_TX_DROPPED];
 }
 
+/* Launches node @n's worker loop on the worker lcore; it runs until
+ * n->running is cleared. */
+static int
+worker_launch(struct bench *b, struct node *n)
+{
+	int rc;
+
+	n->w.rc = 0;
+	n->w.exited = false;
+	n->running = true;
+	rc = rte_eal_remote_launch(app_worker_main, &n->w, BENCH_WORKER_LCORE);
+	if (rc != 0)
+		snprintf(b->err, sizeof(b->err), "cannot launch the worker: %s",
+			 strerror(-rc));
+	return rc;
+}
+
 /*
  * One round in direction @d: the worker of the node measured in @d takes
  * the round's packets from its input ring until all are on its output
@@ -1488,15 +1505,9 @@ round_run(struct bench *b, struct node nodes[ROLE_COUNT], enum dir d,
 
 	memset(&n->probe, 0, sizeof(n->probe));
 	bx_stats_sum(n->stats, &before);
-	n->w.rc = 0;
-	n->w.exited = false;
-	n->running = true;
-	rc = rte_eal_remote_launch(app_worker_main, &n->w, BENCH_WORKER_LCORE);
-	if (rc != 0) {
-		snprintf(b->err, sizeof(b->err), "cannot launch the worker: %s",
-			 strerror(-rc));
+	rc = worker_launch(b, n);
+	if (rc != 0)
 		return rc;
-	}
 	now = rte_rdtsc();
 	deadline = now + (uint64_t)(BENCH_ROUND_TIMEOUT_S * b->tsc_hz);
 	stall = now + (uint64_t)(BENCH_ROUND_STALL_S * b->tsc_hz);
@@ -2309,15 +2320,9 @@ crit_phase(struct bench *b, struct node *n, enum crit_phase ph,
 			return rc;
 	}
 	bx_stats_sum(n->stats, &f.before);
-	n->w.rc = 0;
-	n->w.exited = false;
-	n->running = true;
-	rc = rte_eal_remote_launch(app_worker_main, &n->w, BENCH_WORKER_LCORE);
-	if (rc != 0) {
-		snprintf(b->err, sizeof(b->err), "cannot launch the worker: %s",
-			 strerror(-rc));
+	rc = worker_launch(b, n);
+	if (rc != 0)
 		return rc;
-	}
 	f.t_start = rte_rdtsc();
 	f.t_measure = f.t_start + (uint64_t)(BENCH_CRIT_WARMUP_S * b->tsc_hz);
 	f.t_end = f.t_start + (uint64_t)(phase_s * b->tsc_hz);
