@@ -52,10 +52,10 @@
 struct ctl_path {
 	uint64_t last_echoed;           /* samples fed to the strategy so far */
 	struct bx_congestion cong;
-	/* The latest measurement, kept across a severance: with no probes
-	 * then, the jamming stream goes on saying how the path was last. */
-	bool has_rtt, has_loss;
-	uint64_t rtt_us;
+	/* What the jamming stream judges, kept across a severance: with no
+	 * probes then, it goes on saying how the path was last. */
+	struct bx_jam_rtt jam_rtt;
+	bool has_loss;
 	uint32_t loss_permille;
 };
 
@@ -131,7 +131,8 @@ app_safety_peer_added(struct app_safety *s, uint32_t index)
 
 		bx_congestion_init(&cp->cong, cp->cong.ops);
 		memset(cp, 0, offsetof(struct ctl_path, cong));
-		cp->has_rtt = cp->has_loss = false;
+		memset(&cp->jam_rtt, 0, sizeof(cp->jam_rtt));
+		cp->has_loss = false;
 	}
 }
 
@@ -225,6 +226,7 @@ gather(struct app_safety *s, bool *congested)
 			cp = &s->cp[APP_NH(rec->index, k)];
 			if (ps.echoed > cp->last_echoed) {
 				bx_congestion_on_rtt(&cp->cong, ps.rtt_last_us);
+				bx_jam_rtt_add(&cp->jam_rtt, ps.rtt_last_us);
 				cp->last_echoed = ps.echoed;
 			}
 			*congested |= bx_congestion_is_congested(&cp->cong);
@@ -232,10 +234,6 @@ gather(struct app_safety *s, bool *congested)
 			sp->rtt_us = ps.rtt_last_us;
 			sp->has_loss = ps.known >= s->cfg->safety.probe_window;
 			sp->loss_permille = ps.loss_permille;
-			if (sp->has_rtt) {
-				cp->has_rtt = true;
-				cp->rtt_us = sp->rtt_us;
-			}
 			if (sp->has_loss) {
 				cp->has_loss = true;
 				cp->loss_permille = sp->loss_permille;
@@ -260,12 +258,10 @@ jamming(struct app_safety *s, unsigned n)
 			const struct ctl_path *cp = &s->cp[s->path_idx[i + k]];
 			struct bx_safety_path jp = s->paths[i + k];
 
-			/* No fresh measurement (severed, probes starting over):
-			 * the last one stands. */
-			if (!jp.has_rtt && cp->has_rtt) {
-				jp.has_rtt = true;
-				jp.rtt_us = cp->rtt_us;
-			}
+			/* The median of the last three probes (bx_jam_rtt), so
+			 * one late probe is not jamming. No fresh measurement
+			 * (severed, probes starting over): the last ones stand. */
+			jp.has_rtt = bx_jam_rtt_get(&cp->jam_rtt, &jp.rtt_us);
 			if (!jp.has_loss && cp->has_loss) {
 				jp.has_loss = true;
 				jp.loss_permille = cp->loss_permille;

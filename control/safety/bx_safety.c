@@ -675,6 +675,46 @@ enum bx_jam_level bx_jam_level_of(bool has_rtt, uint64_t rtt_us,
 	return BX_JAM_NONE;
 }
 
+void bx_jam_rtt_add(struct bx_jam_rtt *r, uint64_t rtt_us)
+{
+	r->us[r->next] = rtt_us;
+	r->next = (uint8_t)((r->next + 1u) % 3u);
+	if (r->n < 3)
+		r->n++;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+bool bx_jam_rtt_get(const struct bx_jam_rtt *r, uint64_t *rtt_us)
+{
+	const uint64_t *u = r->us;
+
+	switch (r->n) {
+	case 0:
+		*rtt_us = 0;
+		return false;
+	case 1:
+		/* The ring fills from slot 0 before it wraps. */
+		*rtt_us = u[0];
+		return true;
+	case 2:
+		*rtt_us = min_u64(u[0], u[1]);
+		return true;
+	default:
+		*rtt_us = max_u64(min_u64(u[0], u[1]),
+				  min_u64(max_u64(u[0], u[1]), u[2]));
+		return true;
+	}
+}
+
 const char *bx_jam_level_name(enum bx_jam_level level)
 {
 	switch (level) {

@@ -277,6 +277,25 @@ struct bx_jam_sample {
 	uint64_t unix_ms;
 };
 
+/*
+ * The RTT a path's jamming level judges: the median of its last three probe
+ * samples. One late probe (a scheduler stall, a burst queued ahead of it)
+ * does not move the level; a change that lasts shows from its second
+ * sample on (200 ms at the default probe interval). With two samples so far
+ * the smaller counts, with one that one. Zeroed memory is an empty history.
+ */
+struct bx_jam_rtt {
+	uint64_t us[3];
+	uint8_t n;    /* samples held, 0..3 */
+	uint8_t next; /* where the next one goes */
+};
+
+/* Adds one probe sample (an accepted echo's RTT) to @r. */
+void bx_jam_rtt_add(struct bx_jam_rtt *r, uint64_t rtt_us);
+
+/* The RTT to judge, in @rtt_us; false (and 0) before the first sample. */
+bool bx_jam_rtt_get(const struct bx_jam_rtt *r, uint64_t *rtt_us);
+
 /* @path's sample at @unix_ms (the peer id truncated to fit). */
 void bx_jam_sample_of(const struct bx_safety_path *path, uint64_t unix_ms,
 		      struct bx_jam_sample *out);

@@ -5,7 +5,8 @@
  * RTT and loss, the last known RTT under heavy loss, the hold-down to the
  * millisecond, probation allowing handshakes but not data, recovery only
  * after recovery_ms of continuous health, relapse restarting the
- * hold-down), configuration checks, every jamming threshold, and -- with
+ * hold-down), configuration checks, every jamming threshold, the jamming
+ * RTT's median of three probes, and -- with
  * gRPC -- the local services over a real unix socket: the first STATE
  * message and the events in order, N jamming messages per publish of N
  * samples, a stalled subscriber (a raw HTTP/2 client that stops reading)
@@ -742,6 +743,59 @@ static void test_jam_sample_of(void **state)
 	assert_int_equal(s.level, BX_JAM_NONE);
 }
 
+/* The jamming RTT: the median of the last three probes. */
+static void test_jam_rtt(void **state)
+{
+	static const struct {
+		uint64_t add;   /* the sample added */
+		uint64_t want;  /* the RTT judged after it */
+	} t[] = {
+		{700, 700},     /* one sample: it */
+		{41000, 700},   /* two: the smaller (a rise needs two) */
+		{650, 700},     /* a lone spike is not jamming */
+		{40000, 40000}, /* two of the last three late: it counts */
+		{42000, 40000}, /* the median, not the latest or the mean */
+		{39000, 40000},
+		{800, 39000},   /* one fast probe does not clear it... */
+		{900, 900},     /* ...two do */
+		{60000, 900},
+		{900, 900},
+		{900, 900},
+		{UINT64_MAX, 900},
+		{UINT64_MAX, UINT64_MAX},
+	};
+	struct bx_jam_rtt r;
+	uint64_t got = 1;
+	size_t i;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	assert_false(bx_jam_rtt_get(&r, &got));
+	assert_int_equal(got, 0);
+	for (i = 0; i < BX_ARRAY_SIZE(t); i++) {
+		bx_jam_rtt_add(&r, t[i].add);
+		assert_true(bx_jam_rtt_get(&r, &got));
+		if (got != t[i].want)
+			fail_msg("sample %zu (%" PRIu64 " us): judged %" PRIu64
+				 ", want %" PRIu64, i, t[i].add, got, t[i].want);
+	}
+	/* Every order of three samples has the same median. */
+	{
+		static const uint64_t perm[6][3] = {
+			{1, 2, 3}, {1, 3, 2}, {2, 1, 3},
+			{2, 3, 1}, {3, 1, 2}, {3, 2, 1},
+		};
+		for (i = 0; i < 6; i++) {
+			memset(&r, 0, sizeof(r));
+			bx_jam_rtt_add(&r, perm[i][0] * 1000);
+			bx_jam_rtt_add(&r, perm[i][1] * 1000);
+			bx_jam_rtt_add(&r, perm[i][2] * 1000);
+			assert_true(bx_jam_rtt_get(&r, &got));
+			assert_int_equal(got, 2000);
+		}
+	}
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -1394,6 +1448,7 @@ int main(void)
 		cmocka_unit_test(test_conf_check),
 		cmocka_unit_test(test_jam_levels),
 		cmocka_unit_test(test_jam_sample_of),
+		cmocka_unit_test(test_jam_rtt),
 		cmocka_unit_test(test_names),
 #ifdef BX_SAFETY_SERVER
 #define SRV(t) cmocka_unit_test_setup_teardown(t, srv_setup, srv_teardown)
