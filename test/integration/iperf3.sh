@@ -5,7 +5,8 @@
 # lose frames under load before the app sees them (outside its counters),
 # so what must hold exactly is: every underlay frame a node received is
 # accounted for (dropped under a reason, passed to the kernel, or
-# delivered), and no node delivers more than its peer sent.
+# delivered), and no node delivers more than its peer sent. Neither node's
+# TAPs raise a signal per frame (O_ASYNC off: they are polled).
 #
 #   test/integration/iperf3.sh BAUXITE_APP [CIPHER]
 . "$(dirname "$0")/lib.sh"
@@ -76,6 +77,14 @@ rxB=$(bx_delta "$tmp/B0" "$tmp/B1" rx_packets)
 bx_log "A -> B: A sent $txA, vB received $linkB frames, B's app $rxB" \
 	"($((linkB - rxB)) lost in af_packet's ring), B delivered $inB"
 bx_log "B -> A: B sent $txB, A delivered $inA ($((txB - inA)) lost or dropped on the way)"
+# The TAPs are polled, not signalled per frame (main.c: claim_rt_signals).
+for n in A B; do
+	pid=pid$n
+	read -r tuns async < <(bx_tun_fds "${!pid}")
+	[ "$tuns" -gt 0 ] || bx_fail "$n holds no TAP descriptor (/dev/net/tun)"
+	[ "$async" = 0 ] || bx_fail "$n: $async of its $tuns TAP descriptors raise a signal per frame (O_ASYNC)"
+done
+bx_log "TAP descriptors polled, none with O_ASYNC"
 # Both exit 0 (no sanitizer report either) and leave nothing behind.
 bx_stop_two_nodes || { bx_show_logs; bx_fail "unclean shutdown"; }
 bx_log "ok ($cipher): iperf3 at $bps bit/s, counters agree"

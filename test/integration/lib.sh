@@ -452,6 +452,20 @@ bx_link_rx() {
 	ip netns exec "$1" cat "/sys/class/net/$2/statistics/rx_packets"
 }
 
+# bx_tun_fds PID: "N M" -- how many /dev/net/tun descriptors process PID
+# holds (its TAPs' queues), and how many of them have O_ASYNC (020000 in
+# fdinfo's octal flags: the kernel signals the process for every frame).
+bx_tun_fds() {
+	local fd n=0 async=0 flags
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd" 2>/dev/null)" = /dev/net/tun ] || continue
+		n=$((n + 1))
+		flags=$(awk '$1 == "flags:" { print $2 }' "/proc/$1/fdinfo/${fd##*/}")
+		[ $((8#$flags & 8#20000)) = 0 ] || async=$((async + 1))
+	done
+	echo "$n $async"
+}
+
 # bx_check_capture PCAP PATTERN PORT MIN: in the capture PCAP, the hex
 # byte PATTERN never appears and every UDP datagram to PORT (a mesh
 # datagram) starts with a byte >= 0x80; at least MIN of them. Returns
