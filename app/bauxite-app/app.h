@@ -304,6 +304,11 @@ struct app_worker {
 	struct bx_lanes *in_lanes;      /* APP_ROLE_RTC: mesh datagrams, by lane */
 	uint32_t out_held;              /* APP_ROLE_RTC: packets in lanes */
 	uint32_t in_held;               /* APP_ROLE_RTC: datagrams in in_lanes */
+	/* APP_ROLE_RTC: when each lane set's Bulk rose above its standing
+	 * queue (0: it is not above), whether that has lasted (worker.c,
+	 * bulk_room), and how long it must last, in TSC ticks. */
+	uint64_t out_over_tsc, in_over_tsc, overload_tsc;
+	bool out_standing, in_standing;
 	struct rte_ring *ingress;       /* mesh datagrams, from their UDP payload */
 	/* APP_ROLE_RX: the crypto workers it feeds. */
 	struct app_worker *const *crypto_w;
