@@ -47,6 +47,13 @@
  * Each node's worker has its own lanes, as bauxite-app's run-to-
  * completion worker has them (app_worker_lanes_init): a round is a
  * backlog, so the worker reads it ahead into them and seals by priority.
+ * A round is a closed loop, though: what the worker reads is refilled,
+ * so its input never falls behind by more than the round's packets. The
+ * worker's standing Bulk queue, for an input that stays faster than it
+ * (a NIC's line), would take that for one and drop, where a closed loop
+ * offers no more than is read; so the rounds run without it
+ * (overload_tsc UINT64_MAX). The Critical section's phases, whose Bulk
+ * comes at a line rate whatever the worker does, run with it.
  * The inner packets are UDP to port 5201: by the default policy (the
  * configs carry no rules) 64 bytes go on the Critical lane (under
  * BX_CLASSIFY_SMALL_PKT), 512 and 1400 on Bulk; the text table says so.
@@ -810,10 +817,13 @@ node_start(struct bench *b, struct node *n, enum role r, struct bx_config *cfg,
 	n->w.hs_rx = b->stray;
 	n->w.running = &n->running;
 	/* Its own lanes, as bauxite-app's workers_setup gives its
-	 * run-to-completion worker: ring names are global, hence the tag. */
-	return app_worker_lanes_init(&n->w, nodes_desc[r].tag,
-				     (int)rte_socket_id(), cfg->replay_window,
-				     b->err, sizeof(b->err));
+	 * run-to-completion worker: ring names are global, hence the tag.
+	 * No standing queue in the rounds' closed loop (see the top). */
+	rc = app_worker_lanes_init(&n->w, nodes_desc[r].tag,
+				   (int)rte_socket_id(), cfg->replay_window,
+				   b->err, sizeof(b->err));
+	n->w.overload_tsc = UINT64_MAX;
+	return rc;
 }
 
 /* Undoes node_start, however far it got. The worker is stopped. */
@@ -2334,9 +2344,10 @@ crit_phase(struct bench *b, struct node *n, enum crit_phase ph,
 	f.gap_max = RTE_MAX((uint64_t)(f.offer_per_cycle * b->tsc_hz *
 				       BENCH_FEED_GAP_US / BENCH_US_PER_S),
 			    (uint64_t)BENCH_FEED_BURST);
-	if (!crit_phases[ph].lanes)
-		app_worker_lanes_free(&n->w);
-	if (crit_phases[ph].lanes && n->w.lanes == NULL) {
+	/* Fresh lanes, as bauxite-app makes them (the standing queue the
+	 * throughput rounds turn off included), or none: strictly FIFO. */
+	app_worker_lanes_free(&n->w);
+	if (crit_phases[ph].lanes) {
 		rc = app_worker_lanes_init(&n->w, nodes_desc[ROLE_SENDER].tag,
 					   (int)rte_socket_id(),
 					   n->cfg->replay_window, b->err,
