@@ -2288,7 +2288,7 @@ rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
 	room = pushback ? bx_lanes_room(w->lanes, BX_LANE_BULK) :
 			  bulk_room(w, w->lanes, &w->out_over_tsc, &w->out_standing);
 	ahead = read_ahead(room, w->out_standing);
-	if (got != 0)
+	if (got != 0) /* the full burst read above */
 		lanes_put(st, w->lanes, false, pkts, n, &w->out_held, &room);
 	for (d = 0; d < ahead && n_rx == APP_BURST &&
 		    lanes_have_room(w->lanes, room, pushback);
@@ -2323,7 +2323,7 @@ rtc_ingress(struct app_worker *w, struct bx_stats_lcore *st,
 	}
 	room = bulk_room(w, w->in_lanes, &w->in_over_tsc, &w->in_standing);
 	ahead = read_ahead(room, w->in_standing);
-	if (got != 0)
+	if (got != 0) /* the full burst read above */
 		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held, &room);
 	for (d = 0; d < ahead && n_rx == APP_BURST &&
 		    lanes_have_room(w->in_lanes, room, false);
