@@ -228,7 +228,8 @@ install_signals(void)
  * thread of ours runs a handler for each. Under a 64-byte UDP flood
  * through bauxite0 that was most of the sender's time, and our main
  * thread took a signal per packet. With every one of those signals
- * handled here before the TAPs exist, the PMD says "No Rx trigger signal
+ * handled here before the TAPs exist (before the EAL, which makes those
+ * given to it with --vdev), the PMD says "No Rx trigger signal
  * available" and polls: one read syscall more per poll, none per frame.
  * None of these signals is ever sent to us; the handlers do nothing.
  */
@@ -1341,6 +1342,15 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	/* Before the EAL: a TAP given to it (--vdev) is made in there. */
+	rc = claim_rt_signals();
+	if (rc != 0) {
+		fprintf(stderr, APP_NAME ": real-time signal handlers: %s\n",
+			strerror(-rc));
+		bx_identity_free(a.identity);
+		bx_config_free(a.cfg);
+		return EXIT_FAILURE;
+	}
 	atexit(remove_eal_rundir);
 	eal_argc = eal_args(eal_argc, argv, eal_argv);
 	rc = rte_eal_init(eal_argc, eal_argv);
@@ -1354,9 +1364,7 @@ main(int argc, char **argv)
 	a.eal_up = true;
 	snprintf(eal_rundir, sizeof(eal_rundir), "%s",
 		 rte_eal_get_runtime_dir());
-	rc = claim_rt_signals();
-	if (rc == 0)
-		rc = app_setup(&a, err, sizeof(err));
+	rc = app_setup(&a, err, sizeof(err));
 	if (rc == 0)
 		rc = install_signals();
 	if (rc != 0) {
