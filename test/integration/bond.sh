@@ -19,7 +19,7 @@
 #     with many more TCP retransmissions (Linux's TCP often absorbs the
 #     reordering at the price of spurious retransmissions); none held.
 #   - 30 % loss on one path of a stripe: it is taken out of the stripe set
-#     and the throughput recovers.
+#     and the throughput recovers (to at least half of the other path's).
 #
 #   test/integration/bond.sh BAUXITE_APP
 . "$(dirname "$0")/lib.sh"
@@ -188,7 +188,12 @@ print("%.1f %.1f" % (statistics.median(iv[1:4]), statistics.median(iv[10:16])))
 PY
 )
 bx_log "lossy: $before Mbit/s (median second) on both paths, $after Mbit/s (median second) in seconds 10-16 with path 1 at 30 % loss and out of the stripe ($(bx_delta "$tmp/lo0" "$tmp/lo1" stripe_excluded) exclusions)"
-awk -v r="$after" 'BEGIN { exit !(r >= 15) }' || bx_fail "throughput $after Mbit/s after the lossy path left (expected it to recover to >= 15, path 0 alone)"
+# Recovered: at least half of path 0's 20 Mbit/s. TCP with half its
+# segments on a path losing 30 % would get about 1 Mbit/s (Mathis: MSS /
+# RTT * 1.22 / sqrt(0.15) at 40 ms); path 0 alone gave 16-18 on a quiet
+# machine, 12.5-16.8 with ASan while the machine was busy (13.1 once in CI
+# with 15 as the bound).
+awk -v r="$after" 'BEGIN { exit !(r >= 10) }' || bx_fail "throughput $after Mbit/s after the lossy path left (expected it to recover to >= 10, half of path 0 alone)"
 path_delays 10 30
 wait_path "$prefixA" 1 in_stripe 1 12
 bx_log "lossy: path 1 back in the stripe set once its loss was gone"
