@@ -118,7 +118,7 @@ struct app_ports {
 	bool gateway;
 	/* The inner port is the kernel's TAP: what the fast path leaves
 	 * unread waits in its queue and the kernel pushes back on senders
-	 * (worker.c: rtc_egress). A NIC ring only overflows. */
+	 * (worker.c: rtc_dir). A NIC ring only overflows. */
 	bool inner_pushback;
 	struct rte_ether_addr inner_mac;
 	struct rte_mempool *pool;

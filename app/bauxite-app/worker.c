@@ -2253,87 +2253,67 @@ read_ahead(unsigned bulk_room, bool standing)
 }
 
 /*
- * Egress of a run-to-completion pass. While the inner input keeps up, a
- * burst goes straight from RX to sealing, in order. Once it is backlogged
- * (a full burst, or packets already waiting in the lanes), the pass reads
- * ahead (read_ahead) into the lanes and seals one burst
- * from them by priority: a Critical packet waits behind one burst of
- * sealing and the read-ahead, not behind all a NIC ring holds. Reading
- * ahead never evicts Critical or refuses Telemetry (it stops while they
- * lack room); Bulk past its lane's room is dropped and counted where the
- * NIC would have dropped it unseen. From the kernel's TAP reading also
- * stops while Bulk lacks room: the rest waits in the TAP queue and the
- * kernel pushes back on its senders (TCP slows down without a loss).
- * Returns frames received or taken from the lanes (0: idle).
+ * One direction of a run-to-completion pass: egress (@in false: the inner
+ * input, sealed) or ingress from underlay @u (@in true: mesh datagrams,
+ * opened, by their header's lane). While the input keeps up, a burst goes
+ * straight from RX to crypto, in order. Once it is backlogged (a full
+ * burst, or packets already waiting in the lanes), the pass reads ahead
+ * (read_ahead) into the lanes and processes one burst from them by
+ * priority: a Critical packet waits behind one burst and the read-ahead,
+ * not behind all a NIC ring holds. Reading ahead never evicts Critical or
+ * refuses Telemetry (it stops while they lack room); Bulk past its lane's
+ * room (bulk_room) is dropped and counted where the NIC would have dropped
+ * it unseen. From the kernel's TAP reading also stops while Bulk lacks
+ * room: the rest waits in the TAP queue and the kernel pushes back on its
+ * senders (TCP slows down without a loss). Always inlined with a constant
+ * @in, so each direction compiles to its own loop. Returns frames received
+ * or taken from the lanes (0: idle).
  */
-static unsigned
-rtc_egress(struct app_worker *w, struct bx_stats_lcore *st,
-	   const struct bx_peer_table *t)
+static __rte_always_inline unsigned
+rtc_dir(struct app_worker *w, struct bx_stats_lcore *st,
+	const struct bx_peer_table *t, bool in, unsigned u)
 {
-	const bool pushback = w->ports->inner_pushback;
-	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, n_rx = APP_BURST;
-	unsigned got = 0, d, room, ahead;
-
-	if (w->lanes == NULL || w->out_held == 0) {
-		n = inner_rx(w, st, 0, pkts, &n_rx);
-		got = n_rx;
-		if (w->lanes == NULL || n_rx < APP_BURST) {
-			seal_tx(w, st, t, pkts, n);
-			return got;
-		}
-	}
+	struct bx_lanes *l = in ? w->in_lanes : w->lanes;
+	uint32_t *held = in ? &w->in_held : &w->out_held;
+	bool *standing = in ? &w->in_standing : &w->out_standing;
 	/* The kernel's TAP waits for room: a shorter Bulk lane would only
 	 * move the queue into its FIFO, where Critical cannot overtake. */
-	room = pushback ? bx_lanes_room(w->lanes, BX_LANE_BULK) :
-			  bulk_room(w, w->lanes, &w->out_over_tsc, &w->out_standing);
-	ahead = read_ahead(room, w->out_standing);
-	if (got != 0) /* the full burst read above */
-		lanes_put(st, w->lanes, false, pkts, n, &w->out_held, &room);
-	for (d = 0; d < ahead && n_rx == APP_BURST &&
-		    lanes_have_room(w->lanes, room, pushback);
-	     d++) {
-		n = inner_rx(w, st, 0, pkts, &n_rx);
-		got += n_rx;
-		lanes_put(st, w->lanes, false, pkts, n, &w->out_held, &room);
-	}
-	n = lanes_take(w->lanes, pkts, &w->out_held);
-	seal_tx(w, st, t, pkts, n);
-	return got + n;
-}
-
-/* Ingress of a pass from underlay @u, as rtc_egress: mesh datagrams by
- * their header's lane while the underlay is backlogged; Bulk past its
- * lane's room is dropped as the underlay's ring would have. */
-static unsigned
-rtc_ingress(struct app_worker *w, struct bx_stats_lcore *st,
-	    const struct bx_peer_table *t, unsigned u)
-{
+	const bool pushback = !in && w->ports->inner_pushback;
 	struct rte_mbuf *pkts[APP_BURST];
-	uint16_t n, n_rx = APP_BURST;
+	uint16_t n = 0, n_rx = APP_BURST;
 	unsigned got = 0, d, room, ahead;
 
-	if (w->in_lanes == NULL || w->in_held == 0) {
-		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+	if (l == NULL || *held == 0) {
+		n = in ? underlay_rx(w, st, u, 0, pkts, &n_rx) :
+			 inner_rx(w, st, 0, pkts, &n_rx);
 		got = n_rx;
-		if (w->in_lanes == NULL || n_rx < APP_BURST) {
-			open_tx(w, st, t, pkts, n);
+		if (l == NULL || n_rx < APP_BURST) {
+			if (in)
+				open_tx(w, st, t, pkts, n);
+			else
+				seal_tx(w, st, t, pkts, n);
 			return got;
 		}
 	}
-	room = bulk_room(w, w->in_lanes, &w->in_over_tsc, &w->in_standing);
-	ahead = read_ahead(room, w->in_standing);
+	room = pushback ? bx_lanes_room(l, BX_LANE_BULK) :
+			  bulk_room(w, l, in ? &w->in_over_tsc : &w->out_over_tsc,
+				    standing);
+	ahead = read_ahead(room, *standing);
 	if (got != 0) /* the full burst read above */
-		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held, &room);
+		lanes_put(st, l, in, pkts, n, held, &room);
 	for (d = 0; d < ahead && n_rx == APP_BURST &&
-		    lanes_have_room(w->in_lanes, room, false);
+		    lanes_have_room(l, room, pushback);
 	     d++) {
-		n = underlay_rx(w, st, u, 0, pkts, &n_rx);
+		n = in ? underlay_rx(w, st, u, 0, pkts, &n_rx) :
+			 inner_rx(w, st, 0, pkts, &n_rx);
 		got += n_rx;
-		lanes_put(st, w->in_lanes, true, pkts, n, &w->in_held, &room);
+		lanes_put(st, l, in, pkts, n, held, &room);
 	}
-	n = lanes_take(w->in_lanes, pkts, &w->in_held);
-	open_tx(w, st, t, pkts, n);
+	n = lanes_take(l, pkts, held);
+	if (in)
+		open_tx(w, st, t, pkts, n);
+	else
+		seal_tx(w, st, t, pkts, n);
 	return got + n;
 }
 
@@ -2345,9 +2325,9 @@ rtc_pass(struct app_worker *w, struct bx_stats_lcore *st,
 {
 	unsigned got, u;
 
-	got = rtc_egress(w, st, t);
+	got = rtc_dir(w, st, t, false, 0);
 	for (u = 0; u < w->ports->n_ul; u++)
-		got += rtc_ingress(w, st, t, u);
+		got += rtc_dir(w, st, t, true, u);
 	control_down(w, st);
 	if (w->paths != NULL)
 		probe_scan(w, st, t);
