@@ -342,11 +342,89 @@ burst_partition(struct rte_mbuf *pkts[], uint16_t n, const uint8_t reason[],
 	return good;
 }
 
-uint16_t
-bx_crypto_seal_burst(struct bx_crypto *c,
-		     const struct bx_crypto_key *const keys[],
-		     struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
-		     uint8_t why[])
+/*
+ * True if the burst can take the AES-256-GCM fast path: ipsec-mb, and
+ * every key (when live) an AES-256-GCM one, as a node's keys all are.
+ */
+static inline bool
+burst_gcm(const struct bx_crypto *c, const struct bx_crypto_key *const keys[],
+	  uint16_t n)
+{
+	uint16_t i;
+
+	if (c->mgr == NULL)
+		return false;
+	for (i = 0; i < n; i++)
+		if (key_live(keys[i]) && keys[i]->cipher != BX_CRYPTO_AES256_GCM)
+			return false;
+	return true;
+}
+
+/*
+ * The AES-256-GCM burst in one pass: each packet checked, sealed (or
+ * opened and its tag compared) with ipsec-mb's direct call and resized,
+ * without an op array or a job queue; reordered (burst_partition) only
+ * if one failed. The same results as the general path below.
+ */
+static uint16_t
+gcm_burst(struct bx_crypto *c, const struct bx_crypto_key *const keys[],
+	  struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off, bool seal,
+	  uint8_t why[])
+{
+	struct gcm_context_data ctx;
+	uint8_t reason[BX_CRYPTO_BURST_MAX];
+	uint8_t iv[BX_CRYPTO_NONCE_LEN], tag[BX_CRYPTO_TAG_LEN];
+	const uint32_t trailer = seal ? 0 : BX_CRYPTO_TAG_LEN;
+	bool bad = false;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum bx_drop_reason r = burst_check(m, keys[i], hdr_off, trailer);
+		uint8_t *hdr;
+		uint32_t len;
+
+		if (r == BX_DROP_NONE && seal &&
+		    rte_pktmbuf_tailroom(m) < BX_CRYPTO_TAG_LEN)
+			r = BX_DROP_CRYPTO_NO_ROOM;
+		reason[i] = (uint8_t)r;
+		if (BX_UNLIKELY(r != BX_DROP_NONE)) {
+			bad = true;
+			continue;
+		}
+		BX_ASSERT_HOT(keys[i]->backend == c->backend);
+		BX_ASSERT_HOT(bx_crypto_cipher_allowed(c, keys[i]->cipher));
+		hdr = rte_pktmbuf_mtod_offset(m, uint8_t *, hdr_off);
+		len = (uint32_t)m->data_len - hdr_off - BX_WIRE_HDR_LEN - trailer;
+		if (seal) {
+			crypto_imb_gcm(c->mgr, keys[i], &ctx, iv, hdr, len, true,
+				       hdr + BX_WIRE_HDR_LEN + len);
+			m->data_len += BX_CRYPTO_TAG_LEN;
+			m->pkt_len += BX_CRYPTO_TAG_LEN;
+			continue;
+		}
+		crypto_imb_gcm(c->mgr, keys[i], &ctx, iv, hdr, len, false, tag);
+		if (BX_UNLIKELY(crypto_verify_16(tag, hdr + BX_WIRE_HDR_LEN + len) != 0)) {
+			/* Decryption ran alongside authentication: never
+			 * hand back plaintext of a forgery. */
+			memset(hdr + BX_WIRE_HDR_LEN, 0, len);
+			reason[i] = BX_DROP_CRYPTO_AUTH;
+			bad = true;
+			continue;
+		}
+		m->data_len -= BX_CRYPTO_TAG_LEN;
+		m->pkt_len -= BX_CRYPTO_TAG_LEN;
+	}
+	/* The context holds the last packet's key stream and hash state. */
+	sodium_memzero(&ctx, sizeof(ctx));
+	return bad ? burst_partition(pkts, n, reason, why) : n;
+}
+
+/* Any burst: checked, then the back end's ops, then reordered. */
+static uint16_t
+ops_seal_burst(struct bx_crypto *c, const struct bx_crypto_key *const keys[],
+	      struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
+	      uint8_t why[])
 {
 	struct crypto_op ops[BX_CRYPTO_BURST_MAX];
 	uint8_t reason[BX_CRYPTO_BURST_MAX];
@@ -386,11 +464,11 @@ bx_crypto_seal_burst(struct bx_crypto *c,
 	return burst_partition(pkts, n, reason, why);
 }
 
-uint16_t
-bx_crypto_open_burst(struct bx_crypto *c,
-		     const struct bx_crypto_key *const keys[],
-		     struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
-		     uint8_t why[])
+/* Any burst: checked, then the back end's ops, then reordered. */
+static uint16_t
+ops_open_burst(struct bx_crypto *c, const struct bx_crypto_key *const keys[],
+	      struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
+	      uint8_t why[])
 {
 	struct crypto_op ops[BX_CRYPTO_BURST_MAX];
 	uint8_t reason[BX_CRYPTO_BURST_MAX];
@@ -427,4 +505,28 @@ bx_crypto_open_burst(struct bx_crypto *c,
 		}
 	}
 	return burst_partition(pkts, n, reason, why);
+}
+
+uint16_t
+bx_crypto_seal_burst(struct bx_crypto *c,
+		     const struct bx_crypto_key *const keys[],
+		     struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
+		     uint8_t why[])
+{
+	BX_ASSERT(n <= BX_CRYPTO_BURST_MAX);
+	if (burst_gcm(c, keys, n))
+		return gcm_burst(c, keys, pkts, n, hdr_off, true, why);
+	return ops_seal_burst(c, keys, pkts, n, hdr_off, why);
+}
+
+uint16_t
+bx_crypto_open_burst(struct bx_crypto *c,
+		     const struct bx_crypto_key *const keys[],
+		     struct rte_mbuf *pkts[], uint16_t n, uint16_t hdr_off,
+		     uint8_t why[])
+{
+	BX_ASSERT(n <= BX_CRYPTO_BURST_MAX);
+	if (burst_gcm(c, keys, n))
+		return gcm_burst(c, keys, pkts, n, hdr_off, false, why);
+	return ops_open_burst(c, keys, pkts, n, hdr_off, why);
 }

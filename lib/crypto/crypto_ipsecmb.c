@@ -90,20 +90,13 @@ imb_gcm_direct(struct bx_crypto *c, const struct crypto_op *ops, uint16_t n,
 
 	for (i = 0; i < n; i++) {
 		const struct crypto_op *op = &ops[i];
-		uint8_t *data = crypto_op_data(op);
 
 		direct[i] = op->key->cipher == BX_CRYPTO_AES256_GCM;
 		if (!direct[i])
 			continue;
-		crypto_nonce_from_hdr(c->iv[i], op->hdr);
-		if (dir == IMB_DIR_ENCRYPT)
-			IMB_AES256_GCM_ENC(c->mgr, &op->key->gcm.imb, &ctx, data, data,
-					   op->len, c->iv[i], op->hdr, BX_WIRE_HDR_LEN,
-					   crypto_op_tag(op), BX_CRYPTO_TAG_LEN);
-		else
-			IMB_AES256_GCM_DEC(c->mgr, &op->key->gcm.imb, &ctx, data, data,
-					   op->len, c->iv[i], op->hdr, BX_WIRE_HDR_LEN,
-					   c->tag[i], BX_CRYPTO_TAG_LEN);
+		crypto_imb_gcm(c->mgr, op->key, &ctx, c->iv[i], op->hdr, op->len,
+			       dir == IMB_DIR_ENCRYPT,
+			       dir == IMB_DIR_ENCRYPT ? crypto_op_tag(op) : c->tag[i]);
 		res[i] = BX_DROP_NONE;
 		done++;
 	}

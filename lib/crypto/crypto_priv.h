@@ -91,6 +91,29 @@ crypto_nonce_from_hdr(uint8_t nonce[BX_CRYPTO_NONCE_LEN], const uint8_t *hdr)
  * (CRYPTO_AUTH, CRYPTO_ERROR). seal writes the tag after the payload; open
  * verifies it and zeroes the payload of a forgery.
  */
+/*
+ * AES-256-GCM on ipsec-mb's direct calls, one packet in place: the @len
+ * bytes after the wire header @hdr, the nonce from the header's counter,
+ * the header as AAD. Sealing writes the tag to @tag (after the bytes);
+ * opening writes the tag it computes there, for the caller to compare.
+ * @ctx and @iv are the caller's scratch, which it wipes after the burst.
+ */
+static inline void
+crypto_imb_gcm(IMB_MGR *mgr, const struct bx_crypto_key *k,
+	       struct gcm_context_data *ctx, uint8_t iv[BX_CRYPTO_NONCE_LEN],
+	       uint8_t *hdr, uint32_t len, bool seal, uint8_t *tag)
+{
+	uint8_t *data = hdr + BX_WIRE_HDR_LEN;
+
+	crypto_nonce_from_hdr(iv, hdr);
+	if (seal)
+		IMB_AES256_GCM_ENC(mgr, &k->gcm.imb, ctx, data, data, len, iv, hdr,
+				   BX_WIRE_HDR_LEN, tag, BX_CRYPTO_TAG_LEN);
+	else
+		IMB_AES256_GCM_DEC(mgr, &k->gcm.imb, ctx, data, data, len, iv, hdr,
+				   BX_WIRE_HDR_LEN, tag, BX_CRYPTO_TAG_LEN);
+}
+
 void crypto_imb_seal_ops(struct bx_crypto *c, const struct crypto_op *ops,
 			 uint16_t n, uint8_t res[]);
 void crypto_imb_open_ops(struct bx_crypto *c, const struct crypto_op *ops,
