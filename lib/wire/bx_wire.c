@@ -37,71 +37,6 @@ _Static_assert(sizeof(struct rte_ether_hdr) == BX_WIRE_ETH_LEN, "Ethernet");
 _Static_assert(sizeof(struct rte_ipv4_hdr) == BX_WIRE_IPV4_LEN, "IPv4");
 _Static_assert(sizeof(struct rte_udp_hdr) == BX_WIRE_UDP_LEN, "UDP");
 
-void
-bx_wire_encode(void *hdr, const struct bx_wire_info *in)
-{
-	struct bx_wire_hdr h;
-
-	BX_ASSERT_HOT(in->type >= BX_WIRE_DATA && in->type <= BX_WIRE_TYPE_MAX);
-	BX_ASSERT_HOT(in->lane < BX_LANE_COUNT);
-	BX_ASSERT_HOT((in->flags & ~BX_WIRE_F_KNOWN) == 0);
-	BX_ASSERT_HOT(in->type == BX_WIRE_DATA || !(in->flags & BX_WIRE_F_SEQ));
-
-	h.tag_ver_type = (uint8_t)(BX_WIRE_TAG |
-				   (BX_WIRE_VERSION << BX_WIRE_VERSION_SHIFT) |
-				   ((unsigned int)in->type & BX_WIRE_TYPE_MASK));
-	h.flags = in->flags;
-	h.lane = in->lane;
-	h.path_id = in->path_id;
-	h.rx_index = rte_cpu_to_be_32(in->rx_index);
-	h.counter = rte_cpu_to_be_64(in->counter);
-	memcpy(hdr, &h, sizeof(h));
-}
-
-enum bx_drop_reason
-bx_wire_decode(const void *buf, size_t len, struct bx_wire_info *out)
-{
-	struct bx_wire_hdr h;
-	unsigned int version, type, known;
-
-	if (BX_UNLIKELY(len < BX_WIRE_HDR_LEN))
-		return BX_DROP_HDR_SHORT;
-	memcpy(&h, buf, sizeof(h));
-
-	if (BX_UNLIKELY(!bx_wire_is_mesh(h.tag_ver_type)))
-		return BX_DROP_HDR_NOT_MESH;
-	version = (h.tag_ver_type & BX_WIRE_VERSION_MASK) >> BX_WIRE_VERSION_SHIFT;
-	if (BX_UNLIKELY(version != BX_WIRE_VERSION))
-		return BX_DROP_HDR_BAD_VERSION;
-	type = h.tag_ver_type & BX_WIRE_TYPE_MASK;
-	if (BX_UNLIKELY(type < BX_WIRE_DATA || type > BX_WIRE_TYPE_MAX))
-		return BX_DROP_HDR_BAD_TYPE;
-	if (BX_UNLIKELY(h.lane >= BX_LANE_COUNT))
-		return BX_DROP_HDR_BAD_LANE;
-	/* Only data carries a lane sequence: no other type may claim one. */
-	known = type == BX_WIRE_DATA ? BX_WIRE_F_KNOWN :
-				       BX_WIRE_F_KNOWN & ~BX_WIRE_F_SEQ;
-	if (BX_UNLIKELY((h.flags & ~known) != 0))
-		return BX_DROP_HDR_BAD_FLAGS;
-	/* Data and probes are sealed with an AEAD tag; the handshake and
-	 * relay messages size their own bodies and are checked by their
-	 * parsers. The sequence is plaintext, so it must fit before the tag:
-	 * the receiver then strips it without another length check. */
-	if (BX_UNLIKELY((type == BX_WIRE_DATA || type == BX_WIRE_PROBE) &&
-			len < BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN +
-				      ((h.flags & BX_WIRE_F_SEQ) ?
-					       BX_WIRE_SEQ_LEN : 0)))
-		return BX_DROP_HDR_BAD_LEN;
-
-	out->type = (enum bx_wire_type)type;
-	out->flags = h.flags;
-	out->lane = h.lane;
-	out->path_id = h.path_id;
-	out->rx_index = rte_be_to_cpu_32(h.rx_index);
-	out->counter = rte_be_to_cpu_64(h.counter);
-	return BX_DROP_NONE;
-}
-
 /*
  * Writes the three headers with both checksums zero. rte_ether_hdr is
  * 2-byte aligned, so the Ethernet fields go through memcpy; the IPv4 and
@@ -178,9 +113,17 @@ ipv4_csum_ok(const void *ip, size_t ihl_len)
 	uint32_t w;
 	size_t i;
 
-	for (i = 0; i < ihl_len; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		sum += w;
+	if (BX_LIKELY(ihl_len == BX_WIRE_IPV4_LEN)) {
+		/* No options, the usual case: five words, unrolled. */
+		for (i = 0; i < BX_WIRE_IPV4_LEN; i += sizeof(w)) {
+			memcpy(&w, p + i, sizeof(w));
+			sum += w;
+		}
+	} else {
+		for (i = 0; i < ihl_len; i += sizeof(w)) {
+			memcpy(&w, p + i, sizeof(w));
+			sum += w;
+		}
 	}
 	sum = (sum & 0xffffffffu) + (sum >> 32);
 	sum = (sum & 0xffffffffu) + (sum >> 32);

@@ -46,10 +46,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_ether.h>
 
+#include "bx_common.h"
 #include "bx_drop.h"
 
 #define BX_WIRE_TAG 0x80u           /* first-byte bit: mesh, not STUN */
@@ -128,8 +130,29 @@ bx_wire_is_mesh(uint8_t first_byte)
 	return (first_byte & BX_WIRE_TAG) != 0;
 }
 
-/* Writes the 16-byte header for @in at @hdr (any alignment). */
-void bx_wire_encode(void *hdr, const struct bx_wire_info *in);
+
+/* Writes the 16-byte header for @in at @hdr (any alignment). Inline, as
+ * decode: the fast path calls both once per packet. */
+static inline void
+bx_wire_encode(void *hdr, const struct bx_wire_info *in)
+{
+	struct bx_wire_hdr h;
+
+	BX_ASSERT_HOT(in->type >= BX_WIRE_DATA && in->type <= BX_WIRE_TYPE_MAX);
+	BX_ASSERT_HOT(in->lane < BX_LANE_COUNT);
+	BX_ASSERT_HOT((in->flags & ~BX_WIRE_F_KNOWN) == 0);
+	BX_ASSERT_HOT(in->type == BX_WIRE_DATA || !(in->flags & BX_WIRE_F_SEQ));
+
+	h.tag_ver_type = (uint8_t)(BX_WIRE_TAG |
+				   (BX_WIRE_VERSION << BX_WIRE_VERSION_SHIFT) |
+				   ((unsigned int)in->type & BX_WIRE_TYPE_MASK));
+	h.flags = in->flags;
+	h.lane = in->lane;
+	h.path_id = in->path_id;
+	h.rx_index = rte_cpu_to_be_32(in->rx_index);
+	h.counter = rte_cpu_to_be_64(in->counter);
+	memcpy(hdr, &h, sizeof(h));
+}
 
 /*
  * Decodes and validates the mesh datagram at @buf (@len bytes of UDP
@@ -139,8 +162,49 @@ void bx_wire_encode(void *hdr, const struct bx_wire_info *in);
  * hold a tag, or an F_SEQ datagram too short to hold the sequence too);
  * @out is untouched on failure. Never reads past @len.
  */
-enum bx_drop_reason bx_wire_decode(const void *buf, size_t len,
-				   struct bx_wire_info *out);
+static inline enum bx_drop_reason
+bx_wire_decode(const void *buf, size_t len, struct bx_wire_info *out)
+{
+	struct bx_wire_hdr h;
+	unsigned int version, type, known;
+
+	if (BX_UNLIKELY(len < BX_WIRE_HDR_LEN))
+		return BX_DROP_HDR_SHORT;
+	memcpy(&h, buf, sizeof(h));
+
+	if (BX_UNLIKELY(!bx_wire_is_mesh(h.tag_ver_type)))
+		return BX_DROP_HDR_NOT_MESH;
+	version = (h.tag_ver_type & BX_WIRE_VERSION_MASK) >> BX_WIRE_VERSION_SHIFT;
+	if (BX_UNLIKELY(version != BX_WIRE_VERSION))
+		return BX_DROP_HDR_BAD_VERSION;
+	type = h.tag_ver_type & BX_WIRE_TYPE_MASK;
+	if (BX_UNLIKELY(type < BX_WIRE_DATA || type > BX_WIRE_TYPE_MAX))
+		return BX_DROP_HDR_BAD_TYPE;
+	if (BX_UNLIKELY(h.lane >= BX_LANE_COUNT))
+		return BX_DROP_HDR_BAD_LANE;
+	/* Only data carries a lane sequence: no other type may claim one. */
+	known = type == BX_WIRE_DATA ? BX_WIRE_F_KNOWN :
+				       BX_WIRE_F_KNOWN & ~BX_WIRE_F_SEQ;
+	if (BX_UNLIKELY((h.flags & ~known) != 0))
+		return BX_DROP_HDR_BAD_FLAGS;
+	/* Data and probes are sealed with an AEAD tag; the handshake and
+	 * relay messages size their own bodies and are checked by their
+	 * parsers. The sequence is plaintext, so it must fit before the tag:
+	 * the receiver then strips it without another length check. */
+	if (BX_UNLIKELY((type == BX_WIRE_DATA || type == BX_WIRE_PROBE) &&
+			len < BX_WIRE_HDR_LEN + BX_WIRE_AEAD_TAG_LEN +
+				      ((h.flags & BX_WIRE_F_SEQ) ?
+					       BX_WIRE_SEQ_LEN : 0)))
+		return BX_DROP_HDR_BAD_LEN;
+
+	out->type = (enum bx_wire_type)type;
+	out->flags = h.flags;
+	out->lane = h.lane;
+	out->path_id = h.path_id;
+	out->rx_index = rte_be_to_cpu_32(h.rx_index);
+	out->counter = rte_be_to_cpu_64(h.counter);
+	return BX_DROP_NONE;
+}
 
 /* Outer headers for a datagram this node sends. Addresses and ports in
  * network byte order, as they go on the wire. */
