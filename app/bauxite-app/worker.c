@@ -766,6 +766,19 @@ bond_tick(struct app_worker *w, struct bx_stats_lcore *st,
 }
 
 /*
+ * What the packets of one burst before this one found: most bursts carry
+ * one flow, or a few, so the next packet is likely for the same peer.
+ * @p: the last peer looked up (NULL: none yet), its inner address @dst;
+ * @one: its first path as a destination, when @one_ok.
+ */
+struct seal_memo {
+	const struct bx_peer *p;
+	rte_be32_t dst;
+	bool one_ok;
+	struct tx_dest one;
+};
+
+/*
  * The paths the packet @m (@len bytes of IP) for @p goes on, one entry
  * per copy, into @meta, and the header fields that follow (path id,
  * duplicate flag); *@seq: it carries a lane sequence (a striped lane).
@@ -777,8 +790,8 @@ bond_tick(struct app_worker *w, struct bx_stats_lcore *st,
 static bool
 choose_paths(struct app_worker *w, struct bx_stats_lcore *st,
 	     const struct bx_peer *p, struct rte_mbuf *m, uint32_t len,
-	     uint32_t copies, struct tx_meta *meta, struct bx_wire_info *info,
-	     bool *seq)
+	     uint32_t copies, struct seal_memo *memo, struct tx_meta *meta,
+	     struct bx_wire_info *info, bool *seq)
 {
 	unsigned lane = MBUF_LANE(m), total, n = 1, c;
 	uint8_t list[APP_PATHS] = { 0 };
@@ -792,8 +805,15 @@ choose_paths(struct app_worker *w, struct bx_stats_lcore *st,
 	bp = w->bpeer != NULL && p->n_paths > 1 ? bond_sync(w, st, p) : NULL;
 	meta->has_one = bp == NULL;
 	if (bp == NULL) {
-		if (!path_dest(w, p, 0, &meta->one))
-			return false;
+		/* A peer's first path does not change within a burst. */
+		if (memo->one_ok) {
+			meta->one = memo->one;
+		} else {
+			if (!path_dest(w, p, 0, &meta->one))
+				return false;
+			memo->one = meta->one;
+			memo->one_ok = true;
+		}
 	} else {
 		switch (p->lane_mode[lane]) {
 		case BX_BOND_STRIPE:
@@ -943,6 +963,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	struct tx_meta meta[APP_BURST];
 	uint8_t cwhy[APP_BURST];
 	struct tx_batch b;
+	struct seal_memo memo = { .p = NULL };
 	uint16_t i, j, n_seal = 0, good;
 	uint32_t copies = 1, bulk_kbps = 0;
 	bool congested = false;
@@ -973,14 +994,23 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 
 		if (ih == NULL)
 			continue;
-		p = bx_peer_lookup_dst(t, ih->dst_addr);
-		if (p == NULL) {
-			drop_tx(st, BX_DROP_NO_PEER, m);
-			continue;
-		}
-		if (BX_UNLIKELY(!owns_peer(w, p))) {
-			drop_tx(st, BX_DROP_PEER_MOVED, m);
-			continue;
+		if (memo.p != NULL && memo.dst == ih->dst_addr) {
+			p = memo.p;
+		} else {
+			p = bx_peer_lookup_dst(t, ih->dst_addr);
+			if (p == NULL) {
+				drop_tx(st, BX_DROP_NO_PEER, m);
+				continue;
+			}
+			if (BX_UNLIKELY(!owns_peer(w, p))) {
+				drop_tx(st, BX_DROP_PEER_MOVED, m);
+				continue;
+			}
+			memo.dst = ih->dst_addr;
+			if (memo.p != p) {
+				memo.p = p;
+				memo.one_ok = false;
+			}
 		}
 		s = send_session(p);
 		if (s == NULL) {
@@ -999,7 +1029,7 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			continue;
 		}
 		meta[n_seal].peer = p;
-		if (!choose_paths(w, st, p, m, ip_len, copies, &meta[n_seal],
+		if (!choose_paths(w, st, p, m, ip_len, copies, &memo, &meta[n_seal],
 				  &info, &seq)) {
 			drop_tx(st, BX_DROP_NO_PATH, m);
 			continue;
@@ -1904,6 +1934,12 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 	uint16_t i, j, n_open = 0, n_echo = 0, good;
 	uint64_t now = w->lan != NULL ? rte_rdtsc() : 0, now_ns = 0;
 	bool block = false;
+	/* The burst before this packet: its last session (most bursts carry
+	 * one peer's datagrams) and the last inner source found allowed. */
+	const struct bx_peer *last_p = NULL, *src_p = NULL;
+	struct app_session *last_s = NULL;
+	uint32_t last_index = 0;
+	rte_be32_t src_ok = 0;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -1913,10 +1949,21 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		struct app_session *s;
 		enum bx_drop_reason r;
 		uint64_t counter;
+		uint32_t index = dg_rx_index(m);
 		unsigned slot;
 
-		p = bx_peer_lookup_session(t, dg_rx_index(m), &slot);
-		s = p != NULL ? p->sessions[slot].ctx : NULL;
+		if (last_s != NULL && index == last_index) {
+			p = last_p;
+			s = last_s;
+		} else {
+			p = bx_peer_lookup_session(t, index, &slot);
+			s = p != NULL ? p->sessions[slot].ctx : NULL;
+			if (s != NULL) {
+				last_p = p;
+				last_s = s;
+				last_index = index;
+			}
+		}
 		if (s == NULL) {
 			drop_rx(st, BX_DROP_NO_SESSION, m);
 			continue;
@@ -2013,9 +2060,13 @@ open_tx(struct app_worker *w, struct bx_stats_lcore *st,
 			drop_rx(st, BX_DROP_CLASSIFY_NOT_IP, m);
 			continue;
 		}
-		if (!bx_peer_src_allowed(t, meta[j].peer, ih->src_addr)) {
-			drop_rx(st, BX_DROP_SRC_NOT_ALLOWED, m);
-			continue;
+		if (src_p != meta[j].peer || src_ok != ih->src_addr) {
+			if (!bx_peer_src_allowed(t, meta[j].peer, ih->src_addr)) {
+				drop_rx(st, BX_DROP_SRC_NOT_ALLOWED, m);
+				continue;
+			}
+			src_p = meta[j].peer;
+			src_ok = ih->src_addr;
 		}
 		if (meta[j].flags & BX_WIRE_F_SEQ)
 			reorder_push(w, st, meta[j].peer, meta[j].lane, seq, m, now,
@@ -2288,6 +2339,8 @@ rtc_dir(struct app_worker *w, struct bx_stats_lcore *st,
 			 inner_rx(w, st, 0, pkts, &n_rx);
 		got = n_rx;
 		if (l == NULL || n_rx < APP_BURST) {
+			if (n == 0) /* idle: no call into a large frame */
+				return got;
 			if (in)
 				open_tx(w, st, t, pkts, n);
 			else
