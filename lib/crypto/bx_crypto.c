@@ -373,7 +373,8 @@ gcm_burst(struct bx_crypto *c, const struct bx_crypto_key *const keys[],
 {
 	struct gcm_context_data ctx;
 	uint8_t reason[BX_CRYPTO_BURST_MAX];
-	uint8_t iv[BX_CRYPTO_NONCE_LEN], tag[BX_CRYPTO_TAG_LEN];
+	uint8_t iv[CRYPTO_IV_SLOT] __rte_aligned(CRYPTO_IV_SLOT);
+	uint8_t tag[BX_CRYPTO_TAG_LEN];
 	const uint32_t trailer = seal ? 0 : BX_CRYPTO_TAG_LEN;
 	bool bad = false;
 	uint16_t i;

@@ -54,7 +54,7 @@ crypto_sodium_open_one(const struct bx_crypto_key *k, const uint8_t *nonce,
 void
 crypto_sodium_seal_ops(const struct crypto_op *ops, uint16_t n, uint8_t res[])
 {
-	uint8_t nonce[BX_CRYPTO_NONCE_LEN];
+	uint8_t nonce[CRYPTO_IV_SLOT];
 	uint16_t j;
 
 	for (j = 0; j < n; j++) {
@@ -72,7 +72,7 @@ crypto_sodium_seal_ops(const struct crypto_op *ops, uint16_t n, uint8_t res[])
 void
 crypto_sodium_open_ops(const struct crypto_op *ops, uint16_t n, uint8_t res[])
 {
-	uint8_t nonce[BX_CRYPTO_NONCE_LEN];
+	uint8_t nonce[CRYPTO_IV_SLOT];
 	uint16_t j;
 
 	for (j = 0; j < n; j++) {
