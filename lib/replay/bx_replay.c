@@ -16,17 +16,6 @@
 
 #include "bx_common.h"
 
-#define WORD_BITS 64u
-#define WORD_SHIFT 6u
-
-struct bx_replay {
-	uint64_t next;      /* top + 1; 0 while nothing was committed */
-	uint64_t limit;     /* counters >= limit are refused */
-	uint32_t bits;      /* window size in counters, a power of two */
-	uint32_t word_mask; /* ring words - 1 */
-	uint64_t map[];
-};
-
 /* Window size after rounding, or 0 if @bits is out of range. */
 static uint32_t
 round_bits(uint32_t bits)
@@ -40,7 +29,7 @@ round_bits(uint32_t bits)
 static uint32_t
 ring_words(uint32_t window_bits)
 {
-	return 2 * (window_bits / WORD_BITS);
+	return 2 * (window_bits / BX_REPLAY_WORD_BITS);
 }
 
 size_t
@@ -93,66 +82,6 @@ void
 bx_replay_free(struct bx_replay *w)
 {
 	free(w);
-}
-
-static inline uint32_t
-slot_of(const struct bx_replay *w, uint64_t counter)
-{
-	return (uint32_t)(counter >> WORD_SHIFT) & w->word_mask;
-}
-
-static inline uint64_t
-bit_of(uint64_t counter)
-{
-	return UINT64_C(1) << (counter & (WORD_BITS - 1));
-}
-
-enum bx_drop_reason
-bx_replay_check(const struct bx_replay *w, uint64_t counter)
-{
-	if (BX_UNLIKELY(counter >= w->limit))
-		return BX_DROP_REPLAY_LIMIT;
-	if (counter >= w->next)
-		return BX_DROP_NONE;
-	/* top - counter >= bits, written without top so next == 0 cannot wrap. */
-	if (w->next - counter > w->bits)
-		return BX_DROP_REPLAY_TOO_OLD;
-	if (w->map[slot_of(w, counter)] & bit_of(counter))
-		return BX_DROP_REPLAY_DUPLICATE;
-	return BX_DROP_NONE;
-}
-
-/* Moves top to @counter (> top), clearing the words it enters. */
-static void
-advance(struct bx_replay *w, uint64_t counter)
-{
-	uint64_t new_word = counter >> WORD_SHIFT;
-
-	if (w->next != 0) {
-		uint64_t old_word = (w->next - 1) >> WORD_SHIFT;
-		uint64_t n = new_word - old_word;
-		uint64_t i;
-
-		/* Past a whole ring every slot is stale: bounded cost. */
-		if (n > (uint64_t)w->word_mask + 1)
-			n = (uint64_t)w->word_mask + 1;
-		for (i = 1; i <= n; i++)
-			w->map[(old_word + i) & w->word_mask] = 0;
-	}
-	w->next = counter + 1;
-}
-
-enum bx_drop_reason
-bx_replay_commit(struct bx_replay *w, uint64_t counter)
-{
-	enum bx_drop_reason r = bx_replay_check(w, counter);
-
-	if (r != BX_DROP_NONE)
-		return r;
-	if (counter >= w->next)
-		advance(w, counter);
-	w->map[slot_of(w, counter)] |= bit_of(counter);
-	return BX_DROP_NONE;
 }
 
 bool

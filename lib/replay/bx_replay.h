@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bx_common.h"
 #include "bx_drop.h"
 
 /* Striping over links of different RTTs reorders far more than 64 packets. */
@@ -39,7 +40,30 @@
 /* Counters from here on are refused: the session must have rekeyed. */
 #define BX_REPLAY_DEFAULT_LIMIT (UINT64_C(1) << 60)
 
-struct bx_replay;
+/* The window, in the header only for the inline check and commit (the
+ * fast path calls both per packet): use the functions, not the fields. */
+#define BX_REPLAY_WORD_BITS 64u
+#define BX_REPLAY_WORD_SHIFT 6u
+
+struct bx_replay {
+	uint64_t next;      /* top + 1; 0 while nothing was committed */
+	uint64_t limit;     /* counters >= limit are refused */
+	uint32_t bits;      /* window size in counters, a power of two */
+	uint32_t word_mask; /* ring words - 1 */
+	uint64_t map[];
+};
+
+static inline uint32_t
+bx_replay_slot_(const struct bx_replay *w, uint64_t counter)
+{
+	return (uint32_t)(counter >> BX_REPLAY_WORD_SHIFT) & w->word_mask;
+}
+
+static inline uint64_t
+bx_replay_bit_(uint64_t counter)
+{
+	return UINT64_C(1) << (counter & (BX_REPLAY_WORD_BITS - 1));
+}
 
 /*
  * Bytes of memory a window of @bits needs (after rounding @bits up to a
@@ -73,7 +97,40 @@ void bx_replay_free(struct bx_replay *w);
  * BX_DROP_REPLAY_TOO_OLD (left of the window) or BX_DROP_REPLAY_DUPLICATE.
  * Changes nothing: an unauthenticated packet must not move the window.
  */
-enum bx_drop_reason bx_replay_check(const struct bx_replay *w, uint64_t counter);
+static inline enum bx_drop_reason
+bx_replay_check(const struct bx_replay *w, uint64_t counter)
+{
+	if (BX_UNLIKELY(counter >= w->limit))
+		return BX_DROP_REPLAY_LIMIT;
+	if (counter >= w->next)
+		return BX_DROP_NONE;
+	/* top - counter >= bits, written without top so next == 0 cannot wrap. */
+	if (w->next - counter > w->bits)
+		return BX_DROP_REPLAY_TOO_OLD;
+	if (w->map[bx_replay_slot_(w, counter)] & bx_replay_bit_(counter))
+		return BX_DROP_REPLAY_DUPLICATE;
+	return BX_DROP_NONE;
+}
+
+/* Moves top to @counter (> top), clearing the words it enters. */
+static inline void
+bx_replay_advance_(struct bx_replay *w, uint64_t counter)
+{
+	uint64_t new_word = counter >> BX_REPLAY_WORD_SHIFT;
+
+	if (w->next != 0) {
+		uint64_t old_word = (w->next - 1) >> BX_REPLAY_WORD_SHIFT;
+		uint64_t n = new_word - old_word;
+		uint64_t i;
+
+		/* Past a whole ring every slot is stale: bounded cost. */
+		if (n > (uint64_t)w->word_mask + 1)
+			n = (uint64_t)w->word_mask + 1;
+		for (i = 1; i <= n; i++)
+			w->map[(old_word + i) & w->word_mask] = 0;
+	}
+	w->next = counter + 1;
+}
 
 /*
  * After the AEAD tag has verified: checks @counter again (a copy of the same
@@ -83,7 +140,18 @@ enum bx_drop_reason bx_replay_check(const struct bx_replay *w, uint64_t counter)
  * reasons as bx_replay_check(); the window is unchanged unless it returns
  * BX_DROP_NONE. Cost is bounded by the window size even for a jump of 2^40.
  */
-enum bx_drop_reason bx_replay_commit(struct bx_replay *w, uint64_t counter);
+static inline enum bx_drop_reason
+bx_replay_commit(struct bx_replay *w, uint64_t counter)
+{
+	enum bx_drop_reason r = bx_replay_check(w, counter);
+
+	if (r != BX_DROP_NONE)
+		return r;
+	if (counter >= w->next)
+		bx_replay_advance_(w, counter);
+	w->map[bx_replay_slot_(w, counter)] |= bx_replay_bit_(counter);
+	return BX_DROP_NONE;
+}
 
 /*
  * The highest counter committed so far, for rekey decisions and
