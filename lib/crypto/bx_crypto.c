@@ -405,7 +405,7 @@ gcm_burst(struct bx_crypto *c, const struct bx_crypto_key *const keys[],
 			continue;
 		}
 		crypto_imb_gcm(c->mgr, keys[i], &ctx, iv, hdr, len, false, tag);
-		if (BX_UNLIKELY(crypto_verify_16(tag, hdr + BX_WIRE_HDR_LEN + len) != 0)) {
+		if (BX_UNLIKELY(!crypto_tag_equal(tag, hdr + BX_WIRE_HDR_LEN + len))) {
 			/* Decryption ran alongside authentication: never
 			 * hand back plaintext of a forgery. */
 			memset(hdr + BX_WIRE_HDR_LEN, 0, len);

@@ -178,7 +178,7 @@ crypto_imb_open_ops(struct bx_crypto *c, const struct crypto_op *ops,
 	for (j = 0; j < n; j++) {
 		if (res[j] != BX_DROP_NONE)
 			continue;
-		if (BX_UNLIKELY(crypto_verify_16(c->tag[j], crypto_op_tag(&ops[j])) != 0)) {
+		if (BX_UNLIKELY(!crypto_tag_equal(c->tag[j], crypto_op_tag(&ops[j])))) {
 			/* Decryption ran alongside authentication: never
 			 * hand back plaintext of a forgery. */
 			memset(crypto_op_data(&ops[j]), 0, ops[j].len);
