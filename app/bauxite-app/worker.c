@@ -127,9 +127,10 @@ tx_batch_add(struct tx_batch *b, unsigned ul, struct rte_mbuf *m, uint32_t peer,
 	b->path[ul][i] = path;
 }
 
+/* @pkts frames of @bytes sent on path @path of @peer (or refused). */
 static inline void
-path_count_tx(struct app_worker *w, uint32_t peer, uint8_t path, uint32_t len,
-	      bool refused)
+path_count_tx(struct app_worker *w, uint32_t peer, uint8_t path, uint32_t pkts,
+	      uint32_t bytes, bool refused)
 {
 	struct app_path_ctr *c;
 
@@ -137,15 +138,15 @@ path_count_tx(struct app_worker *w, uint32_t peer, uint8_t path, uint32_t len,
 		return;
 	c = &w->path_ctr[APP_NH(peer, path)];
 	if (refused) {
-		__atomic_store_n(&c->tx_refused, c->tx_refused + 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->tx_refused, c->tx_refused + pkts, __ATOMIC_RELAXED);
 		return;
 	}
-	__atomic_store_n(&c->tx_packets, c->tx_packets + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->tx_bytes, c->tx_bytes + len, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_packets, c->tx_packets + pkts, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_bytes, c->tx_bytes + bytes, __ATOMIC_RELAXED);
 }
 
 static inline void peer_count_tx(struct app_worker *w, uint32_t idx,
-				 uint32_t len);
+				 uint32_t pkts, uint32_t bytes);
 
 /* Sends @b on this lcore's queue of each underlay, counted (under @stat
  * too unless BX_STAT__COUNT); what a port refuses is dropped. */
@@ -154,7 +155,7 @@ tx_batch_send(struct app_worker *w, struct bx_stats_lcore *st,
 	      struct tx_batch *b, enum bx_stat_id stat)
 {
 	unsigned u;
-	uint16_t i, sent;
+	uint16_t i, run, sent;
 
 	for (u = 0; u < w->ports->n_ul; u++) {
 		uint64_t bytes = 0;
@@ -162,14 +163,20 @@ tx_batch_send(struct app_worker *w, struct bx_stats_lcore *st,
 		if (b->n[u] == 0)
 			continue;
 		sent = send_burst(w->ports->ul[u].port, w->txq, b->m[u], b->n[u]);
-		for (i = 0; i < sent; i++) {
-			uint32_t len = rte_pktmbuf_pkt_len(b->m[u][i]);
+		/* Counted per run of frames to one peer and path: a burst
+		 * mostly goes to one. */
+		for (i = 0; i < sent; i = run) {
+			uint32_t peer = b->peer[u][i], run_bytes = 0;
+			uint8_t path = b->path[u][i];
 
-			bytes += len;
-			if (b->peer[u][i] != TX_NO_PEER) {
-				peer_count_tx(w, b->peer[u][i], len);
-				path_count_tx(w, b->peer[u][i], b->path[u][i], len,
-					      false);
+			for (run = i; run < sent && b->peer[u][run] == peer &&
+				      b->path[u][run] == path;
+			     run++)
+				run_bytes += rte_pktmbuf_pkt_len(b->m[u][run]);
+			bytes += run_bytes;
+			if (peer != TX_NO_PEER) {
+				peer_count_tx(w, peer, run - i, run_bytes);
+				path_count_tx(w, peer, path, run - i, run_bytes, false);
 			}
 		}
 		bx_stats_add(st, BX_STAT_TX_PACKETS, sent);
@@ -177,7 +184,7 @@ tx_batch_send(struct app_worker *w, struct bx_stats_lcore *st,
 		if (stat != BX_STAT__COUNT)
 			bx_stats_add(st, stat, sent);
 		for (i = sent; i < b->n[u]; i++) {
-			path_count_tx(w, b->peer[u][i], b->path[u][i], 0, true);
+			path_count_tx(w, b->peer[u][i], b->path[u][i], 1, 0, true);
 			drop_tx(st, BX_DROP_TX_PORT_FULL, b->m[u][i]);
 		}
 	}
@@ -261,7 +268,7 @@ outer_fill(const struct app_worker *w, const struct app_ul *ul,
  * @d->ul to the sealed datagram in @m. A drop reason on failure (@m
  * untouched but for what was prepended, the caller frees it).
  */
-static enum bx_drop_reason
+static __rte_always_inline enum bx_drop_reason
 outer_put(struct app_worker *w, struct rte_mbuf *m, const struct tx_dest *d)
 {
 	const struct app_ul *ul = &w->ports->ul[d->ul];
@@ -536,12 +543,12 @@ owns_peer(const struct app_worker *w, const struct bx_peer *p)
 /* Per-peer traffic on this lcore's own block (bx_stats' model: one
  * writer, readers sum blocks); datagram bytes, outer headers included. */
 static inline void
-peer_count_tx(struct app_worker *w, uint32_t idx, uint32_t len)
+peer_count_tx(struct app_worker *w, uint32_t idx, uint32_t pkts, uint32_t bytes)
 {
 	struct app_peer_ctr *c = &w->peer_ctr[idx];
 
-	__atomic_store_n(&c->tx_packets, c->tx_packets + 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&c->tx_bytes, c->tx_bytes + len, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_packets, c->tx_packets + pkts, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->tx_bytes, c->tx_bytes + bytes, __ATOMIC_RELAXED);
 }
 
 static inline void
@@ -1037,11 +1044,12 @@ seal_tx(struct app_worker *w, struct bx_stats_lcore *st,
 		if (rte_pktmbuf_pkt_len(m) > ETH_LEN + ip_len)
 			rte_pktmbuf_trim(m, (uint16_t)(rte_pktmbuf_pkt_len(m) -
 						       ETH_LEN - ip_len));
-		rte_pktmbuf_adj(m, ETH_LEN);
-		/* A striped lane's sequence leads the plaintext. */
-		sq = seq ? rte_pktmbuf_prepend(m, BX_WIRE_SEQ_LEN) : NULL;
-		hdr = seq && sq == NULL ? NULL :
-					  rte_pktmbuf_prepend(m, BX_WIRE_HDR_LEN);
+		/* The mesh header (and a striped lane's sequence, which leads
+		 * the plaintext) takes the Ethernet header's place and the
+		 * bytes before it: one move of the start, not three. */
+		hdr = rte_pktmbuf_prepend(m, BX_WIRE_HDR_LEN - ETH_LEN +
+						     (seq ? BX_WIRE_SEQ_LEN : 0));
+		sq = seq && hdr != NULL ? (uint8_t *)hdr + BX_WIRE_HDR_LEN : NULL;
 		if (hdr == NULL) {
 			drop_tx(st, BX_DROP_CRYPTO_NO_ROOM, m);
 			continue;
